@@ -1,0 +1,1 @@
+"""nova_migtuner: predictable, measured live migration for OpenStack Nova."""

@@ -1,0 +1,297 @@
+"""Options of the ``[migtuner]`` group."""
+
+from oslo_config import cfg
+from oslo_config import types
+
+from nova_migtuner import units
+
+GROUP_NAME = 'migtuner'
+MEASURE = 'measure'
+
+migtuner_group = cfg.OptGroup(
+    GROUP_NAME,
+    title='nova_migtuner options',
+    help="""
+Options of nova_migtuner, which chooses per live migration the libvirt flags,
+downtime and bandwidth limits, escalation ladder and start time from the
+measured load of the guest and the hosts, and reports each migration's
+measured downtime and bytes in a versioned notification.
+
+These options are read on the compute hosts (the driver) and, for the
+scheduler filter and weigher, on the scheduler hosts.
+""")
+
+
+class LinkBandwidthType(types.String):
+    """``measure`` or a rate such as ``10Gbit/s`` or ``1100MB/s``."""
+
+    def __init__(self):
+        super().__init__(type_name='link bandwidth')
+
+    def __call__(self, value):
+        value = super().__call__(value).strip()
+        if value.lower() == MEASURE:
+            return MEASURE
+        try:
+            rate = units.parse_rate(value, what='link_bandwidth')
+        except units.UnitError as e:
+            raise ValueError('%s, or "measure"' % e)
+        if rate <= 0:
+            raise ValueError('link_bandwidth %r must be above zero, or '
+                             '"measure"' % value)
+        return value
+
+    def _formatter(self, value):
+        return str(value)
+
+
+ALL_OPTS = [
+    cfg.BoolOpt(
+        'enabled',
+        default=True,
+        help="""
+Tune live migrations on this compute host.
+
+When false, the migtuner driver behaves exactly like nova's libvirt driver
+(measurements and notifications are still emitted when
+``report_when_disabled`` is true).
+
+Related options:
+
+* ``report_when_disabled``
+"""),
+    cfg.BoolOpt(
+        'report_when_disabled',
+        default=True,
+        help="""
+Emit the measured ``migtuner.live_migration.end`` notification also for
+migrations that were not tuned (``enabled = false``), so a cloud can compare
+stock and tuned migrations.
+"""),
+    cfg.StrOpt(
+        'default_strategy',
+        default='balanced',
+        help="""
+Strategy used when neither the flavor nor the image names one.
+
+Possible values:
+
+* ``balanced``: live pre-copy, downtime raised step by step up to the cap,
+  auto-converge when the guest dirties memory too fast, post-copy only when
+  permitted and stalled, abort at the deadline.
+* ``min_downtime``: smallest pause first; throttles the guest and, where
+  permitted, uses post-copy rather than raising the downtime.
+* ``fastest``: shortest total time; post-copy after the first pass where
+  permitted, otherwise the downtime cap from the start with auto-converge.
+* ``conservative``: never post-copy and never pause; refuses to start a
+  migration that is predicted not to converge.
+* any other strategy installed in the ``nova_migtuner.strategies`` entry
+  point namespace.
+
+Related options:
+
+* ``tenant_strategies``
+"""),
+    cfg.ListOpt(
+        'tenant_strategies',
+        default=['balanced', 'conservative', 'min_downtime'],
+        item_type=types.String(),
+        help="""
+Strategies that an image property ``migtuner_strategy`` may select. Images
+are owned by tenants, so this list keeps them from choosing, for example,
+post-copy-first migrations. Flavor extra specs are set by admins and may name
+any installed strategy.
+
+Related options:
+
+* ``default_strategy``
+"""),
+    cfg.IntOpt(
+        'max_downtime_ms',
+        default=500,
+        min=10,
+        max=60000,
+        help="""
+Largest downtime, in milliseconds, that a migration may be given. This caps
+every strategy and every guest wish (``migtuner:max_downtime_ms``). It is
+the QEMU switch-over limit (``virDomainMigrateSetMaxDowntime``), so the
+pause a guest sees is about this value or less.
+
+Related options:
+
+* ``max_pause_downtime_ms``
+"""),
+    cfg.Opt(
+        'link_bandwidth',
+        type=LinkBandwidthType(),
+        default='1Gbit/s',
+        help="""
+Bandwidth of the migration network between computes, used to predict each
+migration, as a rate (``10Gbit/s``, ``1100MB/s``, ``900MiB/s``) or
+``measure``.
+
+With ``measure`` the driver uses the bandwidth observed during the previous
+migrations from this host (and the configured value of ``1Gbit/s`` until one
+has completed).
+
+Related options:
+
+* ``max_bandwidth_mib_s``
+"""),
+    cfg.IntOpt(
+        'max_bandwidth_mib_s',
+        default=0,
+        min=0,
+        max=1048576,
+        help="""
+Cap on the bandwidth a migration may use, in MiB/s (libvirt's unit). 0 means
+no cap. Nova's ``[libvirt] live_migration_bandwidth`` is applied too when it
+is lower.
+"""),
+    cfg.BoolOpt(
+        'permit_post_copy',
+        default=True,
+        help="""
+Whether a plan may switch a migration to post-copy. Post-copy finishes any
+migration in bounded time but, while it runs, a failure of either host or of
+the network loses the guest.
+
+This is never more permissive than nova: post-copy is used only when this
+option AND ``[libvirt] live_migration_permit_post_copy`` are true (and the
+flavor does not set ``migtuner:permit_post_copy=false``).
+"""),
+    cfg.BoolOpt(
+        'permit_auto_converge',
+        default=True,
+        help="""
+Whether a plan may throttle the guest's vCPUs (QEMU auto-converge) so that a
+busy guest's migration converges. A flavor can refuse it for its guests with
+``migtuner:permit_auto_converge=false``.
+"""),
+    cfg.BoolOpt(
+        'permit_pause',
+        default=False,
+        help="""
+Whether a plan may pause the guest to finish a migration at its deadline.
+Pausing is allowed only when the predicted pause is at most
+``max_pause_downtime_ms``; a guest is never paused for minutes (a paused
+32 GiB migration over 1 Gbit/s stops the guest for about 5 minutes).
+
+Related options:
+
+* ``max_pause_downtime_ms``
+"""),
+    cfg.IntOpt(
+        'max_pause_downtime_ms',
+        default=2000,
+        min=10,
+        max=600000,
+        help="""
+Longest predicted pause, in milliseconds, for which ``permit_pause`` may be
+used as the deadline action.
+"""),
+    cfg.BoolOpt(
+        'permit_compression',
+        default=False,
+        help="""
+Whether a plan may use XBZRLE compression (VIR_MIGRATE_COMPRESSED). It costs
+CPU on both hosts and pays off for guests that rewrite parts of the same
+pages; it is only chosen when the source host has CPU to spare.
+"""),
+    cfg.IntOpt(
+        'max_parallel_connections',
+        default=4,
+        min=1,
+        max=32,
+        help="""
+Most parallel migration connections (VIR_MIGRATE_PARALLEL) a plan may use.
+Several connections are only used on links faster than one connection can
+fill (above 10 Gbit/s). 1 disables parallel migration.
+"""),
+    cfg.IntOpt(
+        'completion_budget_per_gib_s',
+        default=120,
+        min=1,
+        max=100000,
+        help="""
+Time budget, in seconds per GiB of guest memory, after which a migration's
+deadline action is taken (abort, or post-copy/pause where the strategy and
+the permissions allow). A 4 GiB guest with the default gets 480 s.
+Compare nova's ``[libvirt] live_migration_completion_timeout`` (800 s/GiB).
+"""),
+    cfg.IntOpt(
+        'stall_window_s',
+        default=10,
+        min=1,
+        max=3600,
+        help="""
+Seconds during which the remaining memory must fall before a migration
+counts as stalled and the next escalation step is taken.
+"""),
+    cfg.FloatOpt(
+        'monitor_interval_s',
+        default=0.5,
+        min=0.05,
+        max=10.0,
+        help="""
+Seconds between two reads of the migration job statistics.
+"""),
+    cfg.IntOpt(
+        'dirty_rate_calc_s',
+        default=1,
+        min=0,
+        max=60,
+        help="""
+Seconds over which the guest's dirty rate is measured before a migration
+(virDomainStartDirtyRateCalc). 0 skips the measurement and the first
+pre-copy round is used instead.
+"""),
+    cfg.IntOpt(
+        'max_deferral_s',
+        default=0,
+        min=0,
+        max=86400,
+        help="""
+Longest time, in seconds, a migration may wait for a quieter moment (host
+load below ``busy_host_cpu_load``, a guest whose migration is predicted to
+converge) or for the spacing below. 0 never waits. The migration is already
+'running' in nova while it waits; aborting it then works.
+
+Related options:
+
+* ``instance_spacing_s``, ``host_spacing_s``, ``busy_host_cpu_load``
+"""),
+    cfg.IntOpt(
+        'instance_spacing_s',
+        default=60,
+        min=0,
+        max=86400,
+        help="""
+Minimum seconds between two migrations of the same instance, so that its
+application returns to normal between them (two migrations close together
+broke even a 90th-percentile SLA). A migration that would need to wait longer
+than ``max_deferral_s`` is refused.
+"""),
+    cfg.IntOpt(
+        'host_spacing_s',
+        default=0,
+        min=0,
+        max=3600,
+        help="""
+Minimum seconds between the start of two migrations from the same host.
+"""),
+    cfg.FloatOpt(
+        'busy_host_cpu_load',
+        default=0.85,
+        min=0.0,
+        max=1.0,
+        help="""
+Source host CPU load (0..1) above which a migration waits, up to
+``max_deferral_s``, for a quieter moment.
+"""),
+]
+
+
+def register_opts(conf):
+    conf.register_group(migtuner_group)
+    conf.register_opts(ALL_OPTS, group=migtuner_group)

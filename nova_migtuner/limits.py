@@ -1,0 +1,51 @@
+"""Admin limits from configuration: ``[migtuner]`` narrowed by ``[libvirt]``.
+
+Nova's own ``[libvirt]`` permissions are only read when nova's options are
+registered (inside nova services); the command line passes them explicitly.
+"""
+
+from oslo_config import cfg
+
+from nova_migtuner import context as ctx_mod
+
+
+def _nova_libvirt(conf, name):
+    try:
+        return getattr(conf.libvirt, name)
+    except (cfg.NoSuchOptError, cfg.NoSuchGroupError, AttributeError):
+        return None
+
+
+def admin_limits(conf, nova_permit_post_copy=None,
+                 nova_bandwidth_mib_s=None):
+    """Return ``AdminLimits`` for *conf*.
+
+    :param nova_permit_post_copy: nova's ``live_migration_permit_post_copy``
+        when it is not registered on *conf*; ``None`` reads it from *conf*
+        and, where nova is not loaded at all, leaves ``[migtuner]`` alone.
+    """
+    mt = conf.migtuner
+    nova_post = _nova_libvirt(conf, 'live_migration_permit_post_copy')
+    if nova_post is None:
+        nova_post = nova_permit_post_copy
+    permit_post_copy = mt.permit_post_copy and (
+        nova_post is None or bool(nova_post))
+    nova_bw = _nova_libvirt(conf, 'live_migration_bandwidth')
+    if nova_bw is None:
+        nova_bw = nova_bandwidth_mib_s
+    caps = [v for v in (mt.max_bandwidth_mib_s, nova_bw) if v]
+    return ctx_mod.AdminLimits(
+        max_downtime_ms=mt.max_downtime_ms,
+        permit_post_copy=permit_post_copy,
+        permit_auto_converge=mt.permit_auto_converge,
+        permit_pause=mt.permit_pause,
+        max_pause_downtime_ms=mt.max_pause_downtime_ms,
+        permit_compression=mt.permit_compression,
+        max_parallel_connections=mt.max_parallel_connections,
+        max_bandwidth_mib_s=min(caps) if caps else 0,
+        completion_budget_per_gib_s=mt.completion_budget_per_gib_s,
+        stall_window_s=mt.stall_window_s,
+        max_deferral_s=mt.max_deferral_s,
+        instance_spacing_s=mt.instance_spacing_s,
+        host_spacing_s=mt.host_spacing_s,
+        busy_host_cpu_load=mt.busy_host_cpu_load)

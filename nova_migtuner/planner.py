@@ -1,0 +1,120 @@
+"""Choose the strategy for a migration and build its plan.
+
+Precedence: an operator's one-off choice, then the flavor's
+``migtuner:strategy``, then the image's allowlisted ``migtuner_strategy``,
+then ``[migtuner] default_strategy``. Every plan is checked against the
+invariants that no strategy may break; a plugin that breaks one raises
+``PlanInvariantError`` and callers fall back to nova's own behaviour.
+"""
+
+import functools
+import logging
+
+import stevedore
+
+from nova_migtuner import plan as plan_mod
+
+LOG = logging.getLogger(__name__)
+NAMESPACE = 'nova_migtuner.strategies'
+
+
+class UnknownStrategyError(ValueError):
+    def __init__(self, name, available):
+        self.name = name
+        self.available = tuple(available)
+        super().__init__('unknown strategy %r; available: %s'
+                         % (name, ', '.join(self.available)))
+
+
+class PlanInvariantError(RuntimeError):
+    """A strategy produced a plan that breaks an admin limit."""
+
+
+@functools.lru_cache(maxsize=1)
+def _extensions():
+    manager = stevedore.ExtensionManager(
+        NAMESPACE, invoke_on_load=True,
+        on_load_failure_callback=_log_load_failure)
+    return {ext.name: ext.obj for ext in manager}
+
+
+def _log_load_failure(manager, entrypoint, exception):
+    LOG.error('Could not load migration strategy %s: %s',
+              entrypoint, exception)
+
+
+def available_strategies():
+    return tuple(sorted(_extensions()))
+
+
+def get_strategy(name):
+    strategies = _extensions()
+    if name not in strategies:
+        raise UnknownStrategyError(name, sorted(strategies))
+    return strategies[name]
+
+
+def choose_strategy(context, default_strategy, operator_strategy=None):
+    """Return ``(name, source)`` for the strategy of this migration."""
+    if operator_strategy:
+        return operator_strategy, 'operator'
+    if context.policy.strategy:
+        return context.policy.strategy, context.policy.strategy_source
+    return default_strategy, 'config'
+
+
+def build_plan(context, default_strategy='balanced', operator_strategy=None):
+    name, source = choose_strategy(context, default_strategy,
+                                   operator_strategy)
+    strategy = get_strategy(name)
+    plan = strategy.build(context)
+    check_invariants(plan, context)
+    LOG.debug('Strategy %(name)s (from %(source)s) planned %(flags)s, '
+              'downtime %(down)d ms, predicted %(pred)s',
+              {'name': name, 'source': source, 'flags': plan.flags,
+               'down': plan.initial_downtime_ms,
+               'pred': plan.prediction})
+    return plan
+
+
+def check_invariants(plan, context):
+    """Raise ``PlanInvariantError`` if *plan* breaks what the admin allows."""
+    problems = []
+    cap = context.max_downtime_ms
+    if plan.initial_downtime_ms > cap or plan.max_downtime_ms > cap:
+        problems.append('downtime %d/%d ms above the cap %d ms'
+                        % (plan.initial_downtime_ms, plan.max_downtime_ms,
+                           cap))
+    for step in plan.escalation:
+        if step.downtime_ms is not None and step.downtime_ms > cap:
+            problems.append('escalation to %d ms above the cap %d ms'
+                            % (step.downtime_ms, cap))
+    post_copy_used = (plan_mod.POSTCOPY in plan.flags or
+                      plan.deadline_action == plan_mod.ACTION_POST_COPY or
+                      any(s.action == plan_mod.ACTION_POST_COPY
+                          for s in plan.escalation))
+    if post_copy_used and not context.post_copy_permitted:
+        problems.append('post-copy used but not permitted')
+    pauses = (plan_mod.LIVE not in plan.flags or
+              plan.deadline_action == plan_mod.ACTION_PAUSE or
+              any(s.action == plan_mod.ACTION_PAUSE
+                  for s in plan.escalation))
+    if pauses and not context.limits.permit_pause:
+        problems.append('plan pauses the guest but permit_pause is false')
+    if (plan_mod.AUTO_CONVERGE in plan.flags and
+            not context.auto_converge_permitted):
+        problems.append('auto-converge used but not permitted')
+    if (plan_mod.COMPRESSED in plan.flags and
+            not context.limits.permit_compression):
+        problems.append('compression used but not permitted')
+    if plan.parallel_connections > context.limits.max_parallel_connections:
+        problems.append('%d parallel connections above the limit %d'
+                        % (plan.parallel_connections,
+                           context.limits.max_parallel_connections))
+    cap_bw = context.limits.max_bandwidth_mib_s
+    if cap_bw and not 0 < plan.bandwidth_mib_s <= cap_bw:
+        problems.append('bandwidth %d MiB/s outside the cap %d MiB/s'
+                        % (plan.bandwidth_mib_s, cap_bw))
+    if problems:
+        raise PlanInvariantError('strategy %s broke admin limits: %s'
+                                 % (plan.strategy, '; '.join(problems)))

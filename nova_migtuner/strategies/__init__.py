@@ -1,0 +1,1 @@
+"""Migration strategies (stevedore plugins, ``nova_migtuner.strategies``)."""

@@ -1,0 +1,102 @@
+"""The default: live pre-copy, escalated step by step, never unbounded."""
+
+from nova_migtuner import model
+from nova_migtuner import plan as P
+from nova_migtuner.strategies import base
+from nova_migtuner import units
+
+# Pre-copy needing more rounds than this at a downtime is not worth
+# starting there: every round re-sends the working set.
+MAX_COMFORTABLE_ROUNDS = 30
+# Auto-converge slows the guest; prefer post-copy when throttling would take
+# this many times longer than post-copy.
+AUTO_CONVERGE_TOLERANCE = 3.0
+
+
+class BalancedStrategy(base.Strategy):
+    name = 'balanced'
+    intent = ('live pre-copy with the smallest downtime that converges, '
+              'raised step by step; auto-converge for busy guests; '
+              'post-copy only when permitted and stalled')
+
+    def build(self, context):
+        o = self.outlook(context)
+        cap = context.max_downtime_ms
+        stall = context.limits.stall_window_s
+        reasons = self.describe_outlook(context, o)
+        flags = {P.LIVE}
+        ratio = o.dirty_rate / o.bandwidth
+        use_auto = context.auto_converge_permitted and (
+            ratio >= 0.5 or not o.precopy_converges)
+        if use_auto:
+            flags.add(P.AUTO_CONVERGE)
+            reasons.append('auto-converge armed: QEMU throttles the guest '
+                           'only if rounds stop shrinking')
+        if context.post_copy_permitted:
+            flags.add(P.POSTCOPY)
+
+        initial, prediction = self._smallest_converging(context, o)
+        escalation = []
+        if prediction is not None:
+            reasons.append(
+                'start at %d ms downtime: converges in %d rounds, predicted '
+                '%s' % (initial, prediction.rounds,
+                        units.format_seconds(prediction.total_seconds)))
+            escalation += self.downtime_ladder(
+                context, initial, 2, stall,
+                'stalled: accept a longer switch-over, up to the cap')
+        else:
+            initial = cap
+            auto, post = o.auto_converge, o.post_copy
+            if (o.fits_deadline(auto) and
+                    (post is None or auto.total_seconds <=
+                     AUTO_CONVERGE_TOLERANCE * post.total_seconds)):
+                prediction = auto
+                reasons.append(
+                    'auto-converge throttles up to %.0f %%: predicted %s, %s'
+                    % (auto.max_throttle * 100,
+                       units.format_seconds(auto.total_seconds),
+                       units.format_size(auto.bytes)))
+            elif post is not None:
+                prediction = post
+                reasons.append(
+                    'post-copy permitted -> switch after the first pass, '
+                    'predicted %s, %s' % (
+                        units.format_seconds(post.total_seconds),
+                        units.format_size(post.bytes)))
+                escalation.append(P.EscalationStep(
+                    P.TRIGGER_ITERATION, 2, P.ACTION_POST_COPY,
+                    reason='first pass done, pre-copy cannot converge'))
+            else:
+                prediction = auto if auto is not None else o.precopy_at_cap
+                reasons.append('no permitted method is predicted to '
+                               'complete within the %.0f s deadline'
+                               % o.deadline_s)
+        if context.post_copy_permitted and not any(
+                s.action == P.ACTION_POST_COPY for s in escalation):
+            escalation.append(P.EscalationStep(
+                P.TRIGGER_STALLED, stall, P.ACTION_POST_COPY,
+                reason='still stalled at the downtime cap'))
+        return self.finish(
+            context, o, flags=flags, initial_downtime_ms=initial,
+            escalation=escalation,
+            deadline_action=self.deadline_action(context, o, prediction),
+            prediction=prediction, reasons=reasons)
+
+    def _smallest_converging(self, context, o):
+        cap = context.max_downtime_ms
+        candidates = sorted({min(cap, max(base.MIN_INITIAL_DOWNTIME_MS, v))
+                             for v in (cap // 10, cap // 4, cap // 2, cap)})
+        for downtime_ms in candidates:
+            p = self._predict_at(context, o, downtime_ms)
+            if (o.fits_deadline(p) and
+                    p.rounds <= MAX_COMFORTABLE_ROUNDS):
+                return downtime_ms, p
+        return cap, None
+
+    @staticmethod
+    def _predict_at(context, o, downtime_ms):
+        return model.predict_precopy(
+            context.memory_bytes, o.dirty_rate, o.bandwidth,
+            downtime_ms / 1000.0, touched=context.touched,
+            working_set=context.working_set, time_limit=o.deadline_s)

@@ -1,0 +1,37 @@
+"""Never post-copy, never pause: abort rather than risk the guest."""
+
+from nova_migtuner import plan as P
+from nova_migtuner.strategies import base
+from nova_migtuner import units
+
+
+class ConservativeStrategy(base.Strategy):
+    name = 'conservative'
+    intent = ('never post-copy and never pause; auto-converge where '
+              'permitted; refuse what is predicted not to converge')
+
+    def build(self, context):
+        o = self.outlook(context)
+        cap = context.max_downtime_ms
+        reasons = self.describe_outlook(context, o)
+        initial = min(cap, max(base.MIN_INITIAL_DOWNTIME_MS, cap // 4))
+        flags = {P.LIVE}
+        prediction = o.precopy_at_cap
+        if context.auto_converge_permitted:
+            flags.add(P.AUTO_CONVERGE)
+            prediction = o.auto_converge
+        reasons.append('post-copy and pausing are never used by this '
+                       'strategy: a failure cannot lose the guest')
+        reasons.append('predicted %s' % (
+            'to complete in %s' % units.format_seconds(
+                prediction.total_seconds)
+            if prediction.converges else 'not to converge'))
+        escalation = self.downtime_ladder(
+            context, initial, 3, context.limits.stall_window_s,
+            'stalled: raise the downtime towards the cap')
+        return self.finish(
+            context, o, flags=flags, initial_downtime_ms=initial,
+            escalation=escalation,
+            deadline_action=P.ACTION_ABORT,
+            prediction=prediction, reasons=reasons,
+            refuse_if_no_convergence=True)

@@ -1,0 +1,181 @@
+"""Guest artifacts (kernel, busybox initramfs with the workload) and the
+libvirt domain XML of a test bed guest."""
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+
+from nova_migtuner.testbed import exceptions
+from nova_migtuner.testbed import processes
+
+LOG = logging.getLogger(__name__)
+
+DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data')
+WORKLOAD_SOURCE = os.path.join(DATA_DIR, 'mtworkload.c')
+INIT_SCRIPT = os.path.join(DATA_DIR, 'init.sh')
+BUSYBOX = '/bin/busybox'
+KERNEL_GLOB = '/boot/vmlinuz-*'
+# Bump when the way artifacts are built changes, to force a rebuild.
+BUILD_FORMAT = 1
+
+READY_MARKER = 'mtw ready'
+GUEST_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
+
+# Kernel arguments: serial console for liveness lines, quiet to keep the boot
+# short (every console byte is an emulated UART write under TCG), no reboot
+# loop on panic.
+BASE_KERNEL_ARGS = 'console=ttyS0,115200 quiet loglevel=3 panic=-1 rdinit=/init'
+
+
+def find_kernel():
+    """Newest Debian kernel in /boot, or None."""
+    kernels = sorted(glob.glob(KERNEL_GLOB), key=_version_key)
+    return kernels[-1] if kernels else None
+
+
+def _version_key(path):
+    return [int(p) if p.isdigit() else p
+            for p in re.split(r'(\d+)', os.path.basename(path))]
+
+
+def validate_guest_name(name):
+    if not isinstance(name, str) or not GUEST_NAME_RE.match(name):
+        raise ValueError('Guest name %r is invalid: use 1-63 characters '
+                         'from A-Z a-z 0-9 _ . - starting with a letter or '
+                         'digit' % (name,))
+
+
+class GuestArtifacts:
+    """Kernel and initramfs of the test bed guest, built into a directory.
+
+    The kernel is copied from /boot so that a kernel package upgrade cannot
+    pull the file from under a running or migrating guest.
+    """
+
+    def __init__(self, directory):
+        self.directory = os.path.abspath(directory)
+        self.kernel = os.path.join(self.directory, 'vmlinuz')
+        self.initramfs = os.path.join(self.directory, 'initramfs.cpio')
+        self.workload_binary = os.path.join(self.directory, 'mtworkload')
+        self.manifest = os.path.join(self.directory, 'manifest.json')
+
+    def fingerprint(self):
+        """Digest of every build input; a change means rebuild."""
+        kernel = find_kernel()
+        if kernel is None:
+            raise exceptions.PrerequisiteError(
+                'No kernel matches %s; install it with: '
+                'apt-get install -y linux-image-amd64' % KERNEL_GLOB)
+        digest = hashlib.sha256()
+        digest.update(b'format %d\n' % BUILD_FORMAT)
+        for path in (WORKLOAD_SOURCE, INIT_SCRIPT):
+            with open(path, 'rb') as f:
+                digest.update(f.read())
+        for path in (BUSYBOX, kernel):
+            st = os.stat(path)
+            digest.update(('%s %d %d\n' % (path, st.st_size,
+                                           st.st_mtime_ns)).encode())
+        return {'digest': digest.hexdigest(), 'kernel_source': kernel}
+
+    def is_current(self):
+        try:
+            with open(self.manifest) as f:
+                recorded = json.load(f)
+        except (OSError, ValueError):
+            return False
+        return (recorded == self.fingerprint() and
+                all(os.path.exists(p) for p in (self.kernel, self.initramfs)))
+
+    def ensure_built(self):
+        """Build the artifacts unless they are current. Returns True if built."""
+        if self.is_current():
+            LOG.debug('Guest artifacts in %s are current', self.directory)
+            return False
+        self.build()
+        return True
+
+    def build(self):
+        fingerprint = self.fingerprint()
+        os.makedirs(self.directory, exist_ok=True)
+        LOG.info('Building guest artifacts in %s (kernel %s)',
+                 self.directory, fingerprint['kernel_source'])
+        processes.run(['gcc', '-static', '-O2', '-Wall', '-o',
+                       self.workload_binary + '.tmp', WORKLOAD_SOURCE])
+        os.replace(self.workload_binary + '.tmp', self.workload_binary)
+        self._build_initramfs()
+        shutil.copyfile(fingerprint['kernel_source'], self.kernel + '.tmp')
+        os.replace(self.kernel + '.tmp', self.kernel)
+        with open(self.manifest, 'w') as f:
+            json.dump(fingerprint, f)
+
+    def _build_initramfs(self):
+        with tempfile.TemporaryDirectory(prefix='initramfs-',
+                                         dir=self.directory) as root:
+            for sub in ('bin', 'dev', 'proc', 'sys', 'tmp'):
+                os.mkdir(os.path.join(root, sub))
+            shutil.copy2(BUSYBOX, os.path.join(root, 'bin', 'busybox'))
+            os.symlink('busybox', os.path.join(root, 'bin', 'sh'))
+            shutil.copy2(self.workload_binary,
+                         os.path.join(root, 'bin', 'mtworkload'))
+            shutil.copyfile(INIT_SCRIPT, os.path.join(root, 'init'))
+            os.chmod(os.path.join(root, 'init'), 0o755)
+            names = []
+            for dirpath, dirnames, filenames in os.walk(root):
+                for entry in sorted(dirnames) + sorted(filenames):
+                    names.append(os.path.relpath(os.path.join(dirpath, entry),
+                                                 root))
+            # newc is the only cpio format the kernel unpacks; -R 0:0 so the
+            # guest sees root-owned files whoever builds the archive.
+            archive = processes.run(
+                ['cpio', '--null', '--create', '--format=newc', '--quiet',
+                 '--owner=0:0'],
+                cwd=root, input_bytes='\0'.join(['.'] + names).encode())
+        with open(self.initramfs + '.tmp', 'wb') as f:
+            f.write(archive)
+        os.replace(self.initramfs + '.tmp', self.initramfs)
+
+
+def domain_xml(name, memory_mib, vcpus, artifacts, workload,
+               console_log, heartbeat_log):
+    """Libvirt XML of a TCG guest booting the test bed kernel and initramfs.
+
+    Both serial devices are files. Their paths are under /var/log/libvirt,
+    which each test bed host bind-mounts from its own directory, so the same
+    XML resolves to a different file on the source and on the destination and
+    migration needs no destination XML.
+    """
+    domain = ET.Element('domain', type='qemu')
+    ET.SubElement(domain, 'name').text = name
+    ET.SubElement(domain, 'memory', unit='MiB').text = str(memory_mib)
+    ET.SubElement(domain, 'vcpu').text = str(vcpus)
+    os_el = ET.SubElement(domain, 'os')
+    ET.SubElement(os_el, 'type', arch='x86_64', machine='pc').text = 'hvm'
+    ET.SubElement(os_el, 'kernel').text = artifacts.kernel
+    ET.SubElement(os_el, 'initrd').text = artifacts.initramfs
+    ET.SubElement(os_el, 'cmdline').text = '%s %s' % (
+        BASE_KERNEL_ARGS, workload.kernel_args())
+    features = ET.SubElement(domain, 'features')
+    ET.SubElement(features, 'acpi')
+    ET.SubElement(domain, 'clock', offset='utc')
+    ET.SubElement(domain, 'on_poweroff').text = 'destroy'
+    ET.SubElement(domain, 'on_reboot').text = 'destroy'
+    ET.SubElement(domain, 'on_crash').text = 'destroy'
+    devices = ET.SubElement(domain, 'devices')
+    ET.SubElement(devices, 'emulator').text = shutil.which(
+        'qemu-system-x86_64') or '/usr/bin/qemu-system-x86_64'
+    for port, path in ((0, console_log), (1, heartbeat_log)):
+        serial = ET.SubElement(devices, 'serial', type='file')
+        ET.SubElement(serial, 'source', path=path, append='on')
+        ET.SubElement(serial, 'target', port=str(port))
+    # Nothing the test does not need: fewer devices, less to migrate.
+    ET.SubElement(devices, 'controller', type='usb', model='none')
+    ET.SubElement(devices, 'memballoon', model='none')
+    video = ET.SubElement(devices, 'video')
+    ET.SubElement(video, 'model', type='none')
+    return ET.tostring(domain, encoding='unicode')

@@ -1,0 +1,75 @@
+"""What the test bed guest does to its memory while it runs."""
+
+import dataclasses
+
+KINDS = ('idle', 'constant', 'bursty')
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    """Memory dirtying workload of a test bed guest.
+
+    kind: ``idle`` (buffer touched once, then nothing), ``constant`` (one byte
+    per 4 KiB page at ``rate_mib_s``) or ``bursty`` (``rate_mib_s`` for
+    ``burst_on_s`` seconds, then idle for ``burst_off_s``: a web-like load).
+    dirty_mib: size of the buffer the workload owns and dirties; it is filled
+    with non-zero data at start so migration must send it.
+    heartbeat_ms: period of the heartbeat lines used to measure downtime.
+    """
+
+    kind: str = 'idle'
+    dirty_mib: int = 64
+    rate_mib_s: float = 0.0
+    burst_on_s: float = 5.0
+    burst_off_s: float = 5.0
+    heartbeat_ms: int = 2
+    report_s: float = 2.0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError('Workload kind %r is not one of %s'
+                             % (self.kind, ', '.join(KINDS)))
+        _require(isinstance(self.dirty_mib, int) and self.dirty_mib >= 0,
+                 'dirty_mib', self.dirty_mib, 'an integer >= 0')
+        _require(_is_number(self.rate_mib_s) and self.rate_mib_s >= 0,
+                 'rate_mib_s', self.rate_mib_s, 'a number >= 0')
+        if self.kind != 'idle':
+            _require(self.rate_mib_s > 0, 'rate_mib_s', self.rate_mib_s,
+                     '> 0 for a %s workload' % self.kind)
+            _require(self.dirty_mib > 0, 'dirty_mib', self.dirty_mib,
+                     '> 0 for a %s workload' % self.kind)
+        _require(_is_number(self.burst_on_s) and self.burst_on_s > 0,
+                 'burst_on_s', self.burst_on_s, 'a number > 0')
+        _require(_is_number(self.burst_off_s) and self.burst_off_s >= 0,
+                 'burst_off_s', self.burst_off_s, 'a number >= 0')
+        _require(isinstance(self.heartbeat_ms, int) and self.heartbeat_ms >= 0,
+                 'heartbeat_ms', self.heartbeat_ms, 'an integer >= 0')
+        _require(_is_number(self.report_s) and self.report_s > 0,
+                 'report_s', self.report_s, 'a number > 0')
+
+    def validate_for_guest(self, memory_mib):
+        """Raise ValueError if the buffer cannot fit in the guest."""
+        # The kernel, initramfs and page tables need about 64 MiB.
+        limit = memory_mib - 64
+        if self.dirty_mib > limit:
+            raise ValueError('Workload dirty_mib=%d does not fit in a %d MiB '
+                             'guest (at most %d MiB)'
+                             % (self.dirty_mib, memory_mib, limit))
+
+    def kernel_args(self):
+        """Kernel command line arguments read by the guest workload."""
+        return ('mt_kind=%s mt_dirty_mib=%d mt_rate=%g mt_on=%g mt_off=%g '
+                'mt_hb_ms=%d mt_report_s=%g'
+                % (self.kind, self.dirty_mib, self.rate_mib_s,
+                   self.burst_on_s, self.burst_off_s, self.heartbeat_ms,
+                   self.report_s))
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _require(ok, field, value, expected):
+    if not ok:
+        raise ValueError('Workload %s=%r is invalid: expected %s'
+                         % (field, value, expected))
