@@ -97,6 +97,7 @@ class MigrationContext:
     policy: GuestPolicy = GuestPolicy()
     limits: AdminLimits = AdminLimits()
     measured: FrozenSet[str] = frozenset()
+    given: FrozenSet[str] = frozenset()
     instance_uuid: Optional[str] = None
 
     def __post_init__(self):
@@ -123,7 +124,7 @@ class MigrationContext:
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ContextError('%s must be within 0..1, got %r'
                                    % (name, value))
-        unknown = set(self.measured) - set(MEASURABLE)
+        unknown = (set(self.measured) | set(self.given)) - set(MEASURABLE)
         if unknown:
             raise ContextError('unknown measured inputs %s; known: %s'
                                % (sorted(unknown), ', '.join(MEASURABLE)))
@@ -165,8 +166,10 @@ class MigrationContext:
         return self.link_bandwidth
 
     def source_of(self, name) -> str:
-        """'measured' or 'assumed' for an input, for explanations."""
-        return 'measured' if name in self.measured else 'assumed'
+        """'measured', 'given' (by a person) or 'assumed' for an input."""
+        if name in self.measured:
+            return 'measured'
+        return 'given' if name in self.given else 'assumed'
 
     def inputs_summary(self) -> Tuple[str, ...]:
         """One line per input, saying whether it was measured or assumed."""

@@ -51,6 +51,9 @@ def _match(regex, text, what, allowed):
     if not isinstance(text, str):
         raise UnitError('%s %r is not text; expected %s' % (what, text,
                                                              allowed))
+    if text.strip().startswith('-'):
+        raise UnitError('%s %r must not be negative; expected %s'
+                        % (what, text, allowed))
     m = regex.match(text)
     if not m:
         raise UnitError('%s %r cannot be read; expected %s'

@@ -15,4 +15,16 @@ def register_opts(conf=CONF):
     migtuner.register_opts(conf)
 
 
+def check_values(conf=CONF):
+    """Read every ``[migtuner]`` option now, so a bad value fails at start.
+
+    oslo.config checks a value from a file only when it is first read; a
+    service should refuse to start instead of failing its first migration.
+
+    :raises oslo_config.cfg.ConfigFileValueError: naming option and range.
+    """
+    for opt in migtuner.ALL_OPTS:
+        getattr(conf.migtuner, opt.dest)
+
+
 register_opts(CONF)

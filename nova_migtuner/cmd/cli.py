@@ -1,0 +1,72 @@
+"""The ``nova-migtuner`` command: plan, testbed and bench subcommands."""
+
+import argparse
+import importlib
+import re
+import sys
+
+# Subcommands and the modules implementing them. A module that cannot be
+# imported (e.g. libvirt-python missing for the test bed) only disables its
+# own subcommand, with the reason.
+SUBCOMMANDS = (
+    'nova_migtuner.cmd.plan',
+    'nova_migtuner.cmd.testbed',
+    'nova_migtuner.cmd.bench',
+)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog='nova-migtuner',
+        description='Plan, run and measure tuned live migrations of '
+                    'libvirt/KVM guests.')
+    subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
+    subparsers.required = True
+    for module_name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as e:
+            name = module_name.rsplit('.', 1)[-1]
+            p = subparsers.add_parser(name, help='unavailable: %s' % e)
+            p.set_defaults(func=_unavailable(name, e), parser=p)
+            continue
+        sub = module.add_parser(subparsers)
+        sub.set_defaults(parser=sub)
+    return parser
+
+
+def _unavailable(name, error):
+    def run(args, parser):
+        parser.error('%s is unavailable: %s' % (name, error))
+    return run
+
+
+_NEGATIVE_VALUE = re.compile(r'^-\.?\d')
+
+
+def glue_negative_values(argv):
+    """Turn ``--memory -3GiB`` into ``--memory=-3GiB``.
+
+    argparse takes ``-3GiB`` for an option and would report a missing value
+    instead of the bad one; glued, the value reaches its type check, whose
+    error names it.
+    """
+    out = []
+    for token in argv:
+        if (out and out[-1].startswith('--') and '=' not in out[-1] and
+                _NEGATIVE_VALUE.match(token)):
+            out[-1] = '%s=%s' % (out[-1], token)
+        else:
+            out.append(token)
+    return out
+
+
+def main(argv=None):
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(glue_negative_values(argv))
+    return args.func(args, args.parser) or 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

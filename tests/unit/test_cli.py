@@ -1,0 +1,78 @@
+import json
+
+import pytest
+
+from nova_migtuner.cmd import cli
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_field_notes_case_as_json(capsys):
+    code, out, _ = run(capsys, 'plan', '--memory', '32GiB', '--dirty-rate',
+                       '150MiB/s', '--bandwidth', '1Gbit/s', '--touched',
+                       '28GiB', '--max-downtime', '500ms',
+                       '--permit-post-copy', '--format', 'json')
+    assert code == 0
+    data = json.loads(out)
+    assert data['strategy'] == 'balanced'
+    assert 'VIR_MIGRATE_LIVE' in data['flags']
+    assert 'VIR_MIGRATE_POSTCOPY' in data['flags']
+    assert data['initial_downtime_ms'] <= 500
+    assert data['prediction']['converges'] is True
+    for key in ('total_seconds', 'bytes', 'downtime_ms', 'rounds'):
+        assert key in data['prediction']
+    assert isinstance(data['escalation'], list)
+    assert data['timing']['action'] == 'start'
+    assert any('post-copy permitted' in line for line in data['explain'])
+    assert any('(given)' in line for line in data['inputs'])
+
+
+def test_idle_guest_table(capsys):
+    code, out, _ = run(capsys, 'plan', '--memory', '2GiB', '--dirty-rate',
+                       '0', '--bandwidth', '1Gbit/s')
+    assert code == 0
+    assert 'VIR_MIGRATE_LIVE' in out
+    assert 'VIR_MIGRATE_POSTCOPY' not in out
+    assert 'completes in' in out
+
+
+@pytest.mark.parametrize('argv,fragment', [
+    (['--memory', '-3GiB'], "'-3GiB' must not be negative"),
+    (['--memory', 'lots'], "'lots' cannot be read"),
+    (['--memory', '2GiB', '--bandwidth', '0'], "'0' must be above zero"),
+    (['--memory', '2GiB', '--strategy', 'yolo'],
+     "unknown strategy 'yolo'; available: balanced, conservative, "
+     "fastest, min_downtime"),
+    (['--memory', '2GiB', '--max-downtime', '0ms'], 'at least 1 ms'),
+    (['--memory', '2GiB', '--host-load', '140%'], 'outside 0..1'),
+    (['--memory', '2GiB', '--touched', '3GiB'], 'touched memory 3 GiB'),
+])
+def test_bad_input_exits_2_naming_the_value(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['plan'] + argv)
+    assert exc.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_config_file_sets_the_default_strategy(capsys, tmp_path):
+    f = tmp_path / 'nova.conf'
+    f.write_text('[migtuner]\ndefault_strategy = conservative\n'
+                 'max_downtime_ms = 300\n')
+    code, out, _ = run(capsys, 'plan', '--memory', '4GiB', '--config-file',
+                       str(f), '--format', 'json')
+    data = json.loads(out)
+    assert data['strategy'] == 'conservative'
+    assert data['max_downtime_ms'] == 300
+
+
+def test_bad_config_value_exits_2(capsys, tmp_path):
+    f = tmp_path / 'nova.conf'
+    f.write_text('[migtuner]\nmax_downtime_ms = 3\n')
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['plan', '--memory', '4GiB', '--config-file', str(f)])
+    assert exc.value.code == 2
+    assert 'max_downtime_ms' in capsys.readouterr().err

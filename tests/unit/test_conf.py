@@ -1,0 +1,90 @@
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+import pytest
+
+from nova_migtuner import conf as conf_pkg
+from nova_migtuner.conf import migtuner as mt_opts
+from nova_migtuner.conf import opts
+from nova_migtuner import limits
+
+
+@pytest.fixture
+def conf():
+    c = cfg.ConfigOpts()
+    mt_opts.register_opts(c)
+    c([], project='nova', default_config_files=[])
+    return c
+
+
+def test_list_opts_lists_one_migtuner_group_with_help():
+    groups = opts.list_opts()
+    assert [g for g, _ in groups] == ['migtuner']
+    for opt in groups[0][1]:
+        assert len(opt.help.strip()) > 40, opt.name
+
+
+def test_every_option_has_bounds_or_a_closed_type():
+    for opt in mt_opts.ALL_OPTS:
+        t = opt.type
+        bounded = (getattr(t, 'min', None) is not None or
+                   getattr(t, 'choices', None) or
+                   isinstance(opt, (cfg.BoolOpt, cfg.ListOpt, cfg.StrOpt)) or
+                   isinstance(t, mt_opts.LinkBandwidthType))
+        assert bounded, opt.name
+
+
+@pytest.mark.parametrize('name,value', [
+    ('max_downtime_ms', 5), ('max_downtime_ms', 70000),
+    ('stall_window_s', 0), ('busy_host_cpu_load', 1.5),
+    ('max_parallel_connections', 33)])
+def test_out_of_range_values_are_refused(conf, name, value):
+    with pytest.raises(ValueError) as exc:
+        conf.set_override(name, value, group='migtuner')
+    assert 'Should be' in str(exc.value)   # oslo names the allowed bound
+
+
+def test_link_bandwidth_accepts_rates_and_measure(conf):
+    t = mt_opts.LinkBandwidthType()
+    assert t('10Gbit/s') == '10Gbit/s'
+    assert t('Measure') == 'measure'
+    with pytest.raises(ValueError) as exc:
+        t('fast')
+    assert "'fast'" in str(exc.value) and 'measure' in str(exc.value)
+
+
+def test_config_file_value_is_validated(tmp_path):
+    f = tmp_path / 'nova.conf'
+    f.write_text('[migtuner]\nmax_downtime_ms = 1\n')
+    c = cfg.ConfigOpts()
+    mt_opts.register_opts(c)
+    c([], project='nova', default_config_files=[str(f)])
+    with pytest.raises(cfg.ConfigFileValueError) as exc:
+        conf_pkg.check_values(c)
+    assert 'max_downtime_ms' in str(exc.value)
+    assert 'greater than or equal to 10' in str(exc.value)
+
+
+def test_post_copy_is_never_more_permissive_than_nova(conf):
+    conf.set_override('permit_post_copy', True, group='migtuner')
+    assert limits.admin_limits(conf, nova_permit_post_copy=False) \
+        .permit_post_copy is False
+    assert limits.admin_limits(conf, nova_permit_post_copy=True) \
+        .permit_post_copy is True
+    conf.set_override('permit_post_copy', False, group='migtuner')
+    assert limits.admin_limits(conf, nova_permit_post_copy=True) \
+        .permit_post_copy is False
+
+
+def test_nova_libvirt_options_are_read_when_registered(conf):
+    fixture = config_fixture.Config(conf)
+    fixture.setUp()
+    conf.register_opts([cfg.BoolOpt('live_migration_permit_post_copy',
+                                    default=False),
+                        cfg.IntOpt('live_migration_bandwidth', default=0)],
+                       group='libvirt')
+    conf.set_override('max_bandwidth_mib_s', 500, group='migtuner')
+    fixture.config(live_migration_bandwidth=200, group='libvirt')
+    lim = limits.admin_limits(conf, nova_permit_post_copy=True)
+    assert lim.permit_post_copy is False      # nova's registered value wins
+    assert lim.max_bandwidth_mib_s == 200     # the lower cap applies
+    fixture.cleanUp()

@@ -1,0 +1,60 @@
+import pytest
+
+from nova_migtuner import units
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('32GiB', 32 * 1024 ** 3),
+    ('512MiB', 512 * 1024 ** 2),
+    ('1.5 GB', 1_500_000_000),
+    ('4096', 4096),
+    ('4KiB', 4096),
+    ('2tib', 2 * 1024 ** 4),
+])
+def test_parse_size(text, expected):
+    assert units.parse_size(text) == expected
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('1Gbit/s', 125_000_000.0),
+    ('10Gbps', 1_250_000_000.0),
+    ('110MB/s', 110_000_000.0),
+    ('150MiB/s', 150 * 1024 ** 2),
+    ('800 Mbit/s', 100_000_000.0),
+    ('0', 0.0),
+])
+def test_parse_rate(text, expected):
+    assert units.parse_rate(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize('text,expected', [
+    ('500ms', 0.5), ('2s', 2.0), ('5min', 300.0), ('3', 3.0)])
+def test_parse_duration(text, expected):
+    assert units.parse_duration(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize('func,text,fragment', [
+    (units.parse_size, '-3GiB', 'must not be negative'),
+    (units.parse_size, '3XB', "unknown unit 'XB'"),
+    (units.parse_size, 'lots', 'cannot be read'),
+    (units.parse_rate, '1Gbps/s', 'per second" twice'),
+    (units.parse_rate, '3 furlongs/s', "unknown unit 'furlongs'"),
+    (units.parse_duration, '5 days', "unknown unit 'days'"),
+])
+def test_bad_values_name_the_value_and_what_is_allowed(func, text,
+                                                      fragment):
+    with pytest.raises(units.UnitError) as exc:
+        func(text)
+    message = str(exc.value)
+    assert repr(text) in message
+    assert fragment in message
+    assert 'expected' in message
+
+
+def test_format_size_and_seconds():
+    assert units.format_size(32 * units.GiB) == '32 GiB'
+    assert units.format_size(1536 * units.MiB) == '1.5 GiB'
+    assert units.format_size(12) == '12 B'
+    assert units.format_seconds(0.25) == '250 ms'
+    assert units.format_seconds(300) == '5.0 min'
+    assert units.format_seconds(None) == 'unbounded'
