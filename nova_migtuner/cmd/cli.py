@@ -13,6 +13,10 @@ SUBCOMMANDS = (
     'nova_migtuner.cmd.testbed',
     'nova_migtuner.cmd.bench',
 )
+# Subcommands whose modules parse their own arguments: main(argv, prog).
+PASSTHROUGH = {
+    'testbed': 'nova_migtuner.testbed.__main__',
+}
 
 
 def build_parser():
@@ -62,8 +66,12 @@ def glue_negative_values(argv):
 
 
 def main(argv=None):
-    parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in PASSTHROUGH:
+        # These subcommands own their whole argument parsing (and --help).
+        module = importlib.import_module(PASSTHROUGH[argv[0]])
+        return module.main(argv[1:], prog='nova-migtuner %s' % argv[0])
+    parser = build_parser()
     args = parser.parse_args(glue_negative_values(argv))
     return args.func(args, args.parser) or 0
 

@@ -5,11 +5,14 @@ import glob
 import hashlib
 import json
 import logging
+import lzma
 import os
 import re
 import shutil
+import struct
 import tempfile
 import xml.etree.ElementTree as ET
+import zlib
 
 from nova_migtuner.testbed import exceptions
 from nova_migtuner.testbed import processes
@@ -22,7 +25,7 @@ INIT_SCRIPT = os.path.join(DATA_DIR, 'init.sh')
 BUSYBOX = '/bin/busybox'
 KERNEL_GLOB = '/boot/vmlinuz-*'
 # Bump when the way artifacts are built changes, to force a rebuild.
-BUILD_FORMAT = 1
+BUILD_FORMAT = 2
 
 READY_MARKER = 'mtw ready'
 GUEST_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
@@ -30,7 +33,8 @@ GUEST_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
 # Kernel arguments: serial console for liveness lines, quiet to keep the boot
 # short (every console byte is an emulated UART write under TCG), no reboot
 # loop on panic.
-BASE_KERNEL_ARGS = 'console=ttyS0,115200 quiet loglevel=3 panic=-1 rdinit=/init'
+BASE_KERNEL_ARGS = ('console=ttyS0,115200 quiet loglevel=3 panic=-1 '
+                    'rdinit=/init')
 
 
 def find_kernel():
@@ -54,16 +58,30 @@ def validate_guest_name(name):
 class GuestArtifacts:
     """Kernel and initramfs of the test bed guest, built into a directory.
 
-    The kernel is copied from /boot so that a kernel package upgrade cannot
-    pull the file from under a running or migrating guest.
+    The kernel is taken from /boot into the directory (see _install_kernel)
+    so that a kernel package upgrade cannot pull the file from under a
+    running or migrating guest.
     """
 
     def __init__(self, directory):
         self.directory = os.path.abspath(directory)
-        self.kernel = os.path.join(self.directory, 'vmlinuz')
         self.initramfs = os.path.join(self.directory, 'initramfs.cpio')
         self.workload_binary = os.path.join(self.directory, 'mtworkload')
         self.manifest = os.path.join(self.directory, 'manifest.json')
+
+    @property
+    def kernel(self):
+        """Path of the kernel to boot (see _install_kernel)."""
+        return os.path.join(self.directory,
+                            self._read_manifest().get('kernel_file',
+                                                      'vmlinux'))
+
+    def _read_manifest(self):
+        try:
+            with open(self.manifest) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
 
     def fingerprint(self):
         """Digest of every build input; a change means rebuild."""
@@ -84,16 +102,12 @@ class GuestArtifacts:
         return {'digest': digest.hexdigest(), 'kernel_source': kernel}
 
     def is_current(self):
-        try:
-            with open(self.manifest) as f:
-                recorded = json.load(f)
-        except (OSError, ValueError):
-            return False
-        return (recorded == self.fingerprint() and
+        recorded = self._read_manifest()
+        return (recorded.get('inputs') == self.fingerprint() and
                 all(os.path.exists(p) for p in (self.kernel, self.initramfs)))
 
     def ensure_built(self):
-        """Build the artifacts unless they are current. Returns True if built."""
+        """Build the artifacts unless current; True if it built them."""
         if self.is_current():
             LOG.debug('Guest artifacts in %s are current', self.directory)
             return False
@@ -109,10 +123,38 @@ class GuestArtifacts:
                        self.workload_binary + '.tmp', WORKLOAD_SOURCE])
         os.replace(self.workload_binary + '.tmp', self.workload_binary)
         self._build_initramfs()
-        shutil.copyfile(fingerprint['kernel_source'], self.kernel + '.tmp')
-        os.replace(self.kernel + '.tmp', self.kernel)
+        kernel_file = self._install_kernel(fingerprint['kernel_source'])
         with open(self.manifest, 'w') as f:
-            json.dump(fingerprint, f)
+            json.dump({'inputs': fingerprint, 'kernel_file': kernel_file}, f)
+
+    def _install_kernel(self, source):
+        """Install the kernel to boot; return its file name.
+
+        Preferred: the uncompressed ELF vmlinux extracted from the bzImage,
+        booted through its PVH entry point. Under TCG the guest otherwise
+        spends about 4 s decompressing its own xz kernel (boot 7 s -> 3 s).
+        Falls back to a plain copy of the bzImage.
+        """
+        with open(source, 'rb') as f:
+            image = f.read()
+        vmlinux = extract_vmlinux(image)
+        if vmlinux is None:
+            LOG.warning('Could not extract an ELF vmlinux with a PVH entry '
+                        'from %s; booting the compressed kernel (slower)',
+                        source)
+            name, content = 'vmlinuz', image
+        else:
+            name, content = 'vmlinux', vmlinux
+        target = os.path.join(self.directory, name)
+        with open(target + '.tmp', 'wb') as f:
+            f.write(content)
+        os.replace(target + '.tmp', target)
+        for stale in ({'vmlinux', 'vmlinuz'} - {name}):
+            try:
+                os.remove(os.path.join(self.directory, stale))
+            except FileNotFoundError:
+                pass
+        return name
 
     def _build_initramfs(self):
         with tempfile.TemporaryDirectory(prefix='initramfs-',
@@ -139,6 +181,56 @@ class GuestArtifacts:
         with open(self.initramfs + '.tmp', 'wb') as f:
             f.write(archive)
         os.replace(self.initramfs + '.tmp', self.initramfs)
+
+
+XEN_ELFNOTE_PHYS32_ENTRY = 18
+
+
+def extract_vmlinux(bzimage):
+    """The ELF vmlinux inside a bzImage (xz or gzip), or None.
+
+    Only returned if it has the PVH entry note QEMU needs to boot an ELF
+    kernel directly.
+    """
+    for magic, make in ((b'\xfd7zXZ\x00', lambda: lzma.LZMADecompressor(
+                            format=lzma.FORMAT_XZ)),
+                        (b'\x1f\x8b\x08', lambda: zlib.decompressobj(31))):
+        start = bzimage.find(magic)
+        if start < 0:
+            continue
+        try:
+            elf = make().decompress(bzimage[start:])
+        except (lzma.LZMAError, zlib.error):
+            continue
+        if elf[:4] == b'\x7fELF' and _has_pvh_note(elf):
+            return elf
+    return None
+
+
+def _has_pvh_note(elf):
+    """True if the 64-bit ELF has a Xen PHYS32_ENTRY note (PVH boot)."""
+    if elf[4] != 2:
+        return False
+    phoff, = struct.unpack_from('<Q', elf, 0x20)
+    phentsize, phnum = struct.unpack_from('<HH', elf, 0x36)
+    for i in range(phnum):
+        p_type, _flags, p_offset = struct.unpack_from(
+            '<IIQ', elf, phoff + i * phentsize)
+        p_filesz, = struct.unpack_from('<Q', elf, phoff + i * phentsize + 32)
+        if p_type != 4:  # PT_NOTE
+            continue
+        pos, end = p_offset, p_offset + p_filesz
+        while pos + 12 <= end:
+            namesz, descsz, note_type = struct.unpack_from('<III', elf, pos)
+            name = elf[pos + 12:pos + 12 + namesz].rstrip(b'\0')
+            if name == b'Xen' and note_type == XEN_ELFNOTE_PHYS32_ENTRY:
+                return True
+            pos += 12 + _align4(namesz) + _align4(descsz)
+    return False
+
+
+def _align4(n):
+    return (n + 3) & ~3
 
 
 def domain_xml(name, memory_mib, vcpus, artifacts, workload,

@@ -15,7 +15,8 @@
  * Output:
  *   console (stdout, ttyS0): "mtw ready ..." once the buffer is touched, then
  *       "mtw rate_mib_s=... target_mib_s=... phase=... uptime_s=..." every
- *       mt_report_s seconds (liveness and achieved rate);
+ *       mt_report_s seconds (liveness and achieved rate): rate and target
+ *       are averages over the report window, phase is the current phase;
  *   /dev/ttyS1: "h<seq>\n" every mt_hb_ms ms, written by a separate process so
  *       that the host can timestamp it and measure downtime independently of
  *       libvirt.
@@ -190,6 +191,10 @@ int main(void)
     unsigned char stamp = 1;
     double start, report_at, phase_start;
     double done = 0, window_pages = 0, window_start;
+    /* Integral of the target rate over the report window, so that each
+     * report compares the achieved rate with the rate asked for in the same
+     * window (a bursty window can span on and off phases). */
+    double target_integral = 0, last_t;
     int burst_on = 1;
 
     read_params(&prm);
@@ -227,6 +232,7 @@ int main(void)
     phase_start = start;
     window_start = start;
     report_at = start + prm.report_s;
+    last_t = start;
     for (;;) {
         double t = now_s();
         double target = 0;
@@ -262,12 +268,16 @@ int main(void)
             phase_start = strcmp(prm.kind, "bursty") == 0 ? phase_start : t;
         }
 
+        target_integral += target * (t - last_t);
+        last_t = t;
         if (t >= report_at) {
             double rate = window_pages / PAGES_PER_MIB / (t - window_start);
+            double window_target = target_integral / (t - window_start);
             const char *phase = target > 0 ? "on" : "off";
             say("mtw rate_mib_s=%.1f target_mib_s=%.1f phase=%s uptime_s=%.1f\n",
-                rate, target, phase, t - start);
+                rate, window_target, phase, t - start);
             window_pages = 0;
+            target_integral = 0;
             window_start = t;
             report_at = t + prm.report_s;
         }

@@ -1,0 +1,84 @@
+"""``nova-migtuner report-collector``: store measured migration reports.
+
+Listens for ``migtuner.live_migration.end`` notifications on the
+notification bus named in the given nova.conf and stores them in a SQLite
+database that ``openstack migtuner report`` reads.
+"""
+
+import signal
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+from nova_migtuner.reports import collector
+from nova_migtuner.reports import store as store_mod
+
+LOG = logging.getLogger(__name__)
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        'report-collector',
+        help='store migtuner.live_migration.end notifications in SQLite',
+        description='Listen for migtuner.live_migration.end notifications '
+                    '(nova [notifications] notification_format = versioned '
+                    'or both) and store the measured reports in a SQLite '
+                    'database for "openstack migtuner report". Runs until '
+                    'SIGTERM or Ctrl-C.')
+    p.add_argument('--config-file', action='append', default=[],
+                   help='configuration with the notification transport '
+                        '([oslo_messaging_notifications] transport_url or '
+                        '[DEFAULT] transport_url), e.g. /etc/nova/nova.conf; '
+                        'repeatable')
+    p.add_argument('--database', default=store_mod.default_path(),
+                   help='SQLite database to store reports in (default: '
+                        '$%s or %%(default)s)' % store_mod.ENV_DATABASE)
+    p.add_argument('--topic', action='append', default=None,
+                   help='notification topic to listen on; repeatable '
+                        '(default: %s, nova\'s [notifications] '
+                        'versioned_notifications_topics)'
+                        % ', '.join(collector.DEFAULT_TOPICS))
+    p.add_argument('--pool', default=collector.DEFAULT_POOL,
+                   help='listener pool name, so the collector gets its own '
+                        'copy of each notification (default: %(default)s)')
+    p.add_argument('--debug', action='store_true',
+                   help='log debug messages')
+    p.set_defaults(func=run)
+    return p
+
+
+def _load_conf(config_files, debug):
+    conf = cfg.ConfigOpts()
+    logging.register_options(conf)
+    conf(args=[], project='nova', default_config_files=config_files)
+    conf.set_override('debug', debug)
+    logging.setup(conf, 'nova-migtuner-report-collector')
+    return conf
+
+
+def run(args, parser):
+    try:
+        conf = _load_conf(args.config_file, args.debug)
+    except (cfg.Error, ValueError) as e:
+        parser.error('cannot read configuration %s: %s'
+                     % (', '.join(args.config_file), e))
+    try:
+        report_store = store_mod.ReportStore(args.database)
+    except store_mod.ReportStoreError as e:
+        parser.error(str(e))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        endpoint = collector.listen(
+            conf, report_store, stop_event=stop,
+            topics=tuple(args.topic or collector.DEFAULT_TOPICS),
+            pool=args.pool)
+    except Exception as e:    # transport errors: one line, not a traceback
+        LOG.error('Report collector failed: %s', e)
+        return 1
+    LOG.info('Stored %(stored)d reports (%(dup)d duplicates, %(bad)d '
+             'rejected)', {'stored': endpoint.stored,
+                           'dup': endpoint.duplicates,
+                           'bad': endpoint.rejected})
+    return 0

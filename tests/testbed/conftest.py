@@ -1,0 +1,3 @@
+# The session-wide two-host libvirt test bed. Other test directories reuse it
+# the same way: import the fixture into their conftest.py.
+from nova_migtuner.testbed.fixtures import testbed  # noqa: F401
