@@ -12,6 +12,7 @@ SUBCOMMANDS = (
     'nova_migtuner.cmd.plan',
     'nova_migtuner.cmd.testbed',
     'nova_migtuner.cmd.bench',
+    'nova_migtuner.cmd.report_collector',
 )
 # Subcommands whose modules parse their own arguments: main(argv, prog).
 PASSTHROUGH = {

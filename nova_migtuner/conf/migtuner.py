@@ -289,6 +289,42 @@ Minimum seconds between the start of two migrations from the same host.
 Source host CPU load (0..1) above which a migration waits, up to
 ``max_deferral_s``, for a quieter moment.
 """),
+    cfg.StrOpt(
+        'operator_secret',
+        secret=True,
+        help="""
+Shared secret with which operators sign a one-off strategy choice for one
+live migration (``openstack migtuner migrate SERVER --strategy NAME``). The
+choice travels as an HMAC-SHA256 signed, expiring, single-use marker in the
+server's metadata (key ``migtuner_operator_marker``), bound to the instance
+and its source host; tenants, who can write their servers' metadata, cannot
+forge or reuse it. Unset (the default): operator markers are refused and
+removed, and the flavor, image and ``default_strategy`` decide. At least 16
+bytes; use the same value on every compute and give it to the operators'
+tooling (``--secret-file`` or ``$MIGTUNER_OPERATOR_SECRET``).
+
+Related options:
+
+* ``operator_marker_max_ttl_s``, ``operator_nonce_db``
+"""),
+    cfg.IntOpt(
+        'operator_marker_max_ttl_s',
+        default=3600,
+        min=60,
+        max=3600,
+        help="""
+Longest lifetime, in seconds, of an operator strategy marker. A marker that
+claims to live longer is refused; used markers are remembered (see
+``operator_nonce_db``) until they expire.
+"""),
+    cfg.StrOpt(
+        'operator_nonce_db',
+        help="""
+SQLite file in which the compute remembers the operator markers it has
+used, so that a marker put back into a server's metadata is refused even
+after nova-compute restarts. Unset: ``migtuner_used_markers.sqlite`` in
+nova's ``state_path``.
+"""),
 ]
 
 

@@ -1,0 +1,1 @@
+"""python-openstackclient plugin: ``openstack migtuner ...`` commands."""

@@ -1,0 +1,333 @@
+"""Draining a host: which server to move next, and when. Pure code.
+
+``order_candidates`` sorts the servers of a host by predicted cost;
+``DrainScheduler`` is the state machine that decides when the next live
+migration may start; ``run_drain`` drives it with a ``MigrationBackend``
+(the openstack API in ``osc.client``, a fake in the unit tests), a clock and
+a sleep function.
+
+Spacing (field notes 4, "Cost of Virtual Machine Live Migration in
+Clouds"): response times peak right after a migration's switch-over and
+take about 5 s to recover, and two migrations close together broke even a
+90th-percentile SLA. So a new migration starts only ``spacing`` seconds after
+the previous start AND after the previous end: with one migration at a time
+that is a quiet gap between two migrations, with several in parallel the
+starts are staggered and every switch-over is followed by a recovery window.
+
+Per server the states are::
+
+    pending --start--> running --finish--> completed | failed
+    pending --start failed--> failed
+    pending --stop--> not_started
+    running --stop watching--> unwatched    (still running in nova)
+"""
+
+import dataclasses
+import enum
+import math
+from typing import Callable, Optional, Tuple
+
+ORDER_CHEAPEST_FIRST = 'cheapest-first'
+ORDER_LARGEST_FIRST = 'largest-first'
+ORDERS = (ORDER_CHEAPEST_FIRST, ORDER_LARGEST_FIRST)
+# Twice the ~5 s the paper measured for response times to recover after a
+# switch-over: the recovery of one migration must not overlap the next.
+DEFAULT_SPACING_S = 10.0
+DEFAULT_MAX_PARALLEL = 1
+DEFAULT_POLL_INTERVAL_S = 2.0
+
+
+class DrainError(ValueError):
+    """An invalid drain parameter or state transition."""
+
+
+class Status(enum.Enum):
+    PENDING = 'pending'
+    RUNNING = 'running'
+    COMPLETED = 'completed'
+    FAILED = 'failed'
+    NOT_STARTED = 'not started'
+    UNWATCHED = 'still running in nova'
+
+
+FINAL = frozenset((Status.COMPLETED, Status.FAILED, Status.NOT_STARTED,
+                   Status.UNWATCHED))
+
+
+@dataclasses.dataclass(frozen=True)
+class DrainCandidate:
+    """A server on the host being drained, with its predicted cost."""
+    server_id: str
+    name: str
+    memory_bytes: int
+    flavor: str = ''
+    strategy: str = ''
+    converges: bool = True
+    predicted_seconds: Optional[float] = None
+    predicted_bytes: Optional[int] = None
+    predicted_downtime_ms: Optional[float] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationResult:
+    """What the backend reports about a migration that ended."""
+    completed: bool
+    destination: Optional[str] = None
+    error: Optional[str] = None
+    # Measured by the compute (the .end notification), when available.
+    total_seconds: Optional[float] = None
+    downtime_ms: Optional[float] = None
+    data_bytes: Optional[int] = None
+    measured: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DrainItem:
+    candidate: DrainCandidate
+    status: Status = Status.PENDING
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    result: Optional[MigrationResult] = None
+    error: Optional[str] = None
+    progress: Optional[float] = None     # 0..1 while running, if known
+
+    @property
+    def observed_seconds(self):
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    """What to do now: start these servers, then wait at most wait_s."""
+    start: Tuple[str, ...] = ()
+    wait_s: float = 0.0
+    done: bool = False
+
+
+def _cost_key(candidate):
+    seconds = (candidate.predicted_seconds
+               if candidate.converges and
+               candidate.predicted_seconds is not None else math.inf)
+    return (not candidate.converges, seconds, candidate.memory_bytes,
+            candidate.name, candidate.server_id)
+
+
+def order_candidates(candidates, order=ORDER_CHEAPEST_FIRST):
+    """Sort servers for a drain.
+
+    cheapest-first: shortest predicted migration first, servers predicted
+    not to converge last - the most servers leave the host soonest and the
+    risky ones are tried when the host is least loaded.
+    largest-first: most memory first - frees the most memory soonest (memory
+    is what limits the destinations, field notes 5).
+    """
+    if order == ORDER_CHEAPEST_FIRST:
+        return tuple(sorted(candidates, key=_cost_key))
+    if order == ORDER_LARGEST_FIRST:
+        return tuple(sorted(candidates, key=lambda c: (
+            -c.memory_bytes, c.name, c.server_id)))
+    raise DrainError('order %r unknown; allowed: %s'
+                     % (order, ', '.join(ORDERS)))
+
+
+class DrainScheduler:
+    """The drain state machine; every time is given by the caller."""
+
+    def __init__(self, candidates, max_parallel=DEFAULT_MAX_PARALLEL,
+                 spacing_s=DEFAULT_SPACING_S):
+        if max_parallel < 1:
+            raise DrainError('max-parallel must be at least 1, got %r'
+                             % max_parallel)
+        if spacing_s < 0:
+            raise DrainError('spacing must not be negative, got %r'
+                             % spacing_s)
+        ids = [c.server_id for c in candidates]
+        if len(set(ids)) != len(ids):
+            raise DrainError('a server is listed twice')
+        self.max_parallel = max_parallel
+        self.spacing_s = float(spacing_s)
+        self._order = tuple(ids)
+        self._items = {c.server_id: DrainItem(c) for c in candidates}
+        self._last_start = None
+        self._last_end = None
+        self.stopping = False
+
+    # Views.
+    @property
+    def items(self):
+        """All items in drain order."""
+        return tuple(self._items[i] for i in self._order)
+
+    def item(self, server_id):
+        return self._items[server_id]
+
+    def with_status(self, *statuses):
+        return tuple(i for i in self.items if i.status in statuses)
+
+    @property
+    def running(self):
+        return self.with_status(Status.RUNNING)
+
+    @property
+    def done(self):
+        return all(i.status in FINAL for i in self.items)
+
+    # Decisions.
+    def earliest_start(self):
+        """When spacing allows the next start (None: right away)."""
+        marks = [t + self.spacing_s for t in (self._last_start,
+                                              self._last_end)
+                 if t is not None]
+        return max(marks) if marks else None
+
+    def decide(self, now):
+        if self.done:
+            return Decision(done=True)
+        pending = self.with_status(Status.PENDING)
+        free = self.max_parallel - len(self.running)
+        if self.stopping or not pending or free <= 0:
+            return Decision(wait_s=math.inf)
+        earliest = self.earliest_start()
+        if earliest is not None and now < earliest:
+            return Decision(wait_s=earliest - now)
+        # With spacing, starts are staggered one at a time; without it,
+        # every free slot is filled at once.
+        count = 1 if self.spacing_s > 0 else free
+        start = tuple(i.candidate.server_id for i in pending[:count])
+        return Decision(start=start,
+                        wait_s=self.spacing_s if self.spacing_s else 0.0)
+
+    # Transitions.
+    def _move(self, server_id, allowed_from, **changes):
+        item = self._items.get(server_id)
+        if item is None:
+            raise DrainError('server %s is not part of this drain'
+                             % server_id)
+        if item.status not in allowed_from:
+            raise DrainError('server %s is %s; cannot become %s'
+                             % (server_id, item.status.value,
+                                changes['status'].value))
+        self._items[server_id] = dataclasses.replace(item, **changes)
+
+    def started(self, server_id, now):
+        if self.stopping:
+            raise DrainError('drain is stopping; %s must not start'
+                             % server_id)
+        if len(self.running) >= self.max_parallel:
+            raise DrainError('%d migrations already running'
+                             % len(self.running))
+        self._move(server_id, (Status.PENDING,), status=Status.RUNNING,
+                   started_at=now)
+        self._last_start = now
+
+    def start_failed(self, server_id, now, error):
+        # Nothing moved, so no recovery time is needed before the next.
+        self._move(server_id, (Status.PENDING,), status=Status.FAILED,
+                   finished_at=now, error=error)
+
+    def progressed(self, server_id, fraction):
+        self._move(server_id, (Status.RUNNING,), status=Status.RUNNING,
+                   progress=fraction)
+
+    def finished(self, server_id, now, result):
+        status = Status.COMPLETED if result.completed else Status.FAILED
+        self._move(server_id, (Status.RUNNING,), status=status,
+                   finished_at=now, result=result, error=result.error,
+                   progress=1.0 if result.completed else None)
+        self._last_end = now
+
+    def stop(self):
+        """Ctrl-C: start nothing more; running migrations are watched on."""
+        self.stopping = True
+        for item in self.with_status(Status.PENDING):
+            self._move(item.candidate.server_id, (Status.PENDING,),
+                       status=Status.NOT_STARTED)
+
+    def stop_watching(self):
+        """Second Ctrl-C: leave running migrations to nova, unwatched."""
+        self.stop()
+        for item in self.running:
+            self._move(item.candidate.server_id, (Status.RUNNING,),
+                       status=Status.UNWATCHED)
+
+
+class MigrationBackend:
+    """What ``run_drain`` needs from the cloud."""
+
+    def start(self, candidate):
+        """Start the live migration; raise on refusal (message shown)."""
+        raise NotImplementedError
+
+    def poll(self, candidate):
+        """Return a ``MigrationResult`` once ended, else progress 0..1 or
+        None."""
+        raise NotImplementedError
+
+
+def run_drain(scheduler, backend, clock, sleep,
+              poll_interval_s=DEFAULT_POLL_INTERVAL_S,
+              on_change: Callable = lambda scheduler, message: None):
+    """Run *scheduler* to the end; returns it.
+
+    ``KeyboardInterrupt`` (raised by *sleep* or the backend) stops starting
+    new migrations and keeps watching the running ones; a second one stops
+    watching too. Migrations are never aborted by the drain: nova finishes
+    or fails them on its own.
+    """
+    interrupts = 0
+    while True:
+        try:
+            # Poll first, so that an end is seen (and spaced from) before
+            # the next start is decided.
+            for item in scheduler.running:
+                polled = backend.poll(item.candidate)
+                if isinstance(polled, MigrationResult):
+                    scheduler.finished(item.candidate.server_id, clock(),
+                                       polled)
+                    on_change(scheduler, '%s: %s' % (
+                        item.candidate.name,
+                        'moved to %s' % polled.destination
+                        if polled.completed else
+                        'failed: %s' % polled.error))
+                elif polled is not None:
+                    scheduler.progressed(item.candidate.server_id, polled)
+                    on_change(scheduler, None)
+            decision = scheduler.decide(clock())
+            if decision.done:
+                return scheduler
+            for server_id in decision.start:
+                candidate = scheduler.item(server_id).candidate
+                try:
+                    backend.start(candidate)
+                except KeyboardInterrupt:
+                    raise
+                except Exception as e:   # refused by nova: report, go on
+                    scheduler.start_failed(server_id, clock(), str(e))
+                    on_change(scheduler, '%s: could not start: %s'
+                              % (candidate.name, e))
+                    continue
+                scheduler.started(server_id, clock())
+                on_change(scheduler, '%s: migration started'
+                          % candidate.name)
+            decision = scheduler.decide(clock())
+            if decision.done:
+                return scheduler
+            if decision.start:
+                continue
+            wait = poll_interval_s if scheduler.running else decision.wait_s
+            sleep(max(0.0, min(wait, poll_interval_s)))
+        except KeyboardInterrupt:
+            interrupts += 1
+            if interrupts == 1:
+                scheduler.stop()
+                on_change(scheduler, 'interrupted: starting no more '
+                          'migrations, waiting for %d running (Ctrl-C '
+                          'again to stop watching them)'
+                          % len(scheduler.running))
+            else:
+                scheduler.stop_watching()
+                on_change(scheduler, 'stopped watching; running migrations '
+                          'continue in nova')
+                return scheduler

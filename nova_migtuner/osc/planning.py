@@ -1,0 +1,187 @@
+"""What the compute would plan for a server, seen from the API side. Pure.
+
+The compute plans with what it measures just before migrating (dirty rate,
+touched memory, host load); the operator's CLI cannot measure those and
+says so. It has the flavor (memory, extra specs), the image properties, the
+``[migtuner]`` configuration it is given, nova's migration records (time
+since the server last migrated) and the measured reports of earlier
+migrations.
+"""
+
+import dataclasses
+from typing import Mapping, Optional, Tuple
+
+from oslo_config import cfg
+
+from nova_migtuner import conf as mt_conf
+from nova_migtuner import context as ctx_mod
+from nova_migtuner import limits as limits_mod
+from nova_migtuner import operator_marker
+from nova_migtuner import planner
+from nova_migtuner import policy as policy_mod
+from nova_migtuner import units
+
+# Nova's own [libvirt] options that narrow [migtuner] (same names and
+# defaults as nova 34), registered on the CLI's private configuration so a
+# nova.conf given with --config-file is read as the compute reads it.
+_NOVA_LIBVIRT_OPTS = (
+    cfg.BoolOpt('live_migration_permit_post_copy', default=False),
+    cfg.IntOpt('live_migration_bandwidth', default=0),
+)
+ASSUMED_BANDWIDTH = '1Gbit/s'
+
+
+class PlanningError(ValueError):
+    """The server's flavor, image or the configuration is unusable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerFacts:
+    """What the compute API says about a server."""
+    server_id: str
+    name: str
+    status: str
+    host: Optional[str]
+    flavor_name: str
+    memory_mb: int
+    vcpus: int = 0
+    extra_specs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    image_id: Optional[str] = None
+    image_properties: Mapping[str, str] = dataclasses.field(
+        default_factory=dict)
+    task_state: Optional[str] = None
+    # Seconds since the server's last live migration ended, from nova's
+    # migration records; None if it never migrated.
+    seconds_since_migration: Optional[float] = None
+
+    @property
+    def memory_bytes(self):
+        return self.memory_mb * units.MiB
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanSettings:
+    """The configuration the plan is built with, and where it came from."""
+    limits: ctx_mod.AdminLimits
+    default_strategy: str
+    tenant_strategies: Tuple[str, ...]
+    link_bandwidth: float
+    link_bandwidth_source: str      # 'given' (config) or 'assumed'
+    config_files: Tuple[str, ...] = ()
+    operator_secret: Optional[str] = None
+    marker_max_ttl_s: int = operator_marker.DEFAULT_MAX_TTL_S
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerPlan:
+    facts: ServerFacts
+    plan: object               # nova_migtuner.plan.MigrationPlan
+    strategy_source: str
+    notes: Tuple[str, ...]
+
+
+def load_config(config_files):
+    """A private ``ConfigOpts`` with ``[migtuner]`` (and the operator
+    marker options) and nova's two ``[libvirt]`` options, read from
+    *config_files*."""
+    conf = cfg.ConfigOpts()
+    mt_conf.register_opts(conf)
+    conf.register_opts(list(_NOVA_LIBVIRT_OPTS), group='libvirt')
+    try:
+        conf(args=[], project='nova',
+             default_config_files=list(config_files))
+        mt_conf.check_values(conf)
+    except (cfg.Error, ValueError) as e:
+        raise PlanningError('cannot read configuration %s: %s'
+                            % (', '.join(config_files) or '(defaults)', e))
+    return conf
+
+
+def settings_from_config(conf, config_files=()):
+    mt = conf.migtuner
+    if mt.link_bandwidth == mt_conf.migtuner.MEASURE:
+        bandwidth, source = units.parse_rate(ASSUMED_BANDWIDTH), 'assumed'
+    else:
+        bandwidth = units.parse_rate(mt.link_bandwidth)
+        source = 'given' if config_files else 'assumed'
+    return PlanSettings(
+        limits=limits_mod.admin_limits(conf),
+        default_strategy=mt.default_strategy,
+        tenant_strategies=tuple(mt.tenant_strategies),
+        link_bandwidth=bandwidth, link_bandwidth_source=source,
+        config_files=tuple(config_files),
+        operator_secret=mt.operator_secret,
+        marker_max_ttl_s=mt.operator_marker_max_ttl_s)
+
+
+def context_for(facts, settings, available_strategies):
+    """The ``MigrationContext`` the CLI can build for *facts*."""
+    try:
+        guest_policy = policy_mod.guest_policy_from(
+            facts.extra_specs, facts.image_properties,
+            available_strategies=available_strategies,
+            tenant_strategies=settings.tenant_strategies)
+    except policy_mod.PolicyError as e:
+        raise PlanningError('server %s: %s' % (facts.name, e))
+    given = ({ctx_mod.LINK_BANDWIDTH}
+             if settings.link_bandwidth_source == 'given' else set())
+    if facts.memory_mb <= 0:
+        raise PlanningError('server %s: flavor %s has no memory size'
+                            % (facts.name, facts.flavor_name))
+    return ctx_mod.MigrationContext(
+        memory_bytes=facts.memory_bytes,
+        link_bandwidth=settings.link_bandwidth,
+        seconds_since_instance_migration=facts.seconds_since_migration,
+        policy=guest_policy, limits=settings.limits,
+        given=frozenset(given), instance_uuid=facts.server_id)
+
+
+def history_notes(reports):
+    """Lines about the latest measured migrations of a server."""
+    notes = []
+    for report in list(reports)[-3:]:
+        parts = ['%s %s' % (report.outcome, report.strategy or '')]
+        if report.total_time_s is not None:
+            parts.append('%.1f s' % report.total_time_s)
+        if report.downtime_ms is not None:
+            parts.append('downtime %d ms' % report.downtime_ms)
+        if report.data_bytes is not None:
+            parts.append('%s sent' % units.format_size(report.data_bytes))
+        notes.append('measured earlier: %s -> %s: %s' % (
+            report.source_host, report.destination_host, ', '.join(parts)))
+    return notes
+
+
+def plan_for(facts, settings, operator_strategy=None, reports=(),
+             available_strategies=None):
+    """Return the ``ServerPlan`` for *facts*; raises PlanningError."""
+    available = (planner.available_strategies()
+                 if available_strategies is None else available_strategies)
+    context = context_for(facts, settings, available)
+    name, source = planner.choose_strategy(
+        context, settings.default_strategy, operator_strategy)
+    try:
+        plan = planner.build_plan(context, settings.default_strategy,
+                                  operator_strategy)
+    except planner.UnknownStrategyError as e:
+        raise PlanningError(str(e))
+    except planner.PlanInvariantError as e:
+        raise PlanningError('%s; the compute would fall back to nova\'s own '
+                            'behaviour' % e)
+    notes = [
+        'memory %s from flavor %s' % (units.format_size(facts.memory_bytes),
+                                      facts.flavor_name),
+        'configuration: %s' % (
+            ', '.join(settings.config_files) if settings.config_files else
+            'defaults (no --config-file: the compute\'s nova.conf decides)'),
+        'strategy %s from %s' % (name, source),
+        'dirty rate, touched memory and host load are measured by the '
+        'compute just before it migrates; here they are assumed',
+    ]
+    if facts.seconds_since_migration is not None:
+        notes.append('last migrated %s ago (measured: nova migration '
+                     'record)' % units.format_seconds(
+                         facts.seconds_since_migration))
+    notes += history_notes(reports)
+    return ServerPlan(facts=facts, plan=plan, strategy_source=source,
+                      notes=tuple(notes))

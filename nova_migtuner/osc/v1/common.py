@@ -1,0 +1,169 @@
+"""Options, formatting and helpers shared by the migtuner commands."""
+
+import argparse
+import os
+import sys
+import time
+
+from osc_lib import exceptions
+
+from nova_migtuner.osc import drain as drain_mod
+from nova_migtuner.osc import planning
+from nova_migtuner.reports import store as store_mod
+from nova_migtuner import units
+
+ENV_CONFIG_FILE = 'MIGTUNER_CONFIG_FILE'
+ENV_SECRET = 'MIGTUNER_OPERATOR_SECRET'
+ENV_SECRET_FILE = 'MIGTUNER_OPERATOR_SECRET_FILE'
+
+
+def add_config_option(parser):
+    default = os.environ.get(ENV_CONFIG_FILE)
+    parser.add_argument(
+        '--config-file', metavar='<path>', action='append',
+        default=[default] if default else [],
+        help='nova.conf to read [migtuner] (and [libvirt] '
+             'live_migration_permit_post_copy) from, as the computes do; '
+             'repeatable (default: $%s, else the option defaults)'
+             % ENV_CONFIG_FILE)
+
+
+def add_report_db_option(parser):
+    parser.add_argument(
+        '--report-db', metavar='<path>', default=store_mod.default_path(),
+        help='SQLite database written by "nova-migtuner report-collector" '
+             '(default: $%s or %s)' % (store_mod.ENV_DATABASE,
+                                       store_mod.default_path()))
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError('%r is not a whole number' % text)
+    if value < 1:
+        raise argparse.ArgumentTypeError('%r must be at least 1' % text)
+    return value
+
+
+def seconds(text):
+    try:
+        value = units.parse_duration(text, what='duration')
+    except units.UnitError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return value
+
+
+def load_settings(parsed_args):
+    try:
+        conf = planning.load_config(parsed_args.config_file)
+        return planning.settings_from_config(conf,
+                                             parsed_args.config_file)
+    except planning.PlanningError as e:
+        raise exceptions.CommandError(str(e))
+
+
+def open_store(path):
+    """The report store if its database exists, else None."""
+    if not path or not os.path.exists(path):
+        return None
+    try:
+        return store_mod.ReportStore(path, create=False)
+    except store_mod.ReportStoreError:
+        return None
+
+
+def reports_for(store, server_id):
+    if store is None:
+        return ()
+    return store.reports(instance_uuid=server_id)
+
+
+def wait_for_report(store, server_id, migration_uuid, started_at, timeout,
+                    sleep=time.sleep, clock=time.monotonic):
+    """The stored ``.end`` report of this migration, waiting up to
+    *timeout* s for the collector to store it; None if none came."""
+    if store is None:
+        return None
+    deadline = clock() + timeout
+    while True:
+        for report in reversed(store.reports(instance_uuid=server_id)):
+            if migration_uuid and report.migration_uuid == migration_uuid:
+                return report
+            emitted = report.emitted_at or report.received_at
+            if not report.migration_uuid and emitted >= started_at - 5:
+                return report
+        if clock() >= deadline:
+            return None
+        sleep(0.5)
+
+
+def fmt_seconds(value):
+    return '-' if value is None else '%.1f' % value
+
+
+def fmt_ms(value):
+    return '-' if value is None else '%d' % round(value)
+
+
+def fmt_mb(nbytes):
+    return '-' if nbytes is None else '%.0f' % (nbytes / 1e6)
+
+
+def result_with_report(result, report):
+    """Merge the measured report into a drain ``MigrationResult``."""
+    if report is None:
+        return result
+    return drain_mod.MigrationResult(
+        completed=result.completed, destination=result.destination,
+        error=result.error, total_seconds=report.total_time_s,
+        downtime_ms=report.downtime_ms, data_bytes=report.data_bytes,
+        measured=True)
+
+
+class ProgressBar:
+    """A one-line progress bar on a terminal, plain lines otherwise."""
+
+    def __init__(self, stream=None, width=30):
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
+        self._last = None
+
+    def bar(self, fraction, label):
+        fraction = max(0.0, min(1.0, fraction))
+        filled = int(round(fraction * self.width))
+        return '[%s%s] %3.0f%% %s' % ('#' * filled,
+                                      '.' * (self.width - filled),
+                                      fraction * 100, label)
+
+    def show(self, line, message=None):
+        if self.tty:
+            if message:
+                self.stream.write('\r\033[K%s\n' % message)
+            self.stream.write('\r\033[K%s' % line)
+        else:
+            if message:
+                self.stream.write('%s\n' % message)
+            if line != self._last and message:
+                self.stream.write('%s\n' % line)
+        self._last = line
+        self.stream.flush()
+
+    def close(self):
+        if self.tty:
+            self.stream.write('\n')
+            self.stream.flush()
+
+
+def drain_progress_line(scheduler, bar):
+    items = scheduler.items
+    total = len(items) or 1
+    finished = [i for i in items if i.status in drain_mod.FINAL]
+    running = scheduler.running
+    partial = sum(i.progress or 0.0 for i in running)
+    failed = len(scheduler.with_status(drain_mod.Status.FAILED))
+    label = '%d/%d done, %d running, %d failed%s' % (
+        len(finished), len(items), len(running), failed,
+        ' (stopping)' if scheduler.stopping else '')
+    return bar.bar((len(finished) + partial) / total, label)

@@ -1,0 +1,263 @@
+"""``openstack migtuner drain HOST``."""
+
+import time
+
+from osc_lib.command import command
+from osc_lib import exceptions
+from oslo_log import log as logging
+
+from nova_migtuner.osc import client as client_mod
+from nova_migtuner.osc import drain as drain_mod
+from nova_migtuner.osc import planning
+from nova_migtuner.osc.v1 import common
+from nova_migtuner import planner
+
+LOG = logging.getLogger(__name__)
+
+LIVE_MIGRATABLE = ('ACTIVE', 'PAUSED')
+SUMMARY_COLUMNS = ('Server', 'ID', 'Outcome', 'Destination', 'Time s',
+                   'Downtime ms', 'MB sent', 'Numbers')
+DRY_RUN_COLUMNS = ('#', 'Server', 'ID', 'Flavor', 'Strategy', 'Predicted s',
+                   'Predicted MB', 'Predicted downtime ms', 'Planned start s')
+
+
+class ApiBackend(drain_mod.MigrationBackend):
+    """Starts and follows live migrations through the compute API."""
+
+    def __init__(self, client, source_host, report_store, clock):
+        self.client = client
+        self.source_host = source_host
+        self.report_store = report_store
+        self.clock = clock
+        self._watches = {}
+        self._started_at = {}
+
+    def start(self, candidate):
+        watch = client_mod.MigrationWatch(self.client, candidate.server_id,
+                                          self.source_host)
+        self._started_at[candidate.server_id] = self.clock()
+        self.client.live_migrate(candidate.server_id)
+        self._watches[candidate.server_id] = watch
+
+    def poll(self, candidate):
+        return self._watches[candidate.server_id].poll()
+
+    def measured_reports(self, items, timeout):
+        """The stored .end reports of the completed migrations, waiting
+        at most *timeout* s in all for the collector to store them (after
+        the drain, so that waiting never holds up the next migration)."""
+        reports = {}
+        deadline = time.monotonic() + timeout
+        for item in items:
+            server_id = item.candidate.server_id
+            if item.status != drain_mod.Status.COMPLETED:
+                continue
+            report = common.wait_for_report(
+                self.report_store, server_id,
+                self._watches[server_id].migration_uuid,
+                self._started_at[server_id],
+                max(0.0, deadline - time.monotonic()))
+            if report is not None:
+                reports[server_id] = report
+        return reports
+
+
+class PredictedBackend(drain_mod.MigrationBackend):
+    """For --dry-run: migrations take their predicted time."""
+
+    UNKNOWN_S = 60.0
+
+    def __init__(self, clock_box):
+        self.clock_box = clock_box
+        self.started = {}
+
+    def start(self, candidate):
+        self.started[candidate.server_id] = self.clock_box[0]
+
+    def poll(self, candidate):
+        seconds = candidate.predicted_seconds or self.UNKNOWN_S
+        if self.clock_box[0] - self.started[candidate.server_id] >= seconds:
+            return drain_mod.MigrationResult(completed=True)
+        return None
+
+
+def simulate_starts(ordered, max_parallel, spacing):
+    """Planned start offsets (s) if every migration took its prediction."""
+    clock_box = [0.0]
+    backend = PredictedBackend(clock_box)
+    scheduler = drain_mod.DrainScheduler(ordered, max_parallel, spacing)
+
+    def sleep(seconds):
+        clock_box[0] += seconds
+    drain_mod.run_drain(scheduler, backend, lambda: clock_box[0], sleep,
+                        poll_interval_s=0.5)
+    return backend.started
+
+
+class DrainHost(command.Lister):
+    """Live-migrate every server off a compute host, for maintenance.
+
+    Servers are ordered by predicted cost and migrated at most
+    --max-parallel at a time, with --spacing seconds after each start and
+    each end before the next start (so an application recovers from one
+    switch-over before the next; field notes 4). A server that fails to
+    move is reported and the drain goes on. Ctrl-C starts no more
+    migrations and waits for the running ones; a second Ctrl-C stops
+    watching them (nova finishes them). Disable the host first
+    ("openstack compute service set --disable HOST nova-compute") so the
+    scheduler places nothing new on it.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('host', metavar='<host>',
+                            help='compute host to empty')
+        parser.add_argument('--max-parallel', metavar='<count>',
+                            type=common.positive_int,
+                            default=drain_mod.DEFAULT_MAX_PARALLEL,
+                            help='most migrations running at once (default: '
+                                 '%d; the computes\' '
+                                 'max_concurrent_live_migrations still '
+                                 'applies)' % drain_mod.DEFAULT_MAX_PARALLEL)
+        parser.add_argument('--spacing', metavar='<duration>',
+                            type=common.seconds,
+                            default=drain_mod.DEFAULT_SPACING_S,
+                            help='time between a migration\'s start or end '
+                                 'and the next start, e.g. 10s (default: '
+                                 '%.0f s, twice the ~5 s an application '
+                                 'needed to recover in the field notes)'
+                                 % drain_mod.DEFAULT_SPACING_S)
+        parser.add_argument('--order', choices=drain_mod.ORDERS,
+                            default=drain_mod.ORDER_CHEAPEST_FIRST,
+                            help='cheapest-first: shortest predicted '
+                                 'migration first, non-converging last; '
+                                 'largest-first: most memory first '
+                                 '(default: %(default)s)')
+        parser.add_argument('--dry-run', action='store_true',
+                            help='show the order, predictions and planned '
+                                 'start times; migrate nothing')
+        parser.add_argument('--report-timeout', metavar='<duration>',
+                            type=common.seconds, default=30.0,
+                            help='after the drain, how long to wait for the '
+                                 'collector to store the measured reports '
+                                 '(default: 30 s)')
+        parser.add_argument('--poll-interval', metavar='<duration>',
+                            type=common.seconds,
+                            default=drain_mod.DEFAULT_POLL_INTERVAL_S,
+                            help='seconds between progress checks '
+                                 '(default: %.0f s)'
+                                 % drain_mod.DEFAULT_POLL_INTERVAL_S)
+        common.add_config_option(parser)
+        common.add_report_db_option(parser)
+        return parser
+
+    clock = staticmethod(time.time)
+    sleep = staticmethod(time.sleep)
+
+    def _candidates(self, client, servers, settings, store):
+        available = planner.available_strategies()
+        candidates, skipped = [], []
+        for server in servers:
+            if server.status not in LIVE_MIGRATABLE:
+                skipped.append((server, 'skipped: %s, not live-migratable'
+                                % server.status))
+                continue
+            facts = client.server_facts(server)
+            try:
+                plan = planning.plan_for(
+                    facts, settings,
+                    reports=common.reports_for(store, facts.server_id),
+                    available_strategies=available).plan
+            except planning.PlanningError as e:
+                # Still migrate it; nova's own behaviour applies.
+                LOG.warning('No plan for %(server)s: %(error)s',
+                            {'server': facts.name, 'error': e})
+                candidates.append(drain_mod.DrainCandidate(
+                    server_id=facts.server_id, name=facts.name,
+                    memory_bytes=facts.memory_bytes,
+                    flavor=facts.flavor_name, strategy='stock',
+                    converges=False))
+                continue
+            p = plan.prediction
+            candidates.append(drain_mod.DrainCandidate(
+                server_id=facts.server_id, name=facts.name,
+                memory_bytes=facts.memory_bytes, flavor=facts.flavor_name,
+                strategy=plan.strategy, converges=p.converges,
+                predicted_seconds=p.total_seconds,
+                predicted_bytes=p.bytes,
+                predicted_downtime_ms=p.downtime_ms))
+        return candidates, skipped
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.migtuner
+        settings = common.load_settings(parsed_args)
+        client.require_compute_host(parsed_args.host)
+        servers = client.servers_on_host(parsed_args.host)
+        store = common.open_store(parsed_args.report_db)
+        candidates, skipped = self._candidates(client, servers, settings,
+                                               store)
+        ordered = drain_mod.order_candidates(candidates, parsed_args.order)
+        if parsed_args.dry_run:
+            return DRY_RUN_COLUMNS, self._dry_run_rows(ordered, parsed_args)
+        if not ordered:
+            self.app.stderr.write('nothing to migrate on %s\n'
+                                  % parsed_args.host)
+        scheduler = drain_mod.DrainScheduler(
+            ordered, max_parallel=parsed_args.max_parallel,
+            spacing_s=parsed_args.spacing)
+        bar = common.ProgressBar(self.app.stderr)
+        backend = ApiBackend(client, parsed_args.host, store, self.clock)
+
+        def on_change(sched, message):
+            bar.show(common.drain_progress_line(sched, bar), message)
+        try:
+            drain_mod.run_drain(scheduler, backend, self.clock, self.sleep,
+                                poll_interval_s=parsed_args.poll_interval,
+                                on_change=on_change)
+        finally:
+            bar.close()
+        reports = backend.measured_reports(scheduler.items,
+                                           parsed_args.report_timeout)
+        rows = [self._summary_row(item, reports.get(
+            item.candidate.server_id)) for item in scheduler.items]
+        rows += [(s.name, s.id, reason, '-', '-', '-', '-', '-')
+                 for s, reason in skipped]
+        failed = [r for r in rows if r[2] != drain_mod.Status.COMPLETED.value]
+        if failed:
+            self.app.stderr.write('%d of %d servers were not moved off %s\n'
+                                  % (len(failed), len(rows),
+                                     parsed_args.host))
+        return SUMMARY_COLUMNS, rows
+
+    @staticmethod
+    def _summary_row(item, report):
+        c = item.candidate
+        result = common.result_with_report(item.result, report) \
+            if item.result else None
+        outcome = item.status.value
+        if item.error:
+            outcome = '%s: %s' % (outcome, item.error)
+        if result is not None and result.measured:
+            seconds, source = result.total_seconds, 'measured'
+        else:
+            seconds, source = item.observed_seconds, 'observed'
+        return (c.name, c.server_id, outcome,
+                (result.destination if result else None) or '-',
+                common.fmt_seconds(seconds),
+                common.fmt_ms(result.downtime_ms if result else None),
+                common.fmt_mb(result.data_bytes if result else None),
+                source if item.started_at is not None else '-')
+
+    @staticmethod
+    def _dry_run_rows(ordered, parsed_args):
+        starts = simulate_starts(ordered, parsed_args.max_parallel,
+                                 parsed_args.spacing)
+        rows = []
+        for index, c in enumerate(ordered, 1):
+            rows.append((index, c.name, c.server_id, c.flavor, c.strategy,
+                         common.fmt_seconds(c.predicted_seconds)
+                         if c.converges else 'does not converge',
+                         common.fmt_mb(c.predicted_bytes),
+                         common.fmt_ms(c.predicted_downtime_ms),
+                         common.fmt_seconds(starts.get(c.server_id))))
+        return rows

@@ -1,0 +1,237 @@
+"""``openstack migtuner migrate SERVER``."""
+
+import os
+import time
+
+from osc_lib.command import command
+from osc_lib import exceptions
+from oslo_log import log as logging
+
+from nova_migtuner import operator_marker
+from nova_migtuner.osc import client as client_mod
+from nova_migtuner.osc import drain as drain_mod
+from nova_migtuner.osc.v1 import common
+from nova_migtuner import planner
+from nova_migtuner import units
+
+LOG = logging.getLogger(__name__)
+
+
+def read_secret(parsed_args, settings):
+    """The operator secret: --secret-file, $MIGTUNER_OPERATOR_SECRET,
+    $MIGTUNER_OPERATOR_SECRET_FILE, then [migtuner] operator_secret."""
+    path = parsed_args.secret_file or os.environ.get(common.ENV_SECRET_FILE)
+    if path:
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except OSError as e:
+            raise exceptions.CommandError('cannot read the operator secret '
+                                          'file: %s' % e)
+    return os.environ.get(common.ENV_SECRET) or settings.operator_secret
+
+
+def watch_migration(watch, clock, sleep, poll_interval, timeout, progress):
+    """Poll until the migration ends; returns a ``MigrationResult`` or
+    None when interrupted or timed out (the migration goes on in nova)."""
+    started = clock()
+    while True:
+        polled = watch.poll()
+        if isinstance(polled, drain_mod.MigrationResult):
+            return polled
+        if polled is not None:
+            progress.show(progress.bar(polled, 'memory sent'))
+        if timeout and clock() - started > timeout:
+            return None
+        sleep(poll_interval)
+
+
+class MigrateServer(command.ShowOne):
+    """Live-migrate a server, optionally with a one-off strategy.
+
+    With --strategy the choice is handed to the source compute as a signed,
+    expiring, single-use marker in the server's metadata (bound to the
+    server and its current host), which tenants can neither forge nor
+    reuse; the compute verifies it with [migtuner] operator_secret.
+    With --wait, shows progress and prints the measured report.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('server', metavar='<server>',
+                            help='server to migrate (name or ID)')
+        parser.add_argument('--host', metavar='<host>',
+                            help='destination compute host (default: the '
+                                 'scheduler chooses)')
+        parser.add_argument('--strategy', metavar='<strategy>',
+                            help='strategy for this migration only; one of: '
+                                 '%s (default: flavor, image or '
+                                 '[migtuner] default_strategy)'
+                                 % ', '.join(planner.available_strategies()))
+        parser.add_argument('--wait', action='store_true',
+                            help='wait for the migration to end, showing '
+                                 'progress, and print its measured report')
+        parser.add_argument('--ttl', metavar='<duration>',
+                            type=common.seconds, default=300.0,
+                            help='how long the strategy marker stays valid '
+                                 'if the migration does not start, e.g. '
+                                 '5min (default: 300 s)')
+        parser.add_argument('--secret-file', metavar='<path>',
+                            help='file holding [migtuner] operator_secret '
+                                 '(default: $%s, $%s, or operator_secret '
+                                 'in --config-file)'
+                                 % (common.ENV_SECRET_FILE,
+                                    common.ENV_SECRET))
+        parser.add_argument('--timeout', metavar='<duration>',
+                            type=common.seconds, default=0.0,
+                            help='with --wait, stop waiting after this long '
+                                 '(the migration goes on); default: no '
+                                 'limit')
+        parser.add_argument('--report-timeout', metavar='<duration>',
+                            type=common.seconds, default=30.0,
+                            help='with --wait, how long to wait for the '
+                                 'collector to store the measured report '
+                                 '(default: 30 s)')
+        parser.add_argument('--poll-interval', metavar='<duration>',
+                            type=common.seconds, default=2.0,
+                            help='seconds between progress checks '
+                                 '(default: 2 s)')
+        common.add_config_option(parser)
+        common.add_report_db_option(parser)
+        return parser
+
+    # Seams for tests: the functional tests run the command in-process.
+    clock = staticmethod(time.time)
+    sleep = staticmethod(time.sleep)
+
+    def take_action(self, parsed_args):
+        client = self.app.client_manager.migtuner
+        settings = common.load_settings(parsed_args)
+        strategy = parsed_args.strategy
+        if strategy and strategy not in planner.available_strategies():
+            raise exceptions.CommandError(
+                'unknown strategy %r; available: %s'
+                % (strategy, ', '.join(planner.available_strategies())))
+        ttl = int(parsed_args.ttl)
+        if not 0 < ttl <= settings.marker_max_ttl_s:
+            raise exceptions.CommandError(
+                '--ttl %s must be within 1 s..%d s ([migtuner] '
+                'operator_marker_max_ttl_s)'
+                % (parsed_args.ttl, settings.marker_max_ttl_s))
+        server = client.find_server(parsed_args.server)
+        source = server.compute_host
+        if not source:
+            raise exceptions.CommandError(
+                'server %s has no host: missing admin rights, or it is not '
+                'running' % server.name)
+        client.require_compute_host(source)
+        if parsed_args.host:
+            client.require_compute_host(parsed_args.host)
+            if parsed_args.host == source:
+                raise exceptions.CommandError('server %s is already on %s'
+                                              % (server.name, source))
+        if server.status not in ('ACTIVE', 'PAUSED'):
+            raise exceptions.CommandError(
+                'server %s is %s; only ACTIVE or PAUSED servers can be '
+                'live-migrated' % (server.name, server.status))
+
+        marked = False
+        if strategy:
+            secret = read_secret(parsed_args, settings)
+            try:
+                marker = operator_marker.sign(
+                    secret, server.id, strategy, ttl=ttl,
+                    source_host=source, now=self.clock())
+            except operator_marker.MarkerError as e:
+                raise exceptions.CommandError(
+                    'cannot sign the strategy choice: %s' % e)
+            client.set_metadata_item(server.id, operator_marker.METADATA_KEY,
+                                     marker)
+            marked = True
+            LOG.debug('Set operator marker for %s on %s', server.id, source)
+
+        watch = client_mod.MigrationWatch(client, server.id, source)
+        started_at = self.clock()
+        try:
+            client.live_migrate(server.id, host=parsed_args.host)
+        except Exception:
+            if marked:
+                client.delete_metadata_item(server.id,
+                                            operator_marker.METADATA_KEY)
+            raise
+
+        rows = [('server', server.name), ('id', server.id),
+                ('source host', source),
+                ('requested destination', parsed_args.host or
+                 'chosen by the scheduler'),
+                ('requested strategy', strategy or
+                 '- (flavor, image or default)')]
+        if not parsed_args.wait:
+            rows.append(('status', 'started; follow it with "openstack '
+                         'server migration list --server %s"' % server.id))
+            return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+
+        progress = common.ProgressBar(self.app.stderr)
+        try:
+            result = watch_migration(watch, self.clock, self.sleep,
+                                     parsed_args.poll_interval,
+                                     parsed_args.timeout, progress)
+        except KeyboardInterrupt:
+            result = None
+        finally:
+            progress.close()
+        if result is None:
+            rows.append(('status', 'still running in nova (stopped '
+                         'watching); the marker, if any, stays until it '
+                         'expires or the compute uses it'))
+            return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+
+        if marked:
+            leftover = client.metadata(server.id).get(
+                operator_marker.METADATA_KEY)
+            if leftover:
+                client.delete_metadata_item(server.id,
+                                            operator_marker.METADATA_KEY)
+                if result.completed:
+                    self.app.stderr.write(
+                        'warning: the compute did not consume the strategy '
+                        'marker (is the migtuner driver running with '
+                        '[migtuner] operator_secret set?); removed it\n')
+        store = common.open_store(parsed_args.report_db)
+        report = common.wait_for_report(
+            store, server.id, watch.migration_uuid, started_at,
+            parsed_args.report_timeout, sleep=self.sleep)
+        rows += [
+            ('outcome', 'completed' if result.completed else
+             'failed: %s' % result.error),
+            ('destination host', result.destination or source),
+        ]
+        if report is None:
+            rows += [
+                ('strategy used', '-'),
+                ('total time', '%.1f s (observed by this command)'
+                 % (self.clock() - started_at)),
+                ('downtime', '-'), ('data sent', '-'),
+                ('report', 'no measured report: %s' % (
+                    'none stored within %.0f s in %s'
+                    % (parsed_args.report_timeout, parsed_args.report_db)
+                    if store else 'no report database at %s (run '
+                    'nova-migtuner report-collector)'
+                    % parsed_args.report_db)),
+            ]
+        else:
+            rows += [
+                ('strategy used', report.strategy or '-'),
+                ('total time', units.format_seconds(report.total_time_s)
+                 if report.total_time_s is not None else '-'),
+                ('downtime', '%s ms' % common.fmt_ms(report.downtime_ms)),
+                ('data sent', '%s MB' % common.fmt_mb(report.data_bytes)),
+                ('memory sent', '%s MB' % common.fmt_mb(report.memory_bytes)),
+                ('iterations', report.iterations
+                 if report.iterations is not None else '-'),
+                ('predicted time', units.format_seconds(
+                    report.predicted_total_s)),
+                ('report', 'measured by the compute (%s, stats from %s)'
+                 % (report.outcome, report.stats_source)),
+            ]
+        return tuple(k for k, _ in rows), tuple(v for _, v in rows)

@@ -1,0 +1,2 @@
+"""Measured migration reports: collected from notifications, stored in
+SQLite, summarised per flavor."""
