@@ -49,8 +49,8 @@ def _match(regex, text, what, allowed):
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         text = repr(text)
     if not isinstance(text, str):
-        raise UnitError('%s %r is not text; expected %s' % (what, text,
-                                                             allowed))
+        raise UnitError('%s %r is not text; expected %s'
+                        % (what, text, allowed))
     if text.strip().startswith('-'):
         raise UnitError('%s %r must not be negative; expected %s'
                         % (what, text, allowed))

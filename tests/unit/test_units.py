@@ -41,8 +41,7 @@ def test_parse_duration(text, expected):
     (units.parse_rate, '3 furlongs/s', "unknown unit 'furlongs'"),
     (units.parse_duration, '5 days', "unknown unit 'days'"),
 ])
-def test_bad_values_name_the_value_and_what_is_allowed(func, text,
-                                                      fragment):
+def test_bad_values_name_the_value_and_what_is_allowed(func, text, fragment):
     with pytest.raises(units.UnitError) as exc:
         func(text)
     message = str(exc.value)

@@ -3,7 +3,6 @@
 import time
 
 from osc_lib.command import command
-from osc_lib import exceptions
 from oslo_log import log as logging
 
 from nova_migtuner.osc import client as client_mod
