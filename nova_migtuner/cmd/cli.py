@@ -5,33 +5,38 @@ import importlib
 import re
 import sys
 
-# Subcommands and the modules implementing them. A module that cannot be
-# imported (e.g. libvirt-python missing for the test bed) only disables its
-# own subcommand, with the reason.
-SUBCOMMANDS = (
-    'nova_migtuner.cmd.plan',
-    'nova_migtuner.cmd.testbed',
-    'nova_migtuner.cmd.bench',
-    'nova_migtuner.cmd.report_collector',
-)
+# Subcommands and the modules implementing them. Only the module of the
+# subcommand being run is imported (the report collector pulls in
+# oslo.messaging and eventlet, which `plan` does not need); a module that
+# cannot be imported (e.g. libvirt-python missing for the test bed) only
+# disables its own subcommand, with the reason.
+SUBCOMMANDS = {
+    'plan': 'nova_migtuner.cmd.plan',
+    'advise-flavor': 'nova_migtuner.cmd.advise_flavor',
+    'testbed': 'nova_migtuner.cmd.testbed',
+    'bench': 'nova_migtuner.cmd.bench',
+    'report-collector': 'nova_migtuner.cmd.report_collector',
+}
 # Subcommands whose modules parse their own arguments: main(argv, prog).
 PASSTHROUGH = {
     'testbed': 'nova_migtuner.testbed.__main__',
 }
 
 
-def build_parser():
+def build_parser(only=None):
+    """The argument parser, with every subcommand or only *only*."""
     parser = argparse.ArgumentParser(
         prog='nova-migtuner',
         description='Plan, run and measure tuned live migrations of '
                     'libvirt/KVM guests.')
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND')
     subparsers.required = True
-    for module_name in SUBCOMMANDS:
+    for name, module_name in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ImportError as e:
-            name = module_name.rsplit('.', 1)[-1]
             p = subparsers.add_parser(name, help='unavailable: %s' % e)
             p.set_defaults(func=_unavailable(name, e), parser=p)
             continue
@@ -72,7 +77,8 @@ def main(argv=None):
         # These subcommands own their whole argument parsing (and --help).
         module = importlib.import_module(PASSTHROUGH[argv[0]])
         return module.main(argv[1:], prog='nova-migtuner %s' % argv[0])
-    parser = build_parser()
+    parser = build_parser(only=argv[0] if argv and argv[0] in SUBCOMMANDS
+                          else None)
     args = parser.parse_args(glue_negative_values(argv))
     return args.func(args, args.parser) or 0
 

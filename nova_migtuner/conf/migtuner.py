@@ -325,6 +325,86 @@ used, so that a marker put back into a server's metadata is refused even
 after nova-compute restarts. Unset: ``migtuner_used_markers.sqlite`` in
 nova's ``state_path``.
 """),
+
+    cfg.IntOpt(
+        'max_incoming_migrations',
+        default=2,
+        min=0,
+        max=64,
+        help="""
+Most live migrations that may be in flight *to* one compute host. The
+scheduler filter ``MigTunerFilter`` does not choose a destination that
+already receives this many. 0 means no limit.
+
+Nova's ``max_concurrent_live_migrations`` limits migrations *from* a host;
+this limits them into one, where they share the network link and the
+memory bandwidth of the receiving host. The count is published by the
+compute in its resource stats, so it is as fresh as the last
+``update_resources_interval`` run.
+
+Related options:
+
+* ``destination_settle_s``
+* ``filter_all_requests``
+"""),
+    cfg.IntOpt(
+        'destination_settle_s',
+        default=30,
+        min=0,
+        max=3600,
+        help="""
+Seconds after an incoming live migration ended during which
+``MigTunerFilter`` does not choose the host as a live-migration destination
+again, so the host and the guests that just arrived return to normal before
+the next one (field notes 4: response times take seconds to recover after a
+switch-over). 0 disables the settle time.
+
+Related options:
+
+* ``max_incoming_migrations``
+"""),
+    cfg.BoolOpt(
+        'filter_all_requests',
+        default=False,
+        help="""
+Apply ``max_incoming_migrations`` and ``destination_settle_s`` to every
+scheduling request (boots, cold migrations, resizes, evacuations,
+unshelves), not only to live migrations. The CPU compatibility check only
+ever applies to live migrations: every other operation defines the guest
+CPU anew on the destination.
+"""),
+    cfg.DictOpt(
+        'link_classes',
+        default={},
+        help="""
+Classes of migration links and their bandwidth, as ``class:rate`` pairs,
+e.g. ``rack:25Gbit/s,pod:10Gbit/s``. A host aggregate with the metadata
+``migtuner_link_class=<class>`` says that its hosts reach each other over a
+link of that class; two hosts in several such aggregates use the fastest
+class. Hosts that share no such aggregate use ``link_bandwidth``.
+``MigTunerWeigher`` prefers destinations reached over faster links.
+
+Related options:
+
+* ``link_bandwidth``
+* ``weight_multiplier``
+"""),
+    cfg.FloatOpt(
+        'weight_multiplier',
+        default=1.0,
+        min=-1000.0,
+        max=1000.0,
+        help="""
+Multiplier of ``MigTunerWeigher``, which ranks live-migration destinations
+by the expected cost of the migration: link class from the source, CPU
+load and incoming migrations of the destination, memory headroom after
+placement, same CPU model as the source. A positive value prefers cheap
+destinations, a negative one expensive ones, 0 disables the weigher.
+Other requests than live migrations are not weighed.
+
+This option can be overridden per host aggregate with the aggregate
+metadata key ``migtuner_weight_multiplier``, like nova's own weighers.
+"""),
 ]
 
 

@@ -26,9 +26,10 @@ def test_list_opts_lists_one_migtuner_group_with_help():
 def test_every_option_has_bounds_or_a_closed_type():
     for opt in mt_opts.ALL_OPTS:
         t = opt.type
+        closed = (cfg.BoolOpt, cfg.ListOpt, cfg.StrOpt, cfg.DictOpt)
         bounded = (getattr(t, 'min', None) is not None or
                    getattr(t, 'choices', None) or
-                   isinstance(opt, (cfg.BoolOpt, cfg.ListOpt, cfg.StrOpt)) or
+                   isinstance(opt, closed) or
                    isinstance(t, mt_opts.LinkBandwidthType))
         assert bounded, opt.name
 

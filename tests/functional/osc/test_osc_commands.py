@@ -473,4 +473,3 @@ class ReportTest(MigtunerOscTest):
                                   report_cmd.MigrationReport,
                                   ['--since', 'yesterday'])
         self.assertIn("'yesterday' cannot be read", str(error))
-

@@ -1,0 +1,133 @@
+"""Host facts for the migtuner scheduler filter and weigher.
+
+``HostStatsMixin`` extends the libvirt driver's ``get_available_resource``:
+nova's resource tracker copies ``['stats']`` into ``compute_nodes.stats`` on
+every periodic update (``[DEFAULT] update_resources_interval``), and the
+scheduler reads them from ``HostState.stats``. Collecting them must never
+break that update: a failure is logged and the stats are left out.
+
+Use it before ``LibvirtDriver`` in the bases::
+
+    class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
+                         libvirt_driver.LibvirtDriver):
+"""
+
+import os
+import time
+
+from oslo_log import log as logging
+
+from nova import context as nova_context
+from nova import objects
+from nova.virt.libvirt import config as vconfig
+
+import nova.conf
+from nova_migtuner.cpu import model as cpu_model
+from nova_migtuner.scheduler import stats as mt_stats
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+LIVE_MIGRATION = 'live-migration'
+# Statuses of a live migration between "a destination was chosen" and "the
+# guest runs there" (nova sets them in conductor and compute manager).
+IN_FLIGHT_STATUSES = frozenset(
+    ('accepted', 'queued', 'preparing', 'running', 'post-migrating'))
+COMPLETED = 'completed'
+# Finished migrations looked at to find the last incoming one.
+_RECENT_MIGRATIONS = 20
+_KEPT_FEATURE_POLICIES = (None, 'require', 'force')
+
+
+def incoming_in_flight(migrations, host):
+    """How many of *migrations* are live migrations in flight to *host*."""
+    return sum(1 for m in migrations
+               if m.migration_type == LIVE_MIGRATION and
+               m.dest_compute == host and m.status in IN_FLIGHT_STATUSES)
+
+
+def last_incoming_end(migrations, host):
+    """Epoch seconds of the latest completed live migration into *host*."""
+    ends = [m.updated_at.timestamp() for m in migrations
+            if m.dest_compute == host and m.status == COMPLETED and
+            m.updated_at is not None]
+    return max(ends) if ends else None
+
+
+class HostStatsMixin(object):
+    """Add ``scheduler.stats`` facts to ``get_available_resource()``."""
+
+    _migtuner_expanded_features = None
+
+    def get_available_resource(self, nodename):
+        data = super().get_available_resource(nodename)
+        try:
+            facts = self._migtuner_host_facts(nodename)
+        except Exception:
+            LOG.warning('Cannot collect migtuner host stats for node %s; '
+                        'the scheduler filter and weigher will treat this '
+                        'host as reporting nothing', nodename, exc_info=True)
+            return data
+        stats = dict(data.get('stats') or {})
+        stats.update(mt_stats.encode(facts))
+        data['stats'] = stats
+        return data
+
+    def _migtuner_host_facts(self, nodename):
+        caps = self._host.get_capabilities()
+        host_cpu = cpu_model.HostCPU(
+            arch=caps.host.cpu.arch, vendor=caps.host.cpu.vendor,
+            model=caps.host.cpu.model,
+            features=frozenset(f.name for f in caps.host.cpu.features))
+        migrations = self._migtuner_migrations(nodename)
+        topology = getattr(caps.host, 'topology', None)
+        return mt_stats.HostFacts(
+            updated_at=time.time(),
+            virt_type=CONF.libvirt.virt_type,
+            cpu_mode=CONF.libvirt.cpu_mode or '',
+            cpu_models=tuple(CONF.libvirt.cpu_models or ()),
+            cpu_fingerprint=host_cpu.fingerprint(),
+            cpu_features_expanded=self._migtuner_expanded_cpu_features(
+                caps.host.cpu),
+            cpu_load=self._migtuner_host_cpu_load(),
+            incoming_migrations=incoming_in_flight(migrations, CONF.host),
+            last_incoming_end=last_incoming_end(migrations, CONF.host),
+            numa_nodes=len(topology.cells) if topology else None)
+
+    def _migtuner_migrations(self, nodename):
+        """Unfinished and recently completed migrations touching this host.
+        """
+        ctxt = nova_context.get_admin_context()
+        in_progress = objects.MigrationList.get_in_progress_by_host_and_node(
+            ctxt, CONF.host, nodename)
+        completed = objects.MigrationList.get_by_filters(
+            ctxt, {'host': CONF.host, 'migration_type': LIVE_MIGRATION,
+                   'status': COMPLETED},
+            sort_keys=['updated_at'], sort_dirs=['desc'],
+            limit=_RECENT_MIGRATIONS)
+        return list(in_progress) + list(completed)
+
+    def _migtuner_expanded_cpu_features(self, host_cpu_config):
+        """All features of the host CPU, model features included.
+
+        The listed features of the capabilities are relative to the model;
+        the expanded list lets the scheduler compare hosts of different
+        models. The host CPU does not change while the service runs, so it
+        is asked once.
+        """
+        if self._migtuner_expanded_features is None:
+            xml = self._get_guest_baseline_cpu_features(
+                host_cpu_config.to_xml())
+            if not xml:
+                return None
+            cpu = vconfig.LibvirtConfigGuestCPU()
+            cpu.parse_str(xml)
+            self._migtuner_expanded_features = frozenset(
+                f.name for f in cpu.features
+                if getattr(f, 'policy', None) in _KEPT_FEATURE_POLICIES)
+        return self._migtuner_expanded_features
+
+    def _migtuner_host_cpu_load(self):
+        """1-minute load average per online CPU (1.0: every CPU busy)."""
+        online = len(self._host.get_online_cpus()) or 1
+        return os.getloadavg()[0] / online
