@@ -176,7 +176,10 @@ function configure_nova_migtuner {
         if [[ -z "${!var+set}" ]]; then
             die $LINENO "$var is not set (devstack/settings lists [migtuner] $opt)"
         fi
-        _migtuner_set "$NOVA_CONF" migtuner "$opt" "${!var}"
+        # An empty variable leaves the option at its default.
+        if [[ -n "${!var}" ]]; then
+            _migtuner_set "$NOVA_CONF" migtuner "$opt" "${!var}"
+        fi
     done
 
     _migtuner_set "$NOVA_CONF" notifications notification_format \
