@@ -1,0 +1,160 @@
+"""``MigTunerDriver``: nova's libvirt driver with tuned live migrations.
+
+nova.conf on each compute host::
+
+    [DEFAULT]
+    compute_driver = migtuner.MigTunerDriver
+
+(the ``nova/virt/migtuner`` shim package makes that name importable). The
+subclass is thin: it checks at start-up that this is a nova it knows, and
+wires the per-migration flow (``flow``) and the libvirt hooks (``session``)
+into five private methods of ``LibvirtDriver``. Everything else is nova's.
+"""
+
+import threading
+
+from nova.virt.libvirt import driver as libvirt_driver
+from nova.virt.libvirt import guest as libvirt_guest
+from nova.virt.libvirt import migration as libvirt_migration
+from nova import version as nova_version
+from oslo_log import log as logging
+
+from nova_migtuner.engine import flags as flags_mod
+from nova_migtuner.nova import compat
+from nova_migtuner.nova import cpu_mode
+from nova_migtuner.nova import flow
+from nova_migtuner.nova import host_stats
+from nova_migtuner.nova import ops as ops_mod
+from nova_migtuner.nova import session as session_mod
+
+LOG = logging.getLogger(__name__)
+
+
+def check_nova():
+    """Refuse to run on a nova whose private surface is not the expected."""
+    try:
+        compat.require(nova_version.version_string(),
+                       libvirt_driver.LibvirtDriver, libvirt_migration,
+                       libvirt_guest)
+    except compat.UnsupportedNovaError as e:
+        LOG.critical('%s', e)
+        raise
+
+
+class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
+                     libvirt_driver.LibvirtDriver):
+    """LibvirtDriver whose live migrations follow a ``MigrationPlan``.
+
+    The mixins come first so that their overrides wrap nova's methods:
+    ``migtuner:cpu_mode`` in the guest CPU config, and the host facts the
+    scheduler filter and weigher read from the resource stats.
+    """
+
+    def __init__(self, virtapi, read_only=False):
+        check_nova()
+        super().__init__(virtapi, read_only)
+        found = compat.instance_problems(self)
+        if found:
+            message = compat.message(found)
+            LOG.critical('%s', message)
+            raise compat.UnsupportedNovaError(message)
+        self._migtuner_sessions = {}
+        self._migtuner_local = threading.local()
+        self._migtuner_ops = ops_mod.NovaOps(
+            self, super()._live_migration)
+        LOG.info('nova_migtuner driver loaded on nova %s',
+                 nova_version.version_string())
+
+    # -- source: the per-migration flow ------------------------------------
+
+    def _live_migration(self, context, instance, dest, post_method,
+                        recover_method, block_migration, migrate_data):
+        try:
+            session = self._migtuner_ops.new_session(
+                context, instance, dest, post_method, recover_method,
+                block_migration, migrate_data)
+        except Exception as e:
+            LOG.error('nova_migtuner falls back to stock nova behaviour: '
+                      'could not set up the migration: %(error)s',
+                      {'error': e}, instance=instance, exc_info=True)
+            return super()._live_migration(
+                context, instance, dest, post_method, recover_method,
+                block_migration, migrate_data)
+        self._migtuner_sessions[instance.uuid] = session
+        try:
+            flow.run(session, self._migtuner_ops)
+        finally:
+            self._migtuner_sessions.pop(instance.uuid, None)
+
+    def _migtuner_guest(self, instance, guest):
+        """The guest nova migrates, with its domain's calls hooked."""
+        session = self._migtuner_sessions.get(instance.uuid)
+        if session is None:
+            return guest
+        return libvirt_guest.Guest(
+            session_mod.TunedDomain(guest._domain, session))
+
+    def _live_migration_operation(self, context, instance, dest,
+                                  block_migration, migrate_data, guest,
+                                  device_names):
+        return super()._live_migration_operation(
+            context, instance, dest, block_migration, migrate_data,
+            self._migtuner_guest(instance, guest), device_names)
+
+    def _live_migration_monitor(self, context, instance, guest, dest,
+                                post_method, recover_method,
+                                block_migration, migrate_data, future,
+                                disk_paths):
+        self._migtuner_local.session = self._migtuner_sessions.get(
+            instance.uuid)
+        try:
+            return super()._live_migration_monitor(
+                context, instance, self._migtuner_guest(instance, guest),
+                dest, post_method, recover_method, block_migration,
+                migrate_data, future, disk_paths)
+        finally:
+            self._migtuner_local.session = None
+
+    def _get_migration_flags(self, is_block_migration):
+        # nova's monitor asks this once per migration, to decide whether a
+        # force-complete switches to post-copy or pauses: answer for the
+        # flags this migration was started with, not the host's.
+        flags = super()._get_migration_flags(is_block_migration)
+        session = getattr(self._migtuner_local, 'session', None)
+        if session is None or not session.tuned:
+            return flags
+        try:
+            return flags_mod.libvirt_flags(session.plan, flags,
+                                           session.libvirt)
+        except Exception as e:
+            session.degrade('monitor', e)
+            return flags
+
+    def live_migration_abort(self, instance):
+        session = self._migtuner_sessions.get(instance.uuid)
+        if session is not None and session.request_abort():
+            LOG.info('nova_migtuner: abort requested while the migration '
+                     'waits to start; it will not start',
+                     instance=instance)
+            return
+        return super().live_migration_abort(instance)
+
+    def live_migration_force_complete(self, instance):
+        session = self._migtuner_sessions.get(instance.uuid)
+        if session is not None and session.request_start():
+            LOG.info('nova_migtuner: force-complete requested while the '
+                     'migration waits to start; it starts now',
+                     instance=instance)
+            return
+        return super().live_migration_force_complete(instance)
+
+    # -- destination: the final numbers ------------------------------------
+
+    def post_live_migration_at_destination(self, context, instance,
+                                           network_info,
+                                           block_migration=False,
+                                           block_device_info=None):
+        super().post_live_migration_at_destination(
+            context, instance, network_info, block_migration,
+            block_device_info)
+        self._migtuner_ops.keep_destination_stats(instance)

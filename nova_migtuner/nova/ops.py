@@ -1,0 +1,239 @@
+"""The nova and libvirt I/O the per-migration flow needs.
+
+``NovaOps`` is what the flow's tasks call: reading the guest and the host
+through the driver's libvirt connection, nova objects (flavor, system
+metadata, Migration records), nova's own ``_live_migration`` and
+``recover_method``. The decisions themselves are in the pure modules
+(``inputs``, ``planner``, ``timing``, ``engine``).
+"""
+
+import datetime
+import threading
+import time
+
+from oslo_log import log as logging
+
+from nova_migtuner.engine import flags as flags_mod
+from nova_migtuner.engine import stats as stats_mod
+from nova_migtuner.nova import handoff
+from nova_migtuner.nova import inputs
+from nova_migtuner.nova import measure
+from nova_migtuner.nova import notifications as notif
+from nova_migtuner.nova import session as session_mod
+from nova_migtuner import planner
+from nova_migtuner import units
+
+LOG = logging.getLogger(__name__)
+
+VIR_DOMAIN_JOB_STATS_COMPLETED = 1
+VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED = 2
+
+
+def _conf():
+    from nova import conf as nova_conf
+    import nova_migtuner.conf  # noqa: F401  (registers [migtuner])
+    return nova_conf.CONF
+
+
+def libvirt_module():
+    """The libvirt module nova's driver uses (the fake one in tests)."""
+    from nova.virt.libvirt import driver as libvirt_driver
+    return libvirt_driver.libvirt
+
+
+class HostState:
+    """What this compute host remembers between migrations."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._lock = threading.Lock()
+        self.last_start = None
+        self.observed_bandwidth = None
+
+    def since_last_start(self):
+        with self._lock:
+            if self.last_start is None:
+                return None
+            return max(0.0, self._clock() - self.last_start)
+
+    def note_start(self):
+        with self._lock:
+            self.last_start = self._clock()
+
+    def note_bandwidth(self, data_bytes, seconds):
+        if data_bytes and seconds and seconds > 0:
+            with self._lock:
+                self.observed_bandwidth = data_bytes / float(seconds)
+
+
+class NovaOps:
+    """Operations of one ``MigTunerDriver`` for the flow's tasks."""
+
+    def __init__(self, driver, parent_live_migration, clock=time.monotonic):
+        self.driver = driver
+        self._parent_live_migration = parent_live_migration
+        self.clock = clock
+        self.host_state = HostState(clock)
+
+    # -- configuration ------------------------------------------------------
+
+    @property
+    def conf(self):
+        return _conf()
+
+    @property
+    def enabled(self):
+        return self.conf.migtuner.enabled
+
+    @property
+    def report_untuned(self):
+        return self.enabled or self.conf.migtuner.report_when_disabled
+
+    @property
+    def max_deferral_s(self):
+        return self.conf.migtuner.max_deferral_s
+
+    # -- sessions -------------------------------------------------------------
+
+    def new_session(self, context, instance, dest, post_method,
+                    recover_method, block_migration, migrate_data):
+        s = session_mod.MigrationSession(
+            context, instance, dest, instance.host or self.conf.host,
+            migrate_data,
+            libvirt_module(), clock=self.clock)
+        s.post_method = post_method
+        s.recover_method = recover_method
+        s.block_migration = block_migration
+        s.base_flags = self.driver._get_migration_flags(
+            bool(getattr(migrate_data, 'block_migration', False)))
+        return s
+
+    def run_nova(self, s):
+        """nova's own ``_live_migration``; the hooks apply the plan."""
+        return self._parent_live_migration(
+            s.context, s.instance, s.dest, s.post_method, s.recover_method,
+            s.block_migration, s.migrate_data)
+
+    def recover(self, s, status):
+        """Roll back as nova's monitor does for a job that never ran."""
+        s.recover_method(s.context, s.instance, s.dest, s.migrate_data,
+                         migration_status=status)
+
+    # -- measuring and planning -------------------------------------------
+
+    def _guest(self, instance):
+        return self.driver._host.get_guest(instance)
+
+    def measure(self, s):
+        flavor = s.instance.flavor
+        domain = self._guest(s.instance)._domain
+        return measure.measure_guest(
+            domain, self.driver._host.get_connection(), s.libvirt,
+            memory_bytes=flavor.memory_mb * units.MiB,
+            vcpus=flavor.vcpus,
+            dirty_rate_window_s=self.conf.migtuner.dirty_rate_calc_s)
+
+    def seconds_since_instance_migration(self, s):
+        if self.conf.migtuner.instance_spacing_s <= 0:
+            return None
+        from nova import objects
+        migrations = objects.MigrationList.get_by_filters(
+            s.context, {'instance_uuid': s.instance_uuid,
+                        'migration_type': 'live-migration',
+                        'status': list(inputs.FINISHED_STATUSES)})
+        current = getattr(s.migration, 'id', None)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return inputs.seconds_since_last(
+            ((m.id, m.updated_at or m.created_at) for m in migrations),
+            now, exclude=(current,))
+
+    def plan(self, s):
+        instance = s.instance
+        conf = self.conf
+        context = inputs.migration_context(
+            conf=conf,
+            memory_bytes=instance.flavor.memory_mb * units.MiB,
+            measurement=s.measurement,
+            extra_specs=instance.flavor.extra_specs,
+            system_metadata=instance.system_metadata,
+            available_strategies=planner.available_strategies(),
+            observed_bandwidth=self.host_state.observed_bandwidth,
+            seconds_since_instance_migration=(
+                self.seconds_since_instance_migration(s)),
+            seconds_since_host_migration=self.host_state.since_last_start(),
+            instance_uuid=s.instance_uuid)
+        plan = planner.build_plan(context, conf.migtuner.default_strategy)
+        # Fail here, before anything started, if this libvirt cannot do it.
+        flags_mod.libvirt_flags(plan, s.base_flags, s.libvirt)
+        return plan
+
+    # -- after the migration ----------------------------------------------
+
+    def note_start(self, s):
+        self.host_state.note_start()
+
+    def note_end(self, s, payload):
+        if payload.get('outcome') == notif.OUTCOME_COMPLETED:
+            self.host_state.note_bandwidth(
+                payload.get('data_bytes_transferred'),
+                payload.get('total_time_s'))
+
+    def outcome(self, s):
+        status = getattr(s.migration, 'status', None)
+        if status == 'completed':
+            return notif.OUTCOME_COMPLETED
+        if status == 'cancelled':
+            if s.escalator is not None and s.escalator.aborted:
+                return notif.OUTCOME_ABORTED
+            return notif.OUTCOME_CANCELLED
+        if status in ('failed', 'error'):
+            return notif.OUTCOME_FAILED
+        if s.last_type == stats_mod.JOB_COMPLETED:
+            return notif.OUTCOME_COMPLETED
+        return notif.OUTCOME_FAILED
+
+    def resume_if_paused(self, s):
+        if not s.paused_by_plan:
+            return
+        try:
+            domain = self._guest(s.instance)._domain
+        except Exception as e:   # the guest is not on this host any more
+            LOG.debug('No guest to resume on the source: %(error)s',
+                      {'error': e}, instance=s.instance)
+            return
+        s.resume_if_paused(domain)
+
+    def destination_stats(self, s):
+        """Read and remove the numbers the destination left (see handoff)."""
+        from nova import objects
+        instance = objects.Instance.get_by_uuid(
+            s.context, s.instance_uuid, expected_attrs=['system_metadata'])
+        raw, keys = handoff.from_system_metadata(instance.system_metadata)
+        if keys:
+            for key in keys:
+                instance.system_metadata.pop(key, None)
+            instance.save()
+        return raw or None
+
+    # -- destination side ---------------------------------------------------
+
+    def keep_destination_stats(self, instance):
+        """On the destination: store the completed job stats; never raises."""
+        try:
+            libvirt = libvirt_module()
+            flags = (getattr(libvirt, 'VIR_DOMAIN_JOB_STATS_COMPLETED',
+                             VIR_DOMAIN_JOB_STATS_COMPLETED) |
+                     getattr(libvirt, 'VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED',
+                             VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED))
+            raw = self._guest(instance)._domain.jobStats(flags)
+            items = handoff.to_system_metadata(raw)
+            sysmeta = instance.system_metadata
+            for key in [k for k in sysmeta if k.startswith(handoff.PREFIX)]:
+                del sysmeta[key]
+            sysmeta.update(items)
+            LOG.debug('nova_migtuner kept the completed job statistics: '
+                      '%(stats)s', {'stats': raw}, instance=instance)
+        except Exception as e:
+            LOG.warning('nova_migtuner could not read the completed job '
+                        'statistics on the destination: %(error)s',
+                        {'error': e}, instance=instance)

@@ -1,0 +1,173 @@
+"""Notification fields from a plan, a measurement and a report.
+
+Pure: plain objects in, plain dicts out (``notifications.build`` checks
+them against the declared fields).
+"""
+
+from nova_migtuner.engine import report as report_mod
+from nova_migtuner.engine import stats as stats_mod
+from nova_migtuner.nova import notifications as notif
+
+
+def _round(value, digits=3):
+    return None if value is None else round(float(value), digits)
+
+
+def _int(value):
+    return None if value is None else int(value)
+
+
+def plan_fields(plan, flag_names):
+    """Fields shared by ``.start`` and ``.end`` (nulls when untuned)."""
+    if plan is None:
+        return dict(flags=list(flag_names), initial_downtime_ms=None,
+                    max_downtime_ms=None, bandwidth_mib_s=None,
+                    parallel_connections=None, compression=None,
+                    completion_deadline_s=None, deadline_action=None,
+                    predicted_total_s=None, predicted_bytes=None)
+    prediction = plan.prediction
+    return dict(
+        flags=list(flag_names),
+        initial_downtime_ms=int(plan.initial_downtime_ms),
+        max_downtime_ms=int(plan.max_downtime_ms),
+        bandwidth_mib_s=int(plan.bandwidth_mib_s),
+        parallel_connections=int(plan.parallel_connections),
+        compression=plan.compression,
+        completion_deadline_s=_round(plan.completion_deadline_s),
+        deadline_action=plan.deadline_action,
+        predicted_total_s=_round(prediction.total_seconds),
+        predicted_bytes=_int(prediction.bytes))
+
+
+def measurement_fields(measurement):
+    if measurement is None:
+        return {'memory_bytes': None, 'touched_bytes': None,
+                'dirty_rate_bytes_s': None, 'guest_cpu_load': None,
+                'host_cpu_load': None, 'window_s': None, 'notes': []}
+    return {'memory_bytes': measurement.memory_bytes,
+            'touched_bytes': measurement.touched_bytes,
+            'dirty_rate_bytes_s': _round(measurement.dirty_rate),
+            'guest_cpu_load': _round(measurement.guest_cpu_load),
+            'host_cpu_load': _round(measurement.host_cpu_load),
+            'window_s': _round(measurement.window_s),
+            'notes': list(measurement.notes)}
+
+
+def start_fields(plan, flag_names, measurement, waited_s, fallback_reason):
+    fields = plan_fields(plan, flag_names)
+    if plan is not None:
+        prediction = plan.prediction
+        fields.update(
+            escalation=[step.to_dict() for step in plan.escalation],
+            predicted_downtime_ms=_round(prediction.downtime_ms),
+            predicted_method=prediction.method,
+            inputs=list(plan.inputs), explain=list(plan.explain()),
+            timing_action=plan.timing.action,
+            timing_reason=plan.timing.reason)
+    else:
+        fields.update(escalation=[], predicted_downtime_ms=None,
+                      predicted_method=None, inputs=[], explain=[],
+                      timing_action=None, timing_reason=None)
+    fields.update(measurement=measurement_fields(measurement),
+                  waited_s=_round(waited_s), fallback_reason=fallback_reason)
+    return fields
+
+
+def _report_outcome(outcome):
+    if outcome == notif.OUTCOME_COMPLETED:
+        return report_mod.OUTCOME_COMPLETED
+    if outcome in (notif.OUTCOME_ABORTED, notif.OUTCOME_CANCELLED,
+                   notif.OUTCOME_REFUSED):
+        return report_mod.OUTCOME_ABORTED
+    return report_mod.OUTCOME_FAILED
+
+
+def _stock_numbers(completed_stats, samples, wall_seconds):
+    """The measured numbers without a plan: destination stats, else the
+    last sample of the running job (a lower bound for byte counts)."""
+    candidates = []
+    sample = stats_mod.JobSample.from_job_stats(completed_stats or {},
+                                                taken_at=0.0)
+    if sample.has_progress_data:
+        candidates.append(sample)
+    progress = [s for s in samples if s.has_progress_data]
+    if progress:
+        candidates.append(progress[-1])
+
+    def first(attr):
+        for candidate in candidates:
+            value = getattr(candidate, attr)
+            if value is not None:
+                return value
+        return None
+
+    elapsed = first('time_elapsed_ms')
+    throttles = [s.auto_converge_throttle for s in candidates + progress
+                 if s.auto_converge_throttle is not None]
+    return dict(
+        downtime_ms=first('downtime_ms'),
+        downtime_net_ms=first('downtime_net_ms'),
+        data_bytes=first('data_processed'),
+        memory_bytes=first('memory_processed'),
+        memory_total=first('memory_total'),
+        iterations=first('memory_iteration'),
+        postcopy_requests=first('memory_postcopy_requests'),
+        total_seconds=(elapsed / 1000.0 if elapsed is not None
+                       else wall_seconds),
+        auto_converge_throttle=max(throttles) if throttles else None)
+
+
+def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
+               applied, final_downtime_ms, wall_seconds, waited_s,
+               fallback_reason, post_copy, error=None):
+    """Fields of ``.end``; the plan's report when tuned.
+
+    :param applied: ``(Action, applied, error)`` tuples, in order.
+    """
+    samples = list(samples)
+    actions = [a for a, ok, _ in applied if ok]
+    escalations = [{'action': a.kind, 'downtime_ms': a.downtime_ms,
+                    'source': a.source, 'elapsed_s': round(a.elapsed_s, 3),
+                    'reason': a.reason, 'applied': ok, 'error': err}
+                   for a, ok, err in applied]
+    if plan is not None:
+        report = report_mod.report_from_stats(
+            completed_stats, samples, plan, actions,
+            _report_outcome(outcome), error=error,
+            wall_seconds=wall_seconds, final_downtime_ms=final_downtime_ms,
+            flags=tuple(flag_names), post_copy=post_copy)
+        numbers = dict(
+            downtime_ms=report.downtime_ms,
+            downtime_net_ms=report.downtime_net_ms,
+            data_bytes=report.data_bytes, memory_bytes=report.memory_bytes,
+            memory_total=report.memory_total, iterations=report.iterations,
+            postcopy_requests=report.postcopy_requests,
+            total_seconds=report.total_seconds,
+            auto_converge_throttle=report.auto_converge_throttle)
+        stats_source = ('destination' if report.source_of('downtime_ms') ==
+                        report_mod.SOURCE_DEST_COMPLETED else
+                        'source' if samples else 'none')
+    else:
+        numbers = _stock_numbers(completed_stats, samples, wall_seconds)
+        stats_source = ('destination' if completed_stats and len(
+            completed_stats) > 1 else 'source' if samples else 'none')
+    fields = plan_fields(plan, flag_names)
+    fields.update(
+        outcome=outcome,
+        final_max_downtime_ms=_int(final_downtime_ms),
+        escalations_taken=len(actions),
+        escalations=escalations,
+        post_copy=bool(post_copy),
+        downtime_ms=_int(numbers['downtime_ms']),
+        downtime_net_ms=_int(numbers['downtime_net_ms']),
+        data_bytes_transferred=_int(numbers['data_bytes']),
+        memory_bytes_transferred=_int(numbers['memory_bytes']),
+        memory_total_bytes=_int(numbers['memory_total']),
+        iterations=_int(numbers['iterations']),
+        postcopy_requests=_int(numbers['postcopy_requests']),
+        total_time_s=_round(numbers['total_seconds']),
+        max_auto_converge_throttle=_int(numbers['auto_converge_throttle']),
+        waited_s=_round(waited_s),
+        stats_source=stats_source,
+        fallback_reason=fallback_reason)
+    return fields

@@ -1,0 +1,347 @@
+"""Tuned live migrations through the REST API, with real nova in process."""
+
+from nova import monkey_patch
+monkey_patch.patch()  # noqa: E402  (as nova's own functional tests do)
+
+import os  # noqa: E402
+from unittest import mock  # noqa: E402
+
+import fixtures  # noqa: E402
+from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
+from nova.virt import driver as virt_driver  # noqa: E402
+
+from nova_migtuner.nova import compat  # noqa: E402
+from nova_migtuner.nova import driver as mt_driver  # noqa: E402
+from nova_migtuner.nova import handoff  # noqa: E402
+from nova_migtuner.nova import notifications as notif  # noqa: E402
+from tests.functional.driver import base  # noqa: E402
+
+MIB = base.MIB
+STOCK_FLAGS = {'VIR_MIGRATE_LIVE', 'VIR_MIGRATE_PEER2PEER',
+               'VIR_MIGRATE_UNDEFINE_SOURCE', 'VIR_MIGRATE_PERSIST_DEST'}
+COMPLETED = {
+    'time_elapsed': 12345, 'downtime': 42, 'downtime_net': 37,
+    'setup_time': 12, 'data_total': 2 * 1024 * MIB,
+    'data_processed': 1900 * MIB, 'memory_total': 2048 * MIB,
+    'memory_processed': 1890 * MIB, 'memory_iteration': 4,
+    'memory_postcopy_requests': 0, 'memory_bps': 150 * MIB,
+}
+CONVERGING = [base.running_sample(remaining=r * MIB, iteration=1,
+                                  processed=(2048 - r) * MIB,
+                                  elapsed_ms=(2048 - r) * 5)
+              for r in (2000, 1500, 1000, 500)]
+STALLED = [base.running_sample(remaining=800 * MIB, iteration=i,
+                               processed=3000 * MIB, dirty_pages=30000,
+                               bps=100 * MIB)
+           for i in (5, 6)]
+
+
+class TestDriverLoading(base.MigTunerTestBase):
+    """The nova.conf line loads the driver; the wrong nova is refused."""
+
+    def test_compute_driver_line_loads_migtuner(self):
+        driver = virt_driver.load_compute_driver(mock.Mock(),
+                                                 base.COMPUTE_DRIVER)
+        self.assertIsInstance(driver, mt_driver.MigTunerDriver)
+        import nova.virt.migtuner as shim
+        self.assertIs(mt_driver.MigTunerDriver, shim.MigTunerDriver)
+        self.assertTrue(shim.__file__.endswith(
+            os.path.join('nova', 'virt', 'migtuner', '__init__.py')))
+        self.assertIsInstance(self.src.driver, mt_driver.MigTunerDriver)
+
+    def test_unsupported_nova_refuses_to_start(self):
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.version.version_string', lambda: '35.0.0'))
+        with mock.patch('sys.exit', side_effect=SystemExit(1)) as exit_:
+            self.assertRaises(SystemExit, virt_driver.load_compute_driver,
+                              mock.Mock(), base.COMPUTE_DRIVER)
+        exit_.assert_called_once_with(1)
+        self.assertIn('nova 35.0.0 is not supported (supported: 34.x)',
+                      self.stdlog.logger.output)
+
+    def test_missing_private_method_refuses_to_start(self):
+        from nova.virt.libvirt import driver as libvirt_driver
+
+        def renamed(self, context, instance):
+            pass
+
+        self.useFixture(fixtures.MockPatchObject(
+            libvirt_driver.LibvirtDriver, '_live_migration_monitor',
+            new=renamed))
+        err = self.assertRaises(compat.UnsupportedNovaError,
+                                mt_driver.MigTunerDriver, mock.Mock())
+        self.assertIn('LibvirtDriver._live_migration_monitor(context, '
+                      'instance) does not take', str(err))
+
+
+class TestTunedMigration(base.MigTunerTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.host_flags = (self.src.driver._live_migration_flags,
+                           self.src.driver._block_migration_flags)
+
+    def migrate(self, server, script, status='completed', host='dest'):
+        self.live_migrate(server, host=host)
+        migration = self.wait_for_migration(server, [status])
+        self.wait_for_notification(notif.END)
+        return migration
+
+    def test_end_notification_carries_destination_numbers(self):
+        script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        server = self.create_server_on_src()
+        self.migrate(server, script)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', self.host_of(server))
+
+        end = self.notifications(notif.END)[-1]
+        self.assertEqual('nova-compute:src', end['publisher_id'])
+        payload = end['payload']
+        self.assertEqual([], notif.validate(notif.END, payload))
+        self.assertEqual('1.0', payload['payload_version'])
+        self.assertEqual(server['id'], payload['instance_uuid'])
+        self.assertEqual(('src', 'dest'), (payload['source_host'],
+                                           payload['destination_host']))
+        self.assertTrue(payload['tuned'])
+        self.assertEqual('balanced', payload['strategy'])
+        self.assertEqual('completed', payload['outcome'])
+        self.assertEqual('destination', payload['stats_source'])
+        self.assertEqual(42, payload['downtime_ms'])
+        self.assertEqual(37, payload['downtime_net_ms'])
+        self.assertEqual(1900 * MIB, payload['data_bytes_transferred'])
+        self.assertEqual(1890 * MIB, payload['memory_bytes_transferred'])
+        self.assertEqual(2048 * MIB, payload['memory_total_bytes'])
+        self.assertEqual(4, payload['iterations'])
+        self.assertEqual(0, payload['postcopy_requests'])
+        self.assertEqual(12.345, payload['total_time_s'])
+        self.assertIsNotNone(payload['predicted_total_s'])
+        self.assertIsNotNone(payload['predicted_bytes'])
+        self.assertEqual(payload['initial_downtime_ms'],
+                         payload['final_max_downtime_ms'])
+        self.assertEqual(0, payload['escalations_taken'])
+        # The destination read the completed statistics ...
+        self.assertTrue(script.completed_reads)
+        self.assertTrue(script.completed_reads[0] & 1)
+        # ... and the source removed what it handed over.
+        from nova import context as nova_context
+        from nova import objects
+        instance = objects.Instance.get_by_uuid(
+            nova_context.get_admin_context(), server['id'],
+            expected_attrs=['system_metadata'])
+        self.assertEqual([], [k for k in instance.system_metadata
+                              if k.startswith(handoff.PREFIX)])
+        start = self.notifications(notif.START)[-1]['payload']
+        self.assertEqual([], notif.validate(notif.START, start))
+        self.assertEqual(payload['flags'], start['flags'])
+        # nova's host-wide flags were never touched.
+        self.assertEqual(self.host_flags,
+                         (self.src.driver._live_migration_flags,
+                          self.src.driver._block_migration_flags))
+        self.END_PAYLOAD = payload
+
+    def test_flags_and_params_follow_the_plan_per_flavor(self):
+        # nova permits post-copy: the stock host flags carry POSTCOPY.
+        self.flags(live_migration_permit_post_copy=True, group='libvirt')
+        self.flags(max_bandwidth_mib_s=300, max_downtime_ms=400,
+                   instance_spacing_s=0, group='migtuner')
+        self.restart_computes()
+        self.assertIn('VIR_MIGRATE_POSTCOPY', self.flag_names(
+            self.src.driver._live_migration_flags))
+        host_flags = self.src.driver._live_migration_flags
+
+        cases = [
+            # (extra specs, flags expected in, flags expected out)
+            ({'migtuner:strategy': 'conservative'},
+             {'VIR_MIGRATE_LIVE', 'VIR_MIGRATE_AUTO_CONVERGE'},
+             {'VIR_MIGRATE_POSTCOPY'}),
+            ({'migtuner:strategy': 'balanced',
+              'migtuner:permit_post_copy': 'false',
+              'migtuner:max_downtime_ms': '200'},
+             {'VIR_MIGRATE_LIVE'}, {'VIR_MIGRATE_POSTCOPY'}),
+            ({'migtuner:strategy': 'fastest'},
+             {'VIR_MIGRATE_LIVE', 'VIR_MIGRATE_POSTCOPY'}, set()),
+        ]
+        for i, (specs, wanted, unwanted) in enumerate(cases):
+            script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+            flavor = self.create_flavor('f%d' % i, specs)
+            server = self.create_server_on_src(flavor)
+            self.notifier.reset()
+            self.migrate(server, script)
+            flags, params = script.calls[0]
+            names = self.flag_names(flags)
+            self.assertTrue(wanted <= names, (specs, names))
+            self.assertFalse(unwanted & names, (specs, names))
+            # Flags the plan does not own stay nova's.
+            for name in ('VIR_MIGRATE_PEER2PEER',
+                         'VIR_MIGRATE_UNDEFINE_SOURCE',
+                         'VIR_MIGRATE_PERSIST_DEST'):
+                self.assertIn(name, names)
+            self.assertEqual(300, params['bandwidth'])
+            start = self.notifications(notif.START)[-1]['payload']
+            self.assertEqual(specs['migtuner:strategy'], start['strategy'])
+            self.assertEqual(sorted(names), sorted(start['flags']))
+            cap = int(specs.get('migtuner:max_downtime_ms', 400))
+            self.assertTrue(script.downtimes)
+            self.assertEqual(start['initial_downtime_ms'],
+                             script.downtimes[0])
+            self.assertTrue(all(d <= cap for d in script.downtimes),
+                            script.downtimes)
+            self.assertEqual(cap, start['max_downtime_ms'])
+            self.assertEqual('dest', self.host_of(server))
+        self.assertEqual(host_flags, self.src.driver._live_migration_flags)
+
+    def test_stalled_migration_escalates_to_post_copy(self):
+        self.flags(live_migration_permit_post_copy=True, group='libvirt')
+        self.restart_computes()
+        self.use_clock(base.FastClock(20))
+        script = base.ScriptedMigration(self, STALLED, COMPLETED,
+                                        complete_after_samples=False)
+        server = self.create_server_on_src()
+        self.migrate(server, script)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertTrue(script.postcopy_started)
+        self.assertFalse(script.aborted)
+        self.assertEqual('dest', self.host_of(server))
+        self.assertIn('VIR_MIGRATE_POSTCOPY',
+                      self.flag_names(script.calls[0][0]))
+        escalated = [n['payload'] for n in
+                     self.notifications(notif.ESCALATED)]
+        self.assertEqual('post_copy', escalated[-1]['action'])
+        self.assertTrue(escalated[-1]['applied'])
+        for payload in escalated:
+            self.assertEqual([], notif.validate(notif.ESCALATED, payload))
+        end = self.notifications(notif.END)[-1]['payload']
+        self.assertEqual('completed', end['outcome'])
+        self.assertTrue(end['post_copy'])
+        self.assertEqual(len(escalated), end['escalations_taken'])
+
+    def test_stalled_migration_aborts_when_post_copy_not_permitted(self):
+        self.use_clock(base.FastClock(40))
+        script = base.ScriptedMigration(self, STALLED, COMPLETED,
+                                        complete_after_samples=False)
+        server = self.create_server_on_src()
+        self.migrate(server, script, status='cancelled')
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertTrue(script.aborted)
+        self.assertFalse(script.postcopy_started)
+        self.assertEqual('src', self.host_of(server))
+        self.assertNotIn('VIR_MIGRATE_POSTCOPY',
+                         self.flag_names(script.calls[0][0]))
+        # The guest still runs on the source.
+        dom = self.src.driver._host.get_connection().lookupByUUIDString(
+            server['id'])
+        self.assertEqual(fakelibvirt.VIR_DOMAIN_RUNNING, dom.info()[0])
+        escalated = [n['payload'] for n in
+                     self.notifications(notif.ESCALATED)]
+        self.assertEqual('abort', escalated[-1]['action'])
+        self.assertEqual('deadline', escalated[-1]['source'])
+        end = self.notifications(notif.END)[-1]['payload']
+        self.assertEqual('aborted', end['outcome'])
+        self.assertFalse(end['post_copy'])
+        self.assertEqual(end['max_downtime_ms'],
+                         end['final_max_downtime_ms'])
+
+    def test_planner_crash_falls_back_to_stock(self):
+        self.useFixture(fixtures.MockPatch(
+            'nova_migtuner.planner.build_plan',
+            side_effect=RuntimeError('planner exploded')))
+        script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        server = self.create_server_on_src()
+        self.migrate(server, script)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', self.host_of(server))
+        # Stock flags, nova's own downtime steps.
+        self.assertEqual(self.src.driver._live_migration_flags,
+                         script.calls[0][0])
+        self.assertEqual(STOCK_FLAGS,
+                         self.flag_names(script.calls[0][0]))
+        error = self.notifications(notif.ERROR)[-1]
+        self.assertEqual('ERROR', error['priority'])
+        self.assertEqual('plan', error['payload']['phase'])
+        self.assertTrue(error['payload']['fallback'])
+        self.assertIn('planner exploded', error['payload']['error'])
+        self.assertIn('falls back to stock nova behaviour',
+                      self.stdlog.logger.output)
+        end = self.notifications(notif.END)[-1]['payload']
+        self.assertFalse(end['tuned'])
+        self.assertEqual('stock', end['strategy'])
+        self.assertEqual('completed', end['outcome'])
+        self.assertIn('planner exploded', end['fallback_reason'])
+        self.assertEqual(42, end['downtime_ms'])
+
+    def test_hook_crash_during_monitoring_falls_back_to_stock(self):
+        self.useFixture(fixtures.MockPatch(
+            'nova_migtuner.engine.escalation.Escalator.observe',
+            side_effect=ZeroDivisionError('escalator bug')))
+        script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        server = self.create_server_on_src()
+        self.migrate(server, script)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', self.host_of(server))
+        error = self.notifications(notif.ERROR)[-1]['payload']
+        self.assertEqual('monitor', error['phase'])
+        end = self.notifications(notif.END)[-1]['payload']
+        self.assertFalse(end['tuned'])
+        self.assertEqual('completed', end['outcome'])
+
+
+class TestDeferral(base.MigTunerTestBase):
+
+    def setUp(self):
+        super().setUp()
+        self.flags(instance_spacing_s=3, max_deferral_s=20,
+                   group='migtuner')
+
+    def test_deferral_waits_then_starts(self):
+        server = self.create_server_on_src()
+        base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        self.live_migrate(server, host='dest')
+        self.wait_for_migration(server, ['completed'])
+        self.wait_for_notification(notif.END)
+        self.assertEqual([], self.notifications(notif.DEFERRED))
+        self.notifier.reset()
+
+        script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        # Back to the source: the instance migrated seconds ago.
+        self.src, self.dest = self.dest, self.src
+        self.live_migrate(server, host='src')
+        deferred = self.wait_for_notification(notif.DEFERRED)[0]['payload']
+        self.assertEqual([], notif.validate(notif.DEFERRED, deferred))
+        self.assertEqual('spacing', deferred['wait_for'])
+        self.assertIn('instance migrated recently', deferred['reason'])
+        self.assertEqual([], script.calls)     # not started yet
+        self.wait_for_migration(server, ['completed'])
+        self.wait_for_notification(notif.END)
+        events = [n['event_type'].rsplit('.', 1)[1]
+                  for n in self.notifier.versioned_notifications
+                  if n['event_type'].startswith('migtuner.')]
+        self.assertEqual(['deferred', 'start', 'end'], events)
+        start = self.notifications(notif.START)[0]['payload']
+        self.assertGreater(start['waited_s'], 1.0)
+        self.assertEqual(1, len(script.calls))
+        self.assertEqual('src', self.host_of(server))
+
+    def test_abort_while_waiting(self):
+        self.flags(instance_spacing_s=600, max_deferral_s=900,
+                   group='migtuner')
+        server = self.create_server_on_src()
+        base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        self.live_migrate(server, host='dest')
+        self.wait_for_migration(server, ['completed'])
+        self.wait_for_notification(notif.END)
+        self.notifier.reset()
+
+        script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        self.src, self.dest = self.dest, self.src
+        self.live_migrate(server, host='src')
+        self.wait_for_notification(notif.DEFERRED)
+        migration = self.wait_for_migration(server, ['running'])
+        self.api.api_delete('/servers/%s/migrations/%s'
+                            % (server['id'], migration['id']))
+        self.wait_for_migration(server, ['cancelled'])
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', self.host_of(server))
+        self.assertEqual([], script.calls)
+        end = self.wait_for_notification(notif.END)[0]['payload']
+        self.assertEqual('cancelled', end['outcome'])
+        self.assertEqual([], self.notifications(notif.START))
