@@ -248,14 +248,16 @@ pre-copy round is used instead.
 """),
     cfg.IntOpt(
         'max_deferral_s',
-        default=0,
+        default=120,
         min=0,
         max=86400,
         help="""
 Longest time, in seconds, a migration may wait for a quieter moment (host
 load below ``busy_host_cpu_load``, a guest whose migration is predicted to
-converge) or for the spacing below. 0 never waits. The migration is already
-'running' in nova while it waits; aborting it then works.
+converge) or for the spacing below. 0 never waits, and a migration that
+would have to wait for the spacing is refused. The migration is already
+'running' in nova while it waits; aborting it then works, and
+``openstack server migration force complete`` starts it at once.
 
 Related options:
 

@@ -40,7 +40,8 @@ MIGTUNER_WEIGHER = 'nova_migtuner.scheduler.weights.MigTunerWeigher'
 DRIVER = 'migtuner.MigTunerDriver'
 # DevStack defaults that differ from the option defaults on purpose (see
 # devstack/settings).
-DEVSTACK_DEFAULTS = {'instance_spacing_s': 0, 'destination_settle_s': 0}
+DEVSTACK_DEFAULTS = {'instance_spacing_s': 0, 'destination_settle_s': 0,
+                     'max_deferral_s': 0}
 
 SHIM_PRESENT = importlib.util.find_spec('nova.virt.migtuner') is not None
 

@@ -43,7 +43,10 @@ from nova_migtuner.reports import collector
 from nova_migtuner.reports import store as store_mod
 
 SECRET = 'functional-test-operator-secret'
-STUB_SECONDS = 1.0        # how long each fake migration takes
+# How long each fake migration takes: several times the drain spacing and
+# the API-to-hypervisor latency on a loaded 2-core CI machine, so that two
+# migrations really overlap under --max-parallel 2.
+STUB_SECONDS = 3.0
 MiB = 1024 * 1024
 
 

@@ -65,6 +65,18 @@ class _GoodDriver:
                                            block_device_info=None):
         pass
 
+    def _get_guest_cpu_model_config(self, flavor=None, arch=None):
+        pass
+
+    def _get_cpu_model_mapping(self, model):
+        pass
+
+    def _get_guest_baseline_cpu_features(self, xml_str):
+        pass
+
+    def get_available_resource(self, nodename):
+        pass
+
 
 class _Migration:
     @staticmethod

@@ -1,0 +1,504 @@
+"""Run one live migration from a plan on real libvirt and measure it.
+
+``LibvirtMigration(domain, plan, dest_uri, ...).run()`` returns a
+``MigrationReport``. It works with a plain ``libvirt.virDomain`` (the test
+bed, the bench) and with the domain nova's ``Guest`` wraps
+(``guest._domain``); it never imports nova.
+
+What it does, in order:
+
+1. computes flags (``engine.flags.libvirt_flags``) and typed params
+   (``engine.flags.migration_params``) from the plan;
+2. sets ``migrateSetMaxDowntime(plan.initial_downtime_ms)`` *before* the
+   job: on libvirt 9.0/QEMU 7.2 the limit set on an idle domain holds for
+   the following job (``migrateGetMaxDowntime`` reads it back during the
+   job on the test bed); it is read back once the job runs and set again if
+   an older libvirt reset it at the start;
+3. calls ``migrateToURI3(dest_uri, params, flags)`` in a worker thread;
+4. polls the raw ``jobStats()`` every ``monitor_interval_s``, turns each
+   poll into a ``JobSample``, feeds the ``Escalator`` and applies its
+   actions (``migrateSetMaxDowntime``, ``migrateStartPostCopy``,
+   ``suspend``, ``abortJob``);
+5. reads the completed stats on the destination
+   (``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)`` via a connection to
+   *dest_uri*) and on the source (works while the source domain is still
+   defined, i.e. without ``VIR_MIGRATE_UNDEFINE_SOURCE``) and builds the
+   report; after post-copy only the source has them.
+
+Safety: on any error of the engine itself (a failing libvirt call made by
+the engine, a bug, a callback raising, repeated failures to read job stats)
+the job is aborted with ``abortJob`` - unless post-copy has started, which
+cannot be aborted without losing the guest, so the engine then waits for it
+to finish - and the guest is left running on the source: a guest that was
+running before the migration and is paused on the source afterwards is
+resumed (whoever paused it). Errors never escape ``run()``: they are in the
+report (outcome 'failed', ``error``). ``KeyboardInterrupt``/``SystemExit``
+abort the job the same way and are then re-raised.
+"""
+
+import logging
+import threading
+import time
+
+from nova_migtuner.engine import escalation
+from nova_migtuner.engine import flags as flags_mod
+from nova_migtuner.engine import report as report_mod
+from nova_migtuner.engine import stats as stats_mod
+from nova_migtuner import plan as plan_mod
+
+LOG = logging.getLogger(__name__)
+
+# Consecutive jobStats() failures, while the migration call still runs and
+# post-copy has not started, after which the engine gives up and aborts.
+MAX_POLL_FAILURES = 5
+# How long to wait for migrateToURI3 to return after abortJob.
+DEFAULT_ABORT_TIMEOUT_S = 120.0
+# libvirt virDomainState values (stable enum).
+_STATE_RUNNING = 1
+_STATE_PAUSED = 3
+
+
+class EngineError(RuntimeError):
+    """The engine itself failed (not libvirt's migration)."""
+
+
+def _default_base_flags(libvirt):
+    # PEER2PEER: the source libvirtd drives the migration, as in nova.
+    # PERSIST_DEST: the guest stays defined on the destination. No
+    # UNDEFINE_SOURCE: the source definition survives (shut off), which is
+    # where the completed stats of a post-copy migration can be read.
+    return libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
+
+
+class LibvirtMigration:
+    """One live migration of *domain* to *dest_uri*, executing *plan*.
+
+    :param domain: the source ``virDomain``.
+    :param plan: the frozen ``MigrationPlan``.
+    :param dest_uri: libvirt URI of the destination host (peer-to-peer),
+        e.g. ``qemu+tcp://dest/system``.
+    :param migrate_uri: ``VIR_MIGRATE_PARAM_URI`` (where QEMU sends the
+        data, e.g. ``tcp://10.0.0.2``); None leaves it to libvirt (or to
+        *base_params*).
+    :param base_flags: flags the plan does not own (see
+        ``engine.flags``); None means ``PEER2PEER | PERSIST_DEST``.
+    :param base_params: extra typed params (``DEST_XML``,
+        ``MIGRATE_DISKS``, ...); not modified.
+    :param monitor_interval_s: job stats poll period (nova uses 0.5 s).
+    :param on_sample: called with every ``JobSample``; must not raise (an
+        exception is an engine error: the migration is aborted).
+    :param on_escalation: called with every ``escalation.Action`` after it
+        was applied; same rule.
+    :param stall_window_s: override of the plan's stall windows, see
+        ``escalation.Escalator``.
+    :param dest_connection: an open ``virConnect`` to the destination for
+        reading its completed stats; None opens (and closes) one on
+        *dest_uri* after the migration.
+    :param libvirt_module: the libvirt module; None imports ``libvirt``.
+    :param migration_connection: a ``virConnect`` to the *source* used only
+        for the long ``migrateToURI3`` call. None opens (and closes) one on
+        the source domain's URI; ``False`` uses the domain's own
+        connection. Why: with libvirt 9.0's client and no event loop
+        registered, a ``migrateSetMaxDowntime`` issued from another thread
+        on the connection that carries ``migrateToURI3`` never got its reply
+        on the test bed (the monitor hung, the migration ran unbounded).
+        Polls and actions stay on the domain's own connection, from one
+        thread.
+    :param abort_timeout_s: how long to wait for the migration call to
+        return after ``abortJob``.
+    """
+
+    def __init__(self, domain, plan, dest_uri, migrate_uri=None,
+                 base_flags=None, base_params=None, monitor_interval_s=0.5,
+                 on_sample=None, on_escalation=None, stall_window_s=None,
+                 dest_connection=None, libvirt_module=None,
+                 abort_timeout_s=DEFAULT_ABORT_TIMEOUT_S,
+                 migration_connection=None):
+        if libvirt_module is None:
+            import libvirt as libvirt_module
+        self.libvirt = libvirt_module
+        self.domain = domain
+        self.plan = plan
+        self.dest_uri = dest_uri
+        self.migrate_uri = migrate_uri
+        self.base_flags = (_default_base_flags(libvirt_module)
+                           if base_flags is None else int(base_flags))
+        self.base_params = dict(base_params or {})
+        self.monitor_interval_s = float(monitor_interval_s)
+        self.on_sample = on_sample
+        self.on_escalation = on_escalation
+        self.dest_connection = dest_connection
+        self._own_dest_connection = False
+        self.migration_connection = migration_connection
+        self._own_migration_connection = False
+        self._migrating_domain = domain
+        self.abort_timeout_s = abort_timeout_s
+        self.escalator = escalation.Escalator(plan,
+                                              stall_window_s=stall_window_s)
+        self.samples = []
+        self.flags = None
+        self.params = None
+        self._started_at = None
+        self._finished_at = None
+        self._call_error = None
+        self._call_done = threading.Event()
+        self._engine_error = None
+        self._abort_reason = None
+        self._paused_by_us = False
+        self._poll_failures = 0
+        self._downtime_checked = False
+        self.current_downtime_ms = None
+
+    # -- the migration -----------------------------------------------------
+
+    def run(self):
+        """Migrate, escalate, measure; return the ``MigrationReport``."""
+        name = self._domain_name()
+        was_running = self._state() == _STATE_RUNNING
+        try:
+            self._prepare()
+        except Exception as exc:
+            LOG.error('Migration of %(name)s not started: %(err)s',
+                      {'name': name, 'err': exc})
+            return self._report(report_mod.OUTCOME_FAILED,
+                                'not started: %s' % exc, None, None)
+        LOG.info('Migrating %(name)s to %(dest)s with strategy %(strategy)s:'
+                 ' flags %(flags)s, params %(params)s, max downtime '
+                 '%(down)d ms', {'name': name, 'dest': self.dest_uri,
+                                 'strategy': self.plan.strategy,
+                                 'flags': '|'.join(self._flag_names()),
+                                 'params': self._loggable_params(),
+                                 'down': self.plan.initial_downtime_ms})
+        try:
+            self._migrating_domain = self._domain_for_migration_call()
+        except Exception as exc:
+            LOG.error('Migration of %(name)s not started: %(err)s',
+                      {'name': name, 'err': exc})
+            return self._report(report_mod.OUTCOME_FAILED,
+                                'not started: %s' % exc, None, None)
+        worker = threading.Thread(target=self._migrate, daemon=True,
+                                  name='migrate-%s' % name)
+        self._started_at = time.monotonic()
+        self.escalator.started_at = self._started_at
+        worker.start()
+        interrupt = None
+        try:
+            self._monitor()
+        except (KeyboardInterrupt, SystemExit) as exc:
+            interrupt = exc
+            self._engine_error = exc
+        except Exception as exc:
+            LOG.exception('Migration engine error for %s', name)
+            self._engine_error = exc
+        if self._engine_error is not None:
+            self._stop_after_engine_error()
+        self._wait_for_call(worker)
+        outcome, error = self._outcome()
+        self._keep_guest_running(outcome, was_running)
+        dest_stats, source_stats = self._completed_stats(outcome)
+        result = self._report(outcome, error, dest_stats, source_stats)
+        LOG.info('Migration of %(name)s: %(summary)s',
+                 {'name': name, 'summary': result.summary()})
+        if interrupt is not None:
+            raise interrupt
+        return result
+
+    def _prepare(self):
+        self.flags = flags_mod.libvirt_flags(self.plan, self.base_flags,
+                                             self.libvirt)
+        params = dict(self.base_params)
+        if self.migrate_uri:
+            params[self.libvirt.VIR_MIGRATE_PARAM_URI] = self.migrate_uri
+        self.params = flags_mod.migration_params(self.plan, params,
+                                                 self.libvirt)
+        self.domain.migrateSetMaxDowntime(self.plan.initial_downtime_ms, 0)
+        self.current_downtime_ms = self.plan.initial_downtime_ms
+
+    def _domain_for_migration_call(self):
+        if self.migration_connection is False:
+            return self.domain
+        if self.migration_connection is None:
+            self.migration_connection = self.libvirt.open(
+                self.domain.connect().getURI())
+            self._own_migration_connection = True
+        return self.migration_connection.lookupByUUIDString(
+            self.domain.UUIDString())
+
+    def _migrate(self):
+        try:
+            self._migrating_domain.migrateToURI3(self.dest_uri, self.params,
+                                                 self.flags)
+        except BaseException as exc:  # reported, never lost in the thread
+            self._call_error = exc
+        finally:
+            self._finished_at = time.monotonic()
+            self._call_done.set()
+
+    def _monitor(self):
+        while not self._call_done.wait(self.monitor_interval_s):
+            sample = self._poll()
+            if sample is None:
+                continue
+            self.samples.append(sample)
+            if self.on_sample is not None:
+                self.on_sample(sample)
+            try:
+                if sample.active and not self._downtime_checked:
+                    self._check_downtime()
+                for action in self.escalator.observe(sample):
+                    self._apply(action)
+                    if self.on_escalation is not None:
+                        self.on_escalation(action)
+            except self.libvirt.libvirtError as exc:
+                if self._call_done.is_set() or not self._is_active():
+                    # The job ended between the poll and the call: the
+                    # guest has moved (or the migration failed on its own).
+                    LOG.info('Job ended before the engine could act: %s',
+                             exc)
+                    return
+                raise
+
+    def _poll(self):
+        try:
+            raw = self.domain.jobStats()
+        except self.libvirt.libvirtError as exc:
+            if (self._call_done.is_set() or
+                    self.escalator.post_copy_started or
+                    not self._is_active()):
+                # The job is ending (the source domain stops when the guest
+                # has moved), or the paused post-copy source no longer
+                # answers ("domain is not running"): not an error.
+                LOG.debug('jobStats failed at the end of the job: %s', exc)
+                return None
+            self._poll_failures += 1
+            LOG.warning('jobStats failed (%(n)d/%(max)d): %(err)s',
+                        {'n': self._poll_failures, 'max': MAX_POLL_FAILURES,
+                         'err': exc})
+            if self._poll_failures >= MAX_POLL_FAILURES:
+                raise EngineError('job stats unreadable %d times in a row: '
+                                  '%s' % (self._poll_failures, exc))
+            return None
+        self._poll_failures = 0
+        return stats_mod.JobSample.from_job_stats(raw,
+                                                  taken_at=time.monotonic())
+
+    def _check_downtime(self):
+        self._downtime_checked = True
+        getter = getattr(self.domain, 'migrateGetMaxDowntime', None)
+        if getter is None:
+            return
+        try:
+            current = getter(0)
+        except self.libvirt.libvirtError as exc:
+            LOG.debug('migrateGetMaxDowntime failed: %s', exc)
+            return
+        if current != self.current_downtime_ms:
+            LOG.info('Max downtime is %(cur)s ms in the running job, not '
+                     '%(want)d ms: setting it again',
+                     {'cur': current, 'want': self.current_downtime_ms})
+            self.domain.migrateSetMaxDowntime(self.current_downtime_ms, 0)
+
+    def _apply(self, action):
+        kind = action.kind
+        if kind == plan_mod.ACTION_RAISE_DOWNTIME:
+            self.domain.migrateSetMaxDowntime(action.downtime_ms, 0)
+            self.current_downtime_ms = action.downtime_ms
+        elif kind == plan_mod.ACTION_POST_COPY:
+            self.domain.migrateStartPostCopy(0)
+        elif kind == plan_mod.ACTION_PAUSE:
+            self._paused_by_us = True
+            self.domain.suspend()
+        elif kind == plan_mod.ACTION_ABORT:
+            self._abort_reason = action.reason
+            self._abort_job()
+        LOG.info('Applied %s', action.describe())
+
+    def _abort_job(self):
+        try:
+            self.domain.abortJob()
+        except self.libvirt.libvirtError as exc:
+            # The job may have finished (or failed) just before.
+            LOG.warning('abortJob failed: %s', exc)
+
+    def _stop_after_engine_error(self):
+        if self._call_done.is_set():
+            return
+        if self.escalator.post_copy_started:
+            LOG.error('Engine error during post-copy: the job cannot be '
+                      'aborted without losing the guest; waiting for it')
+            return
+        LOG.error('Aborting the migration job after an engine error: %s',
+                  self._engine_error)
+        self._abort_job()
+
+    def _wait_for_call(self, worker):
+        # Post-copy must be waited for whatever it takes; otherwise abortJob
+        # was called and the call returns once QEMU has cancelled.
+        timeout = None if self.escalator.post_copy_started else (
+            self.abort_timeout_s if (self._engine_error is not None or
+                                     self._abort_reason) else None)
+        worker.join(timeout)
+        if worker.is_alive():
+            LOG.error('migrateToURI3 has not returned %.0f s after abortJob',
+                      timeout)
+
+    def _outcome(self):
+        call_error = self._call_error
+        if not self._call_done.is_set():
+            call_error = EngineError('the migration call did not return '
+                                     'after abortJob')
+        engine = self._engine_error
+        if call_error is None:
+            error = None
+            if engine is not None:
+                error = ('engine error after the migration had completed: '
+                         '%s' % _text(engine))
+            return report_mod.OUTCOME_COMPLETED, error
+        if engine is not None:
+            return report_mod.OUTCOME_FAILED, (
+                'engine error: %s; migration aborted (libvirt: %s)'
+                % (_text(engine), _text(call_error)))
+        if self._abort_reason:
+            return report_mod.OUTCOME_ABORTED, (
+                'aborted by the plan: %s (libvirt: %s)'
+                % (self._abort_reason, _text(call_error)))
+        return report_mod.OUTCOME_FAILED, _text(call_error)
+
+    def _keep_guest_running(self, outcome, was_running):
+        """Leave the guest running where it is, as it was before."""
+        if not was_running:
+            return
+        if outcome != report_mod.OUTCOME_COMPLETED:
+            if self._state() == _STATE_PAUSED:
+                LOG.warning('Guest %s paused on the source after a %s '
+                            'migration: resuming it', self._domain_name(),
+                            outcome)
+                self._resume(self.domain, 'source')
+            return
+        if self._paused_by_us:
+            dest = self._dest_domain()
+            try:
+                dest_state = dest.state()[0] if dest is not None else None
+            except self.libvirt.libvirtError as exc:
+                LOG.error('Could not read the guest state on the '
+                          'destination: %s', exc)
+                dest_state = None
+            if dest_state == _STATE_PAUSED:
+                LOG.warning('Guest %s paused on the destination after a '
+                            'paused migration: resuming it',
+                            self._domain_name())
+                self._resume(dest, 'destination')
+
+    def _resume(self, domain, where):
+        try:
+            domain.resume()
+        except self.libvirt.libvirtError as exc:
+            LOG.error('Could not resume the guest on the %s: %s', where, exc)
+
+    # -- completed statistics ---------------------------------------------
+
+    def _completed_flags(self):
+        return (self.libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED |
+                # Others (nova) may want to read them too.
+                getattr(self.libvirt, 'VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED',
+                        0))
+
+    def _completed_stats(self, outcome):
+        source_stats = None
+        try:
+            source_stats = self.domain.jobStats(self._completed_flags())
+        except self.libvirt.libvirtError as exc:
+            # An undefined source (UNDEFINE_SOURCE) has none.
+            LOG.debug('No completed stats on the source: %s', exc)
+        dest_stats = None
+        if outcome == report_mod.OUTCOME_COMPLETED:
+            dest = self._dest_domain()
+            if dest is not None:
+                try:
+                    dest_stats = dest.jobStats(self._completed_flags())
+                except self.libvirt.libvirtError as exc:
+                    LOG.warning('No completed stats on the destination: %s',
+                                exc)
+        return dest_stats, source_stats
+
+    def _dest_domain(self):
+        conn = self.dest_connection
+        try:
+            if conn is None:
+                conn = self.dest_connection = self.libvirt.open(
+                    self.dest_uri)
+                self._own_dest_connection = True
+            return conn.lookupByUUIDString(self.domain.UUIDString())
+        except self.libvirt.libvirtError as exc:
+            LOG.warning('Guest not found on the destination %s: %s',
+                        self.dest_uri, exc)
+            return None
+
+    def close(self):
+        """Close the connections the runner opened."""
+        if self._own_migration_connection and self._call_done.is_set():
+            try:
+                self.migration_connection.close()
+            except self.libvirt.libvirtError:
+                pass
+            self.migration_connection = None
+            self._own_migration_connection = False
+        if self._own_dest_connection:
+            try:
+                self.dest_connection.close()
+            except self.libvirt.libvirtError:
+                pass
+            self.dest_connection = None
+            self._own_dest_connection = False
+
+    def _report(self, outcome, error, dest_stats, source_stats):
+        wall = None
+        if self._started_at is not None and self._finished_at is not None:
+            wall = self._finished_at - self._started_at
+        try:
+            return report_mod.report_from_stats(
+                dest_stats, self.samples, self.plan, self.escalator.taken,
+                outcome, error, fallback_stats=source_stats,
+                wall_seconds=wall,
+                final_downtime_ms=self.current_downtime_ms,
+                flags=self._flag_names(),
+                skipped_steps=self.escalator.skipped,
+                post_copy=self.escalator.post_copy_started)
+        finally:
+            self.close()
+
+    # -- small helpers -----------------------------------------------------
+
+    def _flag_names(self):
+        if self.flags is None:
+            return tuple(self.plan.flags)
+        return flags_mod.flag_names(self.flags, self.libvirt)
+
+    def _loggable_params(self):
+        # DEST_XML is long and not interesting in a log line.
+        return {k: (v if len(str(v)) < 80 else '<%d chars>' % len(str(v)))
+                for k, v in (self.params or {}).items()}
+
+    def _domain_name(self):
+        try:
+            return self.domain.name()
+        except Exception:
+            return '<unknown domain>'
+
+    def _is_active(self):
+        try:
+            return bool(self.domain.isActive())
+        except Exception:
+            return False
+
+    def _state(self):
+        try:
+            return self.domain.state()[0]
+        except Exception as exc:
+            LOG.debug('Could not read the domain state: %s', exc)
+            return None
+
+
+def _text(exc):
+    return '%s: %s' % (type(exc).__name__, exc) if not isinstance(
+        exc, Exception) or not str(exc) else str(exc)

@@ -1,0 +1,3 @@
+# The engine's real-libvirt tests use the session-wide two-host test bed
+# (skipped with the reason when it cannot run).
+from nova_migtuner.testbed.fixtures import testbed  # noqa: F401

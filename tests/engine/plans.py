@@ -1,0 +1,25 @@
+"""Hand-built plans for the engine's unit tests (no strategy involved)."""
+
+from nova_migtuner import model
+from nova_migtuner import plan as P
+
+MiB = 1024 ** 2
+
+PREDICTION = model.Prediction(method=model.PRE_COPY, converges=True,
+                              rounds=3, total_seconds=10.0,
+                              bytes=300 * MiB, downtime_ms=100.0)
+
+
+def make_plan(flags=(P.LIVE,), escalation=(), deadline_s=120.0,
+              deadline_action=P.ACTION_ABORT, initial_downtime_ms=100,
+              max_downtime_ms=500, bandwidth_mib_s=32,
+              parallel_connections=1, compression=None, max_pause_ms=0,
+              prediction=PREDICTION, strategy='test'):
+    return P.MigrationPlan(
+        strategy=strategy, flags=tuple(flags),
+        initial_downtime_ms=initial_downtime_ms,
+        max_downtime_ms=max_downtime_ms, bandwidth_mib_s=bandwidth_mib_s,
+        parallel_connections=parallel_connections, compression=compression,
+        escalation=tuple(escalation), completion_deadline_s=deadline_s,
+        deadline_action=deadline_action, max_pause_ms=max_pause_ms,
+        timing=P.TimingDecision(), prediction=prediction)

@@ -1,0 +1,119 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import types
+
+import libvirt
+import pytest
+
+from nova_migtuner.engine import flags
+from nova_migtuner import plan as P
+from tests.engine.plans import make_plan
+
+BASE = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
+
+
+def test_plan_flags_replace_tuning_flags_and_keep_the_rest():
+    base = BASE | libvirt.VIR_MIGRATE_AUTO_CONVERGE | libvirt.VIR_MIGRATE_LIVE
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY))
+    result = flags.libvirt_flags(plan, base, libvirt)
+    assert result == (BASE | libvirt.VIR_MIGRATE_LIVE |
+                      libvirt.VIR_MIGRATE_POSTCOPY)
+
+
+def test_plan_without_live_clears_live_from_base():
+    plan = make_plan(flags=())
+    result = flags.libvirt_flags(plan, BASE | libvirt.VIR_MIGRATE_LIVE,
+                                 libvirt)
+    assert result == BASE
+
+
+def test_every_tuning_flag_maps_to_its_libvirt_bit():
+    plan = make_plan(flags=P.TUNING_FLAGS)
+    result = flags.libvirt_flags(plan, 0, libvirt)
+    for name in P.TUNING_FLAGS:
+        assert result & getattr(libvirt, name)
+    assert set(flags.flag_names(result, libvirt)) == set(P.TUNING_FLAGS)
+
+
+def test_flag_missing_from_module_is_an_error_not_a_silent_drop():
+    # Like nova's fake libvirt: no VIR_MIGRATE_COMPRESSED.
+    fake = types.SimpleNamespace(VIR_MIGRATE_LIVE=1,
+                                 VIR_MIGRATE_PEER2PEER=2,
+                                 VIR_MIGRATE_POSTCOPY=32768)
+    ok = flags.libvirt_flags(make_plan(flags=(P.LIVE,)), 2 | 32768, fake)
+    assert ok == 1 | 2
+    with pytest.raises(flags.UnsupportedFlagError, match='COMPRESSED'):
+        flags.libvirt_flags(make_plan(flags=(P.LIVE, P.COMPRESSED)), 2, fake)
+
+
+def test_nova_fake_libvirt_module_works():
+    # In a subprocess: importing nova.tests monkey-patches the process with
+    # eventlet, which would turn the real-libvirt tests' threads green.
+    pytest.importorskip('nova')
+    code = textwrap.dedent("""
+        import json
+        from nova.tests.fixtures import libvirt as fakelibvirt
+        from nova_migtuner.engine import flags
+        from nova_migtuner import plan as P
+        from tests.engine.plans import make_plan
+        plan = make_plan(flags=(P.LIVE, P.AUTO_CONVERGE))
+        result = flags.libvirt_flags(
+            plan, fakelibvirt.VIR_MIGRATE_PEER2PEER, fakelibvirt)
+        expected = (fakelibvirt.VIR_MIGRATE_PEER2PEER |
+                    fakelibvirt.VIR_MIGRATE_LIVE |
+                    fakelibvirt.VIR_MIGRATE_AUTO_CONVERGE)
+        print(json.dumps([result == expected,
+                          flags.migration_params(plan, {}, fakelibvirt)]))
+    """)
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(
+                             os.path.dirname(os.path.abspath(__file__)))))
+    same_flags, params = json.loads(out.stdout.strip().splitlines()[-1])
+    assert same_flags
+    assert params == {'bandwidth': 32}
+
+
+def test_params_add_bandwidth_parallel_compression_keep_base():
+    base = {libvirt.VIR_MIGRATE_PARAM_URI: 'tcp://127.0.0.1'}
+    plan = make_plan(bandwidth_mib_s=32, parallel_connections=4,
+                     compression=P.COMPRESSION_XBZRLE,
+                     flags=(P.LIVE, P.PARALLEL, P.COMPRESSED))
+    params = flags.migration_params(plan, base, libvirt)
+    assert params == {
+        libvirt.VIR_MIGRATE_PARAM_URI: 'tcp://127.0.0.1',
+        libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 32,
+        libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS: 4,
+        libvirt.VIR_MIGRATE_PARAM_COMPRESSION: 'xbzrle',
+    }
+    assert base == {libvirt.VIR_MIGRATE_PARAM_URI: 'tcp://127.0.0.1'}
+
+
+def test_params_single_connection_and_no_compression_are_not_sent():
+    base = {libvirt.VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS: 8,
+            libvirt.VIR_MIGRATE_PARAM_COMPRESSION: 'mt'}
+    params = flags.migration_params(make_plan(bandwidth_mib_s=0), base,
+                                    libvirt)
+    assert params == {}
+
+
+def test_unlimited_plan_keeps_a_cap_set_by_the_caller():
+    base = {libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 100}
+    assert flags.migration_params(make_plan(bandwidth_mib_s=0), base,
+                                  libvirt) == base
+    assert flags.migration_params(make_plan(bandwidth_mib_s=32), base,
+                                  libvirt) == {
+        libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 32}
+
+
+def test_bandwidth_cap_also_caps_the_post_copy_phase():
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), bandwidth_mib_s=32)
+    params = flags.migration_params(plan, {}, libvirt)
+    assert params == {libvirt.VIR_MIGRATE_PARAM_BANDWIDTH: 32,
+                      libvirt.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY: 32}
+    no_post = flags.migration_params(make_plan(bandwidth_mib_s=32), {},
+                                     libvirt)
+    assert libvirt.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY not in no_post
