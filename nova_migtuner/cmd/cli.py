@@ -20,6 +20,7 @@ SUBCOMMANDS = {
 # Subcommands whose modules parse their own arguments: main(argv, prog).
 PASSTHROUGH = {
     'testbed': 'nova_migtuner.testbed.__main__',
+    'bench': 'nova_migtuner.bench.cli',
 }
 
 

@@ -170,6 +170,7 @@ class Escalator:
         self._last_processed = None
         # False when no byte moved since the previous poll (a cut link).
         self.link_moving = True
+        self._held_step = None
         self.last_elapsed_s = 0.0
         self.max_throttle = 0
 
@@ -258,9 +259,12 @@ class Escalator:
                 # Post-copy or a pause over a link that moves nothing would
                 # leave the guest stopped (or split across hosts): hold the
                 # step until data moves again; the deadline aborts.
-                LOG.warning('Escalation step %(index)d (%(action)s) held: '
-                            'no data moved since the previous poll',
-                            {'index': index, 'action': step.action})
+                if self._held_step != index:
+                    self._held_step = index
+                    LOG.warning('Escalation step %(index)d (%(action)s) '
+                                'held: no data moved since the previous '
+                                'poll', {'index': index,
+                                         'action': step.action})
                 break
             self._next_step += 1
             action = self._step_action(index, step, sample, elapsed, why)

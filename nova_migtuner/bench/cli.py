@@ -1,0 +1,179 @@
+"""``nova-migtuner bench [--quick] [--faults] [--output DIR]``.
+
+Migrates every workload of the matrix three ways on the local two-host
+test bed (``nova_migtuner.testbed``) and writes ``results.json``,
+``results.txt`` (the table) and ``results.png`` to the output directory.
+Needs root, libvirt, QEMU and the test bed's prerequisites; prints the
+install command when they are missing.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import time
+
+from nova_migtuner.bench import faults as faults_mod
+from nova_migtuner.bench import methods
+from nova_migtuner.bench import output
+from nova_migtuner.bench import runs
+from nova_migtuner.bench import workloads as wl_mod
+from nova_migtuner import units
+
+LOG = logging.getLogger(__name__)
+
+RUN_CAP_S = 90.0
+QUICK_RUN_CAP_S = 30.0
+# The bench's own test bed: its own work dir, ports and migration ports, so
+# it never collides with a test session's bed.
+BENCH_WORKDIR = '/var/tmp/nova-migtuner-bench'
+BENCH_PORTS = (16809, 16810)
+BENCH_MIGRATION_PORT_BASE = 49600
+
+
+def parse_args(argv, prog='nova-migtuner bench'):
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description='Stock nova vs nova best static vs nova_migtuner on '
+                    'the local libvirt/QEMU test bed.')
+    parser.add_argument('--quick', action='store_true',
+                        help='2 workloads, %.0f s run cap (CI smoke)'
+                             % QUICK_RUN_CAP_S)
+    parser.add_argument('--faults', action='store_true',
+                        help='also run the fault-injection runs')
+    parser.add_argument('--faults-only', action='store_true',
+                        help='only the fault-injection runs')
+    parser.add_argument('--output', default='bench-results',
+                        help='directory for results.json/.txt/.png')
+    parser.add_argument('--workdir', default=BENCH_WORKDIR)
+    parser.add_argument('--workload', action='append', default=None,
+                        help='only these workloads (repeatable)')
+    parser.add_argument('--method', action='append', default=None,
+                        choices=methods.METHODS,
+                        help='only these methods (repeatable)')
+    parser.add_argument('--keep-bed', action='store_true',
+                        help='leave the test bed running afterwards')
+    parser.add_argument('-v', '--verbose', action='store_true')
+    return parser.parse_args(argv)
+
+
+def _touched(cases):
+    """Memory the guest touches besides its workload buffer, measured by
+    the first completed idle migration (zero pages cost nothing)."""
+    for c in cases:
+        r = c['report']
+        if c['workload'] == 'idle' and r['outcome'] == 'completed' \
+                and r['memory_bytes']:
+            buffer = 64 * units.MiB
+            return max(0, r['memory_bytes'] - buffer)
+    return None
+
+
+def main(argv=None, prog='nova-migtuner bench'):
+    args = parse_args(sys.argv[1:] if argv is None else argv, prog)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format='%(asctime)s %(levelname)s %(name)s %(message)s')
+    import libvirt
+    from nova_migtuner.testbed import Testbed
+
+    # libvirt prints every error on stderr by default; the engine handles
+    # (and logs) the expected ones, e.g. jobStats on a guest that has left.
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+    run_cap = QUICK_RUN_CAP_S if args.quick else RUN_CAP_S
+    os.makedirs(args.output, exist_ok=True)
+    bed = Testbed(workdir=args.workdir, ports=BENCH_PORTS,
+                  migration_port_base=BENCH_MIGRATION_PORT_BASE)
+    missing = bed.missing_prerequisites()
+    if missing:
+        print('test bed prerequisites missing: %s\ninstall with: %s'
+              % ('; '.join(str(m) for m in missing), bed.install_hint()),
+              file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    print('bringing the test bed up in %s ...' % args.workdir, flush=True)
+    bed.up()
+    cases, fault_results = [], []
+    results = {'run_cap_s': run_cap, 'link_mib_s': wl_mod.LINK_MIB_S,
+               'guest_memory_mib': wl_mod.GUEST_MEMORY_MIB,
+               'quick': args.quick, 'cases': cases,
+               'faults': fault_results,
+               'notes': methods.__doc__.strip()}
+
+    def progress(text):
+        print(text, flush=True)
+
+    try:
+        if not args.faults_only:
+            matrix = [w for w in wl_mod.matrix(args.quick)
+                      if not args.workload or w.name in args.workload]
+            chosen = args.method or list(methods.METHODS)
+            total = len(matrix) * len(chosen)
+            for w in matrix:
+                for method in chosen:
+                    touched = _touched(cases)
+                    touched = (None if touched is None else
+                               touched + w.workload.dirty_mib * units.MiB)
+                    progress('[%d/%d] %s (%s) via %s, cap %.0f s ...' % (
+                        len(cases) + 1, total, w.name, w.description,
+                        method, run_cap))
+                    case = runs.run_case(bed, w, method, run_cap, touched,
+                                         libvirt, progress=progress)
+                    cases.append(case)
+                    progress('    %s; heartbeat switch gap %s ms; %s' % (
+                        _summary(case), _ms(case['heartbeat']
+                                            ['switch_gap_ms']),
+                        case['dirty_rate']['text']))
+                    output.write_json(os.path.join(args.output,
+                                                   'results.json'), results)
+        if args.faults or args.faults_only:
+            touched = _touched(cases) or 60 * units.MiB
+            for fault in faults_mod.FAULTS:
+                progress('[fault] %s during pre-copy ...' % fault)
+                result = faults_mod.run_fault(bed, fault, QUICK_RUN_CAP_S,
+                                              touched + 128 * units.MiB,
+                                              libvirt, progress=progress)
+                fault_results.append(result)
+                progress('    %s: %s; checks %s' % (
+                    result['report']['outcome'], result['report']['error'],
+                    result['check']))
+                output.write_json(os.path.join(args.output,
+                                               'results.json'), results)
+    finally:
+        if not args.keep_bed:
+            bed.down()
+    results['wall_seconds'] = time.monotonic() - started
+    output.write_json(os.path.join(args.output, 'results.json'), results)
+    text = ''
+    if cases:
+        text = output.table(cases)
+        output.plot(os.path.join(args.output, 'results.png'), cases)
+    if fault_results:
+        text += '\n\n' + output.fault_table(fault_results)
+    with open(os.path.join(args.output, 'results.txt'), 'w') as f:
+        f.write(text + '\n')
+    print('\n' + text)
+    print('\nresults in %s (%.0f s)' % (args.output,
+                                        results['wall_seconds']))
+    failed_faults = [f for f in fault_results if not f['check']['ok']]
+    return 1 if failed_faults else 0
+
+
+def _summary(case):
+    r = case['report']
+    parts = [r['outcome'], '%.1f s' % (r['total_seconds'] or 0)]
+    if r['downtime_ms'] is not None:
+        parts.append('downtime %d ms' % r['downtime_ms'])
+    if r['data_bytes']:
+        parts.append('%.0f MiB' % (r['data_bytes'] / units.MiB))
+    if r['error']:
+        parts.append(r['error'][:120])
+    return ', '.join(parts)
+
+
+def _ms(value):
+    return '-' if value is None else '%.0f' % value
+
+
+if __name__ == '__main__':
+    sys.exit(main())

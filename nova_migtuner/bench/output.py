@@ -1,0 +1,121 @@
+"""Bench output: the text table, the JSON file and the PNG plot."""
+
+import json
+import os
+
+from nova_migtuner.bench import methods
+
+MiB = 1024.0 ** 2
+
+COLUMNS = ('workload', 'method', 'outcome', 'total s', 'downtime ms',
+           'heartbeat ms', 'data MiB', 'iter', 'thr %', 'escalations',
+           'predicted s', 'pred err')
+
+
+def _fmt(value, pattern='%.1f'):
+    return '-' if value is None else pattern % value
+
+
+def row(case):
+    r = case['report']
+    hb = case['heartbeat']
+    escalations = ','.join(
+        '%s@%.0fs' % ({'raise_downtime': 'dt%s' % e['downtime_ms'],
+                       'post_copy': 'postcopy'}.get(e['kind'], e['kind']),
+                      e['elapsed_s'])
+        for e in r['escalations']) or '-'
+    predicted = r['predicted_total_seconds']
+    err = r['total_seconds_error']
+    return (case['workload'], case['method'], r['outcome'],
+            _fmt(r['total_seconds']), _fmt(r['downtime_ms'], '%d'),
+            _fmt(hb['switch_gap_ms'], '%.0f'),
+            _fmt(r['data_bytes'] and r['data_bytes'] / MiB, '%.0f'),
+            _fmt(r['iterations'], '%d'),
+            _fmt(r['auto_converge_throttle'], '%d'), escalations,
+            _fmt(predicted) if case['method'] == methods.MIGTUNER else '-',
+            _fmt(err and err * 100, '%+.0f%%')
+            if case['method'] == methods.MIGTUNER else '-')
+
+
+def table(cases):
+    rows = [COLUMNS] + [row(c) for c in cases]
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append('  '.join(str(v).ljust(w) for v, w in zip(r, widths)))
+        if n == 0:
+            lines.append('  '.join('-' * w for w in widths))
+    return '\n'.join(lines)
+
+
+def fault_table(faults):
+    lines = ['fault                 outcome   ok    error']
+    for f in faults:
+        lines.append('%-21s %-9s %-5s %s' % (
+            f['fault'], f['report']['outcome'], f['check']['ok'],
+            (f['report']['error'] or '')[:150]))
+    return '\n'.join(lines)
+
+
+def write_json(path, data):
+    with open(path, 'w') as f:
+        json.dump(data, f, indent=1, sort_keys=True, default=str)
+
+
+def plot(path, cases):
+    """Bytes and time per workload and method; remaining bytes over time."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    workloads = []
+    for c in cases:
+        if c['workload'] not in workloads:
+            workloads.append(c['workload'])
+    by_key = {(c['workload'], c['method']): c for c in cases}
+    colours = {methods.STOCK: '#999999', methods.NOVA_BEST: '#4477aa',
+               methods.MIGTUNER: '#ee6677'}
+    ncols = max(2, len(workloads))
+    fig = plt.figure(figsize=(4 * ncols, 8))
+    grid = fig.add_gridspec(2, ncols)
+    ax_bytes = fig.add_subplot(grid[0, :ncols // 2])
+    ax_time = fig.add_subplot(grid[0, ncols // 2:])
+    width = 0.8 / len(methods.METHODS)
+    for i, method in enumerate(methods.METHODS):
+        xs, data, secs, hatches = [], [], [], []
+        for j, w in enumerate(workloads):
+            c = by_key.get((w, method))
+            if c is None:
+                continue
+            r = c['report']
+            xs.append(j + (i - 1) * width)
+            data.append((r['data_bytes'] or 0) / MiB)
+            secs.append(r['total_seconds'] or 0)
+            hatches.append('' if r['outcome'] == 'completed' else '//')
+        for ax, values in ((ax_bytes, data), (ax_time, secs)):
+            bars = ax.bar(xs, values, width, label=method,
+                          color=colours[method])
+            for bar, hatch in zip(bars, hatches):
+                bar.set_hatch(hatch)
+    for ax, title in ((ax_bytes, 'data sent (MiB)'),
+                      (ax_time, 'total time (s)')):
+        ax.set_xticks(range(len(workloads)))
+        ax.set_xticklabels(workloads, rotation=15)
+        ax.set_title(title + '; hatched = did not complete')
+        ax.legend(fontsize=8)
+    for j, w in enumerate(workloads):
+        ax = fig.add_subplot(grid[1, j])
+        for method in methods.METHODS:
+            c = by_key.get((w, method))
+            if c is None or not c['remaining_series']:
+                continue
+            t, rem = zip(*c['remaining_series'])
+            ax.plot(t, [v / MiB for v in rem], label=method,
+                    color=colours[method], linewidth=1)
+        ax.set_title('%s: remaining MiB' % w, fontsize=9)
+        ax.set_xlabel('s')
+        if j == 0:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

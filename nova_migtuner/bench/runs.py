@@ -1,0 +1,99 @@
+"""Run one bench case (workload x method) on the test bed and measure it."""
+
+import logging
+import time
+
+from nova_migtuner.bench import methods
+from nova_migtuner.bench import workloads as wl_mod
+from nova_migtuner.engine import dirtyrate
+from nova_migtuner.engine import runner
+from nova_migtuner import units
+
+LOG = logging.getLogger(__name__)
+
+SOURCE, DEST = 'a', 'b'
+DIRTY_RATE_PERIOD_S = 1
+MONITOR_INTERVAL_S = 0.5
+
+
+def heartbeat_downtime(samples):
+    """Downtime as the heartbeat saw it.
+
+    ``switch_gap_ms``: from the last heartbeat on the source to the first
+    on the destination (the switch-over, as an outside observer saw it);
+    None if the guest never beat on the destination.
+    ``longest_source_gap_ms``: the longest silence while still on the
+    source (auto-converge throttling and pauses show up here).
+    """
+    ordered = sorted(samples, key=lambda s: s.time)
+    first_dest = next((s for s in ordered if s.host == DEST), None)
+    source = [s for s in ordered if s.host == SOURCE and (
+        first_dest is None or s.time <= first_dest.time)]
+    switch = None
+    if first_dest is not None and source:
+        switch = (first_dest.time - source[-1].time) * 1000.0
+    gaps = [(b.time - a.time) * 1000.0 for a, b in zip(source, source[1:])]
+    return {'switch_gap_ms': switch,
+            'longest_source_gap_ms': max(gaps) if gaps else None,
+            'beats_source': len(source),
+            'beats_dest': sum(1 for s in ordered if s.host == DEST)}
+
+
+def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
+             progress=print, guest_name=None):
+    """Boot, measure the dirty rate, plan, migrate, measure; return a dict.
+
+    The guest is destroyed afterwards on both hosts, whatever happened.
+    """
+    name = guest_name or 'bench-%s-%s' % (bench_workload.name, method)
+    bed.destroy_guest(name)
+    memory = wl_mod.GUEST_MEMORY_MIB * units.MiB
+    try:
+        dom = bed.boot_guest(name, host=SOURCE,
+                             memory_mib=wl_mod.GUEST_MEMORY_MIB,
+                             workload=bench_workload.workload)
+        rate = dirtyrate.measure_dirty_rate(dom, DIRTY_RATE_PERIOD_S,
+                                            libvirt_module=libvirt)
+        plan, base = methods.build(method, libvirt, memory, run_cap_s,
+                                   rate.bytes_per_second, touched,
+                                   wl_mod.LINK_MIB_S)
+        series = []
+        started = []
+
+        def on_sample(sample):
+            # Iteration 0 is libvirt's setup (remaining reads 0).
+            if (sample.active and sample.remaining_bytes is not None and
+                    sample.memory_iteration != 0):
+                if not started:
+                    started.append(sample.taken_at)
+                series.append((round(sample.taken_at - started[0], 2),
+                               sample.remaining_bytes))
+
+        def on_escalation(action):
+            progress('    %s' % action.describe())
+
+        probe = bed.heartbeat_probe(name).start()
+        mig = runner.LibvirtMigration(
+            dom, plan, bed.uri(DEST), bed.migration_uri(DEST),
+            base_flags=base, monitor_interval_s=MONITOR_INTERVAL_S,
+            on_sample=on_sample, on_escalation=on_escalation,
+            libvirt_module=libvirt)
+        result = mig.run()
+        time.sleep(0.3)  # a few beats on the destination
+        beat = probe.stop()
+        return {
+            'workload': bench_workload.name,
+            'workload_description': bench_workload.description,
+            'method': method,
+            'dirty_rate': {'bytes_per_second': rate.bytes_per_second,
+                           'text': rate.describe()},
+            'touched_bytes': touched,
+            'plan': plan.to_dict(),
+            'report': result.to_dict(),
+            'heartbeat': heartbeat_downtime(probe.samples()),
+            'heartbeat_longest_gap_ms': beat.longest_gap_ms,
+            'guest_host_after': bed.host_of(name),
+            'remaining_series': series,
+        }
+    finally:
+        bed.destroy_guest(name)

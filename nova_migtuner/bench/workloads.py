@@ -1,0 +1,44 @@
+"""The bench's workload matrix, relative to the capped link."""
+
+import dataclasses
+
+from nova_migtuner.testbed import Workload
+
+GUEST_MEMORY_MIB = 256
+# Every run is capped at this migration bandwidth (VIR_MIGRATE_PARAM_
+# BANDWIDTH): loopback under TCG is otherwise limited by CPU time, which
+# varies with whatever else runs; a cap makes runs repeatable.
+LINK_MIB_S = 32
+BUFFER_MIB = 128
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchWorkload:
+    name: str
+    workload: Workload
+    description: str
+
+
+def matrix(quick=False):
+    idle = BenchWorkload('idle', Workload('idle', dirty_mib=64),
+                         'idle guest, 64 MiB touched once')
+    half = BenchWorkload(
+        'dirty-0.5x', Workload('constant', BUFFER_MIB, 0.5 * LINK_MIB_S),
+        '%g MiB/s over %d MiB (0.5x the %d MiB/s link)'
+        % (0.5 * LINK_MIB_S, BUFFER_MIB, LINK_MIB_S))
+    double = BenchWorkload(
+        'dirty-2x', Workload('constant', BUFFER_MIB, 2.0 * LINK_MIB_S),
+        '%g MiB/s over %d MiB (2x the link)'
+        % (2.0 * LINK_MIB_S, BUFFER_MIB))
+    bursty = BenchWorkload(
+        'bursty-web', Workload('bursty', BUFFER_MIB, 3.0 * LINK_MIB_S,
+                               burst_on_s=2.0, burst_off_s=3.0),
+        'web-like bursts: %g MiB/s for 2 s, idle 3 s, over %d MiB'
+        % (3.0 * LINK_MIB_S, BUFFER_MIB))
+    stalling = BenchWorkload(
+        'dirty-3x', Workload('constant', BUFFER_MIB, 100.0),
+        'shared/testbed.md stalled case: 100 MiB/s over %d MiB'
+        % BUFFER_MIB)
+    if quick:
+        return (idle, double)
+    return (idle, half, double, bursty, stalling)
