@@ -1,7 +1,6 @@
 """Bench output: the text table, the JSON file and the PNG plot."""
 
 import json
-import os
 
 from nova_migtuner.bench import methods
 

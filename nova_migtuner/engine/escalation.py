@@ -36,8 +36,9 @@ Rules:
 * Deadline: at ``plan.completion_deadline_s`` the plan's ``deadline_action``
   fires once. A ``pause`` deadline becomes ``abort`` when the pause would
   exceed ``plan.max_pause_ms`` (the pause sends the remaining bytes plus
-  what was dirtied again since the round began, see ``_pause_estimate``); a ``post_copy`` deadline becomes ``abort``
-  when the plan cannot post-copy; ``raise_downtime`` raises to
+  what was dirtied again since the round began, see ``_pause_estimate``);
+  a ``post_copy`` deadline becomes ``abort`` when the plan cannot
+  post-copy; ``raise_downtime`` raises to
   ``plan.max_downtime_ms``.
 * After a ``pause`` the guest is stopped: if the job still runs after twice
   the pause it was allowed (at least ``MIN_PAUSE_WATCHDOG_S``), ``abort``
@@ -56,7 +57,6 @@ import dataclasses
 import logging
 from typing import Optional
 
-from nova_migtuner.engine import stats as stats_mod
 from nova_migtuner import plan as plan_mod
 from nova_migtuner import units
 
