@@ -7,6 +7,7 @@ from nova_migtuner.bench import methods
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.engine import dirtyrate
 from nova_migtuner.engine import runner
+from nova_migtuner.testbed import heartbeat
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -29,9 +30,7 @@ def heartbeat_downtime(samples):
     first_dest = next((s for s in ordered if s.host == DEST), None)
     source = [s for s in ordered if s.host == SOURCE and (
         first_dest is None or s.time <= first_dest.time)]
-    switch = None
-    if first_dest is not None and source:
-        switch = (first_dest.time - source[-1].time) * 1000.0
+    switch = heartbeat.switch_gap_ms(ordered, SOURCE, DEST)
     gaps = [(b.time - a.time) * 1000.0 for a, b in zip(source, source[1:])]
     return {'switch_gap_ms': switch,
             'longest_source_gap_ms': max(gaps) if gaps else None,

@@ -48,6 +48,12 @@ class HeartbeatResult:
     seq_before_gap: int
     seq_after_gap: int
     median_interval_ms: float
+    # The switch-over as an outside observer saw it: from the last beat on
+    # the first host to the first beat on another one (None: never moved).
+    # Unlike longest_gap_ms it cannot be taken by a CPU stall elsewhere.
+    switch_gap_ms: float = None
+    switch_from_host: str = None
+    switch_to_host: str = None
 
     @property
     def crossed_hosts(self):
@@ -180,6 +186,21 @@ class HeartbeatProbe:
         self.stop()
 
 
+def switch_gap_ms(samples, source, dest):
+    """Milliseconds from the last beat on *source* to the first on *dest*.
+
+    Only beats on *source* before the first one on *dest* count; None when
+    the guest never beat on one of them.
+    """
+    ordered = sorted(samples, key=lambda s: s.time)
+    first_dest = next((s for s in ordered if s.host == dest), None)
+    before = [s for s in ordered if s.host == source and (
+        first_dest is None or s.time <= first_dest.time)]
+    if first_dest is None or not before:
+        return None
+    return (first_dest.time - before[-1].time) * 1000.0
+
+
 def summarize(samples, started_at, stopped_at):
     by_host = {}
     for sample in samples:
@@ -200,7 +221,13 @@ def summarize(samples, started_at, stopped_at):
                                None, None, None, None, None, None, None,
                                median)
     gap, before, after = best
+    source = ordered[0].host
+    dest = next((x.host for x in ordered if x.host != source), None)
     return HeartbeatResult(started_at, stopped_at, len(samples), by_host,
                            gap * 1000.0, before.time, after.time,
                            before.host, after.host, before.seq, after.seq,
-                           median)
+                           median,
+                           switch_gap_ms=(switch_gap_ms(ordered, source, dest)
+                                          if dest else None),
+                           switch_from_host=source if dest else None,
+                           switch_to_host=dest)

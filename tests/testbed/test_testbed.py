@@ -158,11 +158,14 @@ def test_live_migration_of_idle_guest(testbed, guests):
     assert stats['data_processed'] >= 16 * 2 ** 20
     # The guest was seen leaving a and arriving on b, and what the outside
     # saw agrees with what QEMU reports.
-    assert heartbeat.gap_from_host == 'a' and heartbeat.gap_to_host == 'b'
+    # (The switch gap, not the longest gap: on a loaded 2-core machine a
+    # CPU stall of the source guest can outlast an idle guest's downtime.)
+    assert (heartbeat.switch_from_host, heartbeat.switch_to_host) == ('a',
+                                                                      'b')
     assert heartbeat.samples_by_host.get('b', 0) > 50
     downtime = stats['downtime']
-    assert heartbeat.longest_gap_ms >= 0.8 * downtime - 10
-    assert heartbeat.longest_gap_ms <= downtime + 500
+    assert heartbeat.switch_gap_ms >= 0.8 * downtime - 10
+    assert heartbeat.switch_gap_ms <= downtime + 500
     # One pre-copy of an idle guest: the guest must still run on b.
     assert testbed.wait_for_workload_reports('tb-live', 1, timeout=15)
 
@@ -177,10 +180,11 @@ def test_paused_migration_shows_a_large_heartbeat_gap(testbed, guests):
     assert testbed.host_of('tb-paused') == 'b'
     # The guest was stopped for the whole transfer (about 90 MB at
     # 32 MiB/s): the outside sees seconds, not milliseconds.
-    assert heartbeat.longest_gap_ms > 1000
-    assert heartbeat.gap_from_host == 'a' and heartbeat.gap_to_host == 'b'
-    assert heartbeat.longest_gap_ms == pytest.approx(stats['downtime'],
-                                                     rel=0.2, abs=300)
+    assert heartbeat.switch_gap_ms > 1000
+    assert (heartbeat.switch_from_host, heartbeat.switch_to_host) == ('a',
+                                                                      'b')
+    assert heartbeat.switch_gap_ms == pytest.approx(
+        stats['downtime'], rel=0.2, abs=300)
 
 
 @pytest.mark.testbed
