@@ -6,7 +6,27 @@ registered (inside nova services); the command line passes them explicitly.
 
 from oslo_config import cfg
 
+from nova_migtuner.conf import migtuner as mt_opts
 from nova_migtuner import context as ctx_mod
+from nova_migtuner import units
+
+# Used with link_bandwidth = measure until a migration has been measured,
+# and by whoever cannot measure (the scheduler, the operator CLI).
+MEASURE_FALLBACK_BANDWIDTH = '1Gbit/s'
+
+
+def link_bandwidth(configured, observed=None):
+    """Bytes/s of the migration link and whether it was measured.
+
+    :param configured: ``[migtuner] link_bandwidth`` (a rate or 'measure').
+    :param observed: bytes/s seen in earlier migrations from this host.
+    :returns: ``(bytes_per_second, measured)``.
+    """
+    if str(configured).strip().lower() == mt_opts.MEASURE:
+        if observed:
+            return float(observed), True
+        return units.parse_rate(MEASURE_FALLBACK_BANDWIDTH), False
+    return units.parse_rate(configured, what='link_bandwidth'), False
 
 
 def _nova_libvirt(conf, name):

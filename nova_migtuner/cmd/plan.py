@@ -88,9 +88,8 @@ def context_from_args(args, conf):
         bandwidth = args.bandwidth
         given.add(ctx_mod.LINK_BANDWIDTH)
     else:
-        bandwidth = units.parse_rate(conf.migtuner.link_bandwidth) \
-            if conf.migtuner.link_bandwidth != 'measure' \
-            else units.parse_rate('1Gbit/s')
+        bandwidth, _ = limits_mod.link_bandwidth(
+            conf.migtuner.link_bandwidth)
     for flag, name in ((args.dirty_rate, ctx_mod.DIRTY_RATE),
                        (args.touched, ctx_mod.TOUCHED),
                        (args.working_set, ctx_mod.WORKING_SET),

@@ -10,14 +10,10 @@ import dataclasses
 from nova_migtuner import context as ctx_mod
 from nova_migtuner import limits as limits_mod
 from nova_migtuner import policy as policy_mod
-from nova_migtuner import units
-from nova_migtuner.conf import migtuner as conf_mod
 
 # nova copies every image property into the instance's system metadata
 # with this prefix when the instance is built.
 SYSMETA_IMAGE_PREFIX = 'image_'
-# Used with link_bandwidth = measure until a migration has been measured.
-DEFAULT_LINK_BANDWIDTH = '1Gbit/s'
 # Migration statuses after which a migration no longer runs.
 FINISHED_STATUSES = ('completed', 'failed', 'error', 'cancelled')
 
@@ -34,20 +30,6 @@ def image_properties_from_system_metadata(system_metadata):
         if key.startswith(prefix):
             props[key[len(SYSMETA_IMAGE_PREFIX):]] = value
     return props
-
-
-def link_bandwidth(configured, observed=None):
-    """Bytes/s of the migration link and whether it was measured.
-
-    :param configured: ``[migtuner] link_bandwidth`` (a rate or 'measure').
-    :param observed: bytes/s seen in earlier migrations from this host.
-    :returns: ``(bytes_per_second, measured)``.
-    """
-    if str(configured).strip().lower() == conf_mod.MEASURE:
-        if observed:
-            return float(observed), True
-        return units.parse_rate(DEFAULT_LINK_BANDWIDTH), False
-    return units.parse_rate(configured, what='link_bandwidth'), False
 
 
 def seconds_since_last(finished_times, now, exclude=()):
@@ -84,8 +66,8 @@ def migration_context(*, conf, memory_bytes, measurement, extra_specs,
             system_metadata),
         available_strategies=available_strategies,
         tenant_strategies=conf.migtuner.tenant_strategies)
-    bandwidth, bw_measured = link_bandwidth(conf.migtuner.link_bandwidth,
-                                            observed_bandwidth)
+    bandwidth, bw_measured = limits_mod.link_bandwidth(
+        conf.migtuner.link_bandwidth, observed_bandwidth)
     measured = set(measurement.measured) if measurement else set()
     if bw_measured:
         measured.add(ctx_mod.LINK_BANDWIDTH)

@@ -28,7 +28,6 @@ _NOVA_LIBVIRT_OPTS = (
     cfg.BoolOpt('live_migration_permit_post_copy', default=False),
     cfg.IntOpt('live_migration_bandwidth', default=0),
 )
-ASSUMED_BANDWIDTH = '1Gbit/s'
 
 
 class PlanningError(ValueError):
@@ -99,11 +98,11 @@ def load_config(config_files):
 
 def settings_from_config(conf, config_files=()):
     mt = conf.migtuner
-    if mt.link_bandwidth == mt_conf.migtuner.MEASURE:
-        bandwidth, source = units.parse_rate(ASSUMED_BANDWIDTH), 'assumed'
+    bandwidth, _ = limits_mod.link_bandwidth(mt.link_bandwidth)
+    if mt.link_bandwidth == mt_conf.migtuner.MEASURE or not config_files:
+        source = 'assumed'
     else:
-        bandwidth = units.parse_rate(mt.link_bandwidth)
-        source = 'given' if config_files else 'assumed'
+        source = 'given'
     return PlanSettings(
         limits=limits_mod.admin_limits(conf),
         default_strategy=mt.default_strategy,

@@ -16,6 +16,7 @@ from nova.scheduler import utils as scheduler_utils
 from nova.scheduler import weights
 
 import nova_migtuner.conf
+from nova_migtuner import limits as limits_mod
 from nova_migtuner.scheduler import hosts
 from nova_migtuner.scheduler import request
 from nova_migtuner.scheduler import rules
@@ -28,12 +29,9 @@ MULTIPLIER_KEY = 'migtuner_weight_multiplier'
 
 
 def _default_link_bandwidth():
-    text = CONF.migtuner.link_bandwidth
     # 'measure' is a compute-side notion (observed migrations of one host);
-    # the scheduler ranks with the configured nominal rate.
-    if text == 'measure':
-        text = '1Gbit/s'
-    return units.parse_rate(text)
+    # the scheduler ranks with the fallback rate.
+    return limits_mod.link_bandwidth(CONF.migtuner.link_bandwidth)[0]
 
 
 def _link_classes():

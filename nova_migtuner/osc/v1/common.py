@@ -7,10 +7,10 @@ import time
 
 from osc_lib import exceptions
 
+from nova_migtuner.cmd import argtypes
 from nova_migtuner.osc import drain as drain_mod
 from nova_migtuner.osc import planning
 from nova_migtuner.reports import store as store_mod
-from nova_migtuner import units
 
 ENV_CONFIG_FILE = 'MIGTUNER_CONFIG_FILE'
 ENV_SECRET = 'MIGTUNER_OPERATOR_SECRET'
@@ -46,12 +46,8 @@ def positive_int(text):
     return value
 
 
-def seconds(text):
-    try:
-        value = units.parse_duration(text, what='duration')
-    except units.UnitError as e:
-        raise argparse.ArgumentTypeError(str(e))
-    return value
+# Durations such as 30s or 5min; negative ones are refused.
+seconds = argtypes.seconds
 
 
 def load_settings(parsed_args):

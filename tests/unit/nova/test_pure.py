@@ -12,6 +12,7 @@ from oslo_config import cfg
 
 from nova_migtuner import context as ctx_mod
 from nova_migtuner.conf import migtuner as conf_mod
+from nova_migtuner import limits as limits_mod
 from nova_migtuner.engine import escalation
 from nova_migtuner.engine import stats as stats_mod
 from nova_migtuner.nova import compat
@@ -275,9 +276,9 @@ def test_image_properties_only_migtuner_ones():
 
 
 def test_link_bandwidth():
-    assert inputs.link_bandwidth('1Gbit/s') == (125e6, False)
-    assert inputs.link_bandwidth('measure', 300e6) == (300e6, True)
-    assert inputs.link_bandwidth('measure', None) == (125e6, False)
+    assert limits_mod.link_bandwidth('1Gbit/s') == (125e6, False)
+    assert limits_mod.link_bandwidth('measure', 300e6) == (300e6, True)
+    assert limits_mod.link_bandwidth('measure', None) == (125e6, False)
 
 
 def test_seconds_since_last_excludes_the_running_migration():
