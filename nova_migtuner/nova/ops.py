@@ -8,6 +8,7 @@ metadata, Migration records), nova's own ``_live_migration`` and
 """
 
 import datetime
+import os
 import threading
 import time
 
@@ -20,6 +21,7 @@ from nova_migtuner.nova import inputs
 from nova_migtuner.nova import measure
 from nova_migtuner.nova import notifications as notif
 from nova_migtuner.nova import session as session_mod
+from nova_migtuner import operator_marker
 from nova_migtuner import planner
 from nova_migtuner import units
 
@@ -74,6 +76,8 @@ class NovaOps:
         self._parent_live_migration = parent_live_migration
         self.clock = clock
         self.host_state = HostState(clock)
+        self._used_markers = None
+        self._used_markers_lock = threading.Lock()
 
     # -- configuration ------------------------------------------------------
 
@@ -147,9 +151,51 @@ class NovaOps:
             ((m.id, m.updated_at or m.created_at) for m in migrations),
             now, exclude=(current,))
 
+    def used_markers(self):
+        """The SQLite store of operator markers this host has used."""
+        with self._used_markers_lock:
+            if self._used_markers is None:
+                path = (self.conf.migtuner.operator_nonce_db or
+                        os.path.join(self.conf.state_path,
+                                     'migtuner_used_markers.sqlite'))
+                self._used_markers = operator_marker.SqliteNonceStore(path)
+            return self._used_markers
+
+    def take_operator_strategy(self, s):
+        """The strategy a valid operator marker chooses, else None.
+
+        The marker is removed from the server's metadata whether it is
+        valid or not, so that it is used at most once; a refused marker is
+        logged and the migration goes on with the usual strategy.
+        """
+        mt = self.conf.migtuner
+        if operator_marker.METADATA_KEY not in (s.instance.metadata or {}):
+            return None
+        decision = operator_marker.take_from_metadata(
+            s.instance.metadata, mt.operator_secret, s.instance_uuid,
+            s.source_host, self.used_markers(),
+            allowed_strategies=planner.available_strategies(),
+            max_ttl=mt.operator_marker_max_ttl_s)
+        if decision.present:
+            s.instance.save()
+        if decision.refused_reason:
+            LOG.warning('Operator strategy marker refused (%(reason)s): '
+                        '%(message)s',
+                        {'reason': decision.refused_reason,
+                         'message': decision.refused_message},
+                        instance=s.instance)
+        elif decision.strategy:
+            LOG.info('Operator chose strategy %(strategy)s for this '
+                     'migration', {'strategy': decision.strategy},
+                     instance=s.instance)
+        return decision.strategy
+
     def plan(self, s):
         instance = s.instance
         conf = self.conf
+        if not s.marker_taken:
+            s.marker_taken = True
+            s.operator_strategy = self.take_operator_strategy(s)
         context = inputs.migration_context(
             conf=conf,
             memory_bytes=instance.flavor.memory_mb * units.MiB,
@@ -162,7 +208,8 @@ class NovaOps:
                 self.seconds_since_instance_migration(s)),
             seconds_since_host_migration=self.host_state.since_last_start(),
             instance_uuid=s.instance_uuid)
-        plan = planner.build_plan(context, conf.migtuner.default_strategy)
+        plan = planner.build_plan(context, conf.migtuner.default_strategy,
+                                  operator_strategy=s.operator_strategy)
         # Fail here, before anything started, if this libvirt cannot do it.
         flags_mod.libvirt_flags(plan, s.base_flags, s.libvirt)
         return plan

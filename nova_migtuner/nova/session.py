@@ -71,6 +71,9 @@ class MigrationSession:
         self.start_requested = False
         # Decisions.
         self.measurement = None
+        # The operator's one-off strategy (signed marker), read once.
+        self.operator_strategy = None
+        self.marker_taken = False
         self.plan = None
         self.escalator = None
         self.fallback_reason = None

@@ -14,6 +14,7 @@ from nova_migtuner.nova import compat  # noqa: E402
 from nova_migtuner.nova import driver as mt_driver  # noqa: E402
 from nova_migtuner.nova import handoff  # noqa: E402
 from nova_migtuner.nova import notifications as notif  # noqa: E402
+from nova_migtuner import operator_marker  # noqa: E402
 from tests.functional.driver import base  # noqa: E402
 
 MIB = base.MIB
@@ -189,6 +190,44 @@ class TestTunedMigration(base.MigTunerTestBase):
             self.assertEqual(cap, start['max_downtime_ms'])
             self.assertEqual('dest', self.host_of(server))
         self.assertEqual(host_flags, self.src.driver._live_migration_flags)
+
+    def test_operator_marker_chooses_the_strategy_once(self):
+        secret = 'functional-operator-secret'
+        self.flags(operator_secret=secret, instance_spacing_s=0,
+                   operator_nonce_db=os.path.join(
+                       self.useFixture(fixtures.TempDir()).path, 'n.db'),
+                   group='migtuner')
+
+        nonce = operator_marker.new_nonce()
+
+        def genuine(server):
+            # One nonce for all: only its first use may be accepted.
+            return operator_marker.sign(secret, server['id'], 'conservative',
+                                        nonce=nonce, source_host='src')
+
+        def forged(server):
+            return operator_marker.sign('not-the-operator-secret',
+                                        server['id'], 'fastest',
+                                        source_host='src')
+
+        # (how the marker is made, strategy the compute used)
+        rounds = [(genuine, 'conservative'),
+                  (forged, 'balanced'),      # bad signature: refused
+                  (genuine, 'balanced')]     # nonce used before: refused
+        for make_marker, expected in rounds:
+            server = self.create_server_on_src()
+            self.api.post_server_metadata(
+                server['id'], {operator_marker.METADATA_KEY:
+                               make_marker(server)})
+            script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+            self.notifier.reset()
+            self.migrate(server, script)
+            start = self.notifications(notif.START)[-1]['payload']
+            self.assertEqual(expected, start['strategy'])
+            # Valid or not, the marker is gone after one use.
+            self.assertNotIn(operator_marker.METADATA_KEY,
+                             self.api.get_server(server['id'])['metadata'])
+            self.assertEqual('dest', self.host_of(server))
 
     def test_stalled_migration_escalates_to_post_copy(self):
         self.flags(live_migration_permit_post_copy=True, group='libvirt')
