@@ -13,14 +13,19 @@ import sys
 SUBCOMMANDS = {
     'plan': 'nova_migtuner.cmd.plan',
     'advise-flavor': 'nova_migtuner.cmd.advise_flavor',
-    'testbed': 'nova_migtuner.cmd.testbed',
-    'bench': 'nova_migtuner.cmd.bench',
     'report-collector': 'nova_migtuner.cmd.report_collector',
 }
-# Subcommands whose modules parse their own arguments: main(argv, prog).
+# Subcommands whose modules parse their own arguments (and --help):
+# name -> (module with main(argv, prog), one-line help).
 PASSTHROUGH = {
-    'testbed': 'nova_migtuner.testbed.__main__',
-    'bench': 'nova_migtuner.bench.cli',
+    'testbed': ('nova_migtuner.testbed.__main__',
+                'start, inspect or stop the local two-host libvirt/QEMU test '
+                'bed (see: nova-migtuner testbed --help)'),
+    'bench': ('nova_migtuner.bench.cli',
+              'migrate idle, moderate, busy and bursty guests on the local '
+              'test bed three ways (stock nova, nova best static, '
+              'nova_migtuner) and report time, downtime and bytes (see: '
+              'nova-migtuner bench --help)'),
 }
 
 
@@ -43,6 +48,9 @@ def build_parser(only=None):
             continue
         sub = module.add_parser(subparsers)
         sub.set_defaults(parser=sub)
+    if only is None:
+        for name, (_, help_text) in PASSTHROUGH.items():
+            subparsers.add_parser(name, add_help=False, help=help_text)
     return parser
 
 
@@ -75,8 +83,7 @@ def glue_negative_values(argv):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in PASSTHROUGH:
-        # These subcommands own their whole argument parsing (and --help).
-        module = importlib.import_module(PASSTHROUGH[argv[0]])
+        module = importlib.import_module(PASSTHROUGH[argv[0]][0])
         return module.main(argv[1:], prog='nova-migtuner %s' % argv[0])
     parser = build_parser(only=argv[0] if argv and argv[0] in SUBCOMMANDS
                           else None)

@@ -76,3 +76,21 @@ def test_bad_config_value_exits_2(capsys, tmp_path):
         cli.main(['plan', '--memory', '4GiB', '--config-file', str(f)])
     assert exc.value.code == 2
     assert 'max_downtime_ms' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('name', ['testbed', 'bench'])
+def test_passthrough_subcommands_own_their_help(capsys, name):
+    with pytest.raises(SystemExit) as exc:
+        cli.main([name, '--help'])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith('usage: nova-migtuner %s' % name)
+
+
+def test_main_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(['--help'])
+    out = capsys.readouterr().out
+    for name in list(cli.SUBCOMMANDS) + list(cli.PASSTHROUGH):
+        assert name in out
+    assert 'unavailable' not in out
