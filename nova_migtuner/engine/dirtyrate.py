@@ -92,11 +92,15 @@ def measure_dirty_rate(domain, period_s=DEFAULT_PERIOD_S,
     deadline = time.monotonic() + (timeout_s if timeout_s is not None
                                    else period + EXTRA_WAIT_S)
     _sleep(period)
+    # Inside nova-compute the domain is an eventlet tpool.Proxy, which
+    # domainListGetStats rejects ("domain list contains non-domain
+    # elements"): hand it the virDomain behind the proxy.
+    raw_domain = getattr(domain, '_obj', domain)
     last = {}
     while True:
         try:
-            result = domain.connect().domainListGetStats([domain],
-                                                         stats_group)
+            result = raw_domain.connect().domainListGetStats(
+                [raw_domain], stats_group)
             last = result[0][1] if result else {}
         except libvirt_module.libvirtError as exc:
             return _unmeasured(period, 'dirty rate stats unreadable: %s'
