@@ -230,6 +230,24 @@ class MigrationSession:
                      {'ms': downtime_ms}, instance=self.instance)
         return True
 
+    def set_initial_downtime(self, domain):
+        """Set the plan's first max downtime before the job starts.
+
+        libvirt keeps it for the job (verified on the test bed), and a call
+        made during the job can wait for the job on a busy connection;
+        ``observe`` sets it on the first poll when this did not work.
+        """
+        if not self.tuned or self.downtime_ms is not None:
+            return
+        try:
+            domain.migrateSetMaxDowntime(self.plan.initial_downtime_ms)
+        except self.libvirt.libvirtError as e:
+            LOG.debug('Max downtime not set before the job (%(error)s); '
+                      'the first poll sets it', {'error': e},
+                      instance=self.instance)
+            return
+        self.downtime_ms = self.plan.initial_downtime_ms
+
     def observe(self, domain, raw):
         """One poll of nova's monitor; applies the plan; never raises."""
         try:
@@ -323,6 +341,7 @@ class TunedDomain:
     def migrateToURI3(self, dconnuri, params=None, flags=0):
         session = self._mt_session
         flags, params = session.tune_call(flags, params or {})
+        session.set_initial_downtime(self._mt_domain)
         try:
             return self._mt_domain.migrateToURI3(dconnuri, params=params,
                                                  flags=flags)
