@@ -165,40 +165,31 @@ def _as_dict(item):
     return dict(item.to_dict() if hasattr(item, 'to_dict') else item)
 
 
-def report_from_stats(completed_stats, samples, plan, escalations, outcome,
-                      error=None, *, fallback_stats=None,
-                      completed_source=SOURCE_DEST_COMPLETED,
-                      fallback_source=SOURCE_SOURCE_COMPLETED,
-                      wall_seconds=None, final_downtime_ms=None,
-                      flags=None, skipped_steps=(), post_copy=None):
-    """Build the ``MigrationReport`` of one migration.
+@dataclasses.dataclass(frozen=True)
+class MeasuredNumbers:
+    """What was measured of one migration, plan or no plan.
 
-    :param completed_stats: raw ``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)``
-        dict, normally read on the destination domain; may be None, ``{}``
-        or ``{'type': 0}`` (then ignored).
-    :param samples: the ``JobSample`` objects polled during the job, in
-        order (may be empty).
-    :param plan: the ``MigrationPlan`` executed (strategy, prediction,
-        initial downtime, bandwidth).
-    :param escalations: ``escalation.Action`` objects (or their dicts)
-        taken, in order.
-    :param outcome: 'completed', 'aborted' or 'failed'.
-    :param error: error text for aborted/failed migrations.
-    :param fallback_stats: completed stats read elsewhere (normally the
-        source domain's), used for whatever *completed_stats* lacks.
-    :param completed_source / fallback_source: labels of the two, for
-        ``sources``.
-    :param wall_seconds: the caller's own measurement of the migration
-        call, used when no completed stats give ``time_elapsed``.
-    :param final_downtime_ms: the max downtime limit at the end; defaults
-        to the last raise_downtime escalation, else the plan's initial one.
-    :param flags: names of the libvirt flags used; defaults to plan.flags.
-    :param skipped_steps: ``escalation.SkippedStep`` objects (or dicts).
-    :param post_copy: whether post-copy was started; defaults to "a
-        post_copy escalation was taken".
+    ``values`` maps the ``_STAT_FIELDS`` names to numbers (None when no
+    source had one); ``sources`` lists ``(field, SOURCE_*)`` pairs.
+    """
+    values: dict
+    total_seconds: Optional[float]
+    auto_converge_throttle: Optional[int]
+    sources: tuple
+
+
+def measured_numbers(completed_stats, samples, *, fallback_stats=None,
+                     completed_source=SOURCE_DEST_COMPLETED,
+                     fallback_source=SOURCE_SOURCE_COMPLETED,
+                     wall_seconds=None):
+    """Pick each number from the best source that has it.
+
+    Completed stats first (*completed_stats*, then *fallback_stats*), then
+    the last polled sample, except for the downtime (see
+    ``_NOT_FROM_SAMPLES``); the total time from libvirt's elapsed time,
+    else *wall_seconds*, else the last poll.
     """
     samples = list(samples or ())
-    escalations = tuple(_as_dict(e) for e in escalations or ())
     candidates = []
     for raw, label in ((completed_stats, completed_source),
                        (fallback_stats, fallback_source)):
@@ -247,6 +238,51 @@ def report_from_stats(completed_stats, samples, plan, escalations, outcome,
     throttle = max(throttles) if throttles else None
     if throttle is not None:
         sources.append(('auto_converge_throttle', SOURCE_SAMPLES))
+    return MeasuredNumbers(values=values, total_seconds=total_seconds,
+                           auto_converge_throttle=throttle,
+                           sources=tuple(sources))
+
+
+def report_from_stats(completed_stats, samples, plan, escalations, outcome,
+                      error=None, *, fallback_stats=None,
+                      completed_source=SOURCE_DEST_COMPLETED,
+                      fallback_source=SOURCE_SOURCE_COMPLETED,
+                      wall_seconds=None, final_downtime_ms=None,
+                      flags=None, skipped_steps=(), post_copy=None):
+    """Build the ``MigrationReport`` of one migration.
+
+    :param completed_stats: raw ``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)``
+        dict, normally read on the destination domain; may be None, ``{}``
+        or ``{'type': 0}`` (then ignored).
+    :param samples: the ``JobSample`` objects polled during the job, in
+        order (may be empty).
+    :param plan: the ``MigrationPlan`` executed (strategy, prediction,
+        initial downtime, bandwidth).
+    :param escalations: ``escalation.Action`` objects (or their dicts)
+        taken, in order.
+    :param outcome: 'completed', 'aborted' or 'failed'.
+    :param error: error text for aborted/failed migrations.
+    :param fallback_stats: completed stats read elsewhere (normally the
+        source domain's), used for whatever *completed_stats* lacks.
+    :param completed_source / fallback_source: labels of the two, for
+        ``sources``.
+    :param wall_seconds: the caller's own measurement of the migration
+        call, used when no completed stats give ``time_elapsed``.
+    :param final_downtime_ms: the max downtime limit at the end; defaults
+        to the last raise_downtime escalation, else the plan's initial one.
+    :param flags: names of the libvirt flags used; defaults to plan.flags.
+    :param skipped_steps: ``escalation.SkippedStep`` objects (or dicts).
+    :param post_copy: whether post-copy was started; defaults to "a
+        post_copy escalation was taken".
+    """
+    samples = list(samples or ())
+    escalations = tuple(_as_dict(e) for e in escalations or ())
+    measured = measured_numbers(
+        completed_stats, samples, fallback_stats=fallback_stats,
+        completed_source=completed_source, fallback_source=fallback_source,
+        wall_seconds=wall_seconds)
+    sources = list(measured.sources)
+    throttle = measured.auto_converge_throttle
 
     if final_downtime_ms is None:
         final_downtime_ms = plan.initial_downtime_ms
@@ -262,7 +298,7 @@ def report_from_stats(completed_stats, samples, plan, escalations, outcome,
         error=error,
         strategy=plan.strategy,
         flags=tuple(flags if flags is not None else plan.flags),
-        total_seconds=total_seconds,
+        total_seconds=measured.total_seconds,
         auto_converge_throttle=throttle,
         post_copy=bool(post_copy),
         initial_downtime_ms=plan.initial_downtime_ms,
@@ -277,4 +313,4 @@ def report_from_stats(completed_stats, samples, plan, escalations, outcome,
         predicted_downtime_ms=prediction.downtime_ms,
         samples=len(samples),
         sources=tuple(sources),
-        **values)
+        **measured.values)

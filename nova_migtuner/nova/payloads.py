@@ -5,7 +5,6 @@ them against the declared fields).
 """
 
 from nova_migtuner.engine import report as report_mod
-from nova_migtuner.engine import stats as stats_mod
 from nova_migtuner.nova import notifications as notif
 
 
@@ -82,41 +81,6 @@ def _report_outcome(outcome):
     return report_mod.OUTCOME_FAILED
 
 
-def _stock_numbers(completed_stats, samples, wall_seconds):
-    """The measured numbers without a plan: destination stats, else the
-    last sample of the running job (a lower bound for byte counts)."""
-    candidates = []
-    sample = stats_mod.JobSample.from_job_stats(completed_stats or {},
-                                                taken_at=0.0)
-    if sample.has_progress_data:
-        candidates.append(sample)
-    progress = [s for s in samples if s.has_progress_data]
-    if progress:
-        candidates.append(progress[-1])
-
-    def first(attr):
-        for candidate in candidates:
-            value = getattr(candidate, attr)
-            if value is not None:
-                return value
-        return None
-
-    elapsed = first('time_elapsed_ms')
-    throttles = [s.auto_converge_throttle for s in candidates + progress
-                 if s.auto_converge_throttle is not None]
-    return dict(
-        downtime_ms=first('downtime_ms'),
-        downtime_net_ms=first('downtime_net_ms'),
-        data_bytes=first('data_processed'),
-        memory_bytes=first('memory_processed'),
-        memory_total=first('memory_total'),
-        iterations=first('memory_iteration'),
-        postcopy_requests=first('memory_postcopy_requests'),
-        total_seconds=(elapsed / 1000.0 if elapsed is not None
-                       else wall_seconds),
-        auto_converge_throttle=max(throttles) if throttles else None)
-
-
 def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
                applied, final_downtime_ms, wall_seconds, waited_s,
                fallback_reason, post_copy, error=None):
@@ -144,13 +108,18 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
             postcopy_requests=report.postcopy_requests,
             total_seconds=report.total_seconds,
             auto_converge_throttle=report.auto_converge_throttle)
-        stats_source = ('destination' if report.source_of('downtime_ms') ==
-                        report_mod.SOURCE_DEST_COMPLETED else
-                        'source' if samples else 'none')
+        sources = report.sources
     else:
-        numbers = _stock_numbers(completed_stats, samples, wall_seconds)
-        stats_source = ('destination' if completed_stats and len(
-            completed_stats) > 1 else 'source' if samples else 'none')
+        # Untuned: the same choice of numbers, without a plan to compare.
+        measured = report_mod.measured_numbers(completed_stats, samples,
+                                               wall_seconds=wall_seconds)
+        numbers = dict(measured.values,
+                       total_seconds=measured.total_seconds,
+                       auto_converge_throttle=measured.auto_converge_throttle)
+        sources = measured.sources
+    stats_source = ('destination' if dict(sources).get('downtime_ms') ==
+                    report_mod.SOURCE_DEST_COMPLETED else
+                    'source' if samples else 'none')
     fields = plan_fields(plan, flag_names)
     fields.update(
         outcome=outcome,

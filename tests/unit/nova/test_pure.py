@@ -450,9 +450,12 @@ def test_end_fields_prefer_destination_stats_over_samples():
 
 
 def test_end_fields_untuned_fall_back_to_the_last_sample():
+    # A running job's 'downtime' is QEMU's expected downtime, never the
+    # measured one: it must not be reported, tuned or not.
     sample = stats_mod.JobSample.from_job_stats(
         {'type': 2, 'memory_processed': 100, 'data_processed': 150,
-         'memory_total': GiB, 'memory_iteration': 2}, taken_at=1.0)
+         'memory_total': GiB, 'memory_iteration': 2, 'downtime': 4044},
+        taken_at=1.0)
     fields = payloads.end_fields(
         plan=None, flag_names=['VIR_MIGRATE_LIVE'], outcome='failed',
         completed_stats=None, samples=[sample], applied=[],
