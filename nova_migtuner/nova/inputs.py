@@ -5,8 +5,6 @@ and libvirt; these functions turn what it read into a
 ``MigrationContext``. No nova or libvirt import here.
 """
 
-import dataclasses
-
 from nova_migtuner import context as ctx_mod
 from nova_migtuner import limits as limits_mod
 from nova_migtuner import policy as policy_mod
@@ -71,7 +69,7 @@ def migration_context(*, conf, memory_bytes, measurement, extra_specs,
     measured = set(measurement.measured) if measurement else set()
     if bw_measured:
         measured.add(ctx_mod.LINK_BANDWIDTH)
-    kwargs = dict(
+    return ctx_mod.MigrationContext(
         memory_bytes=int(memory_bytes),
         link_bandwidth=bandwidth,
         touched_bytes=measurement.touched_bytes if measurement else None,
@@ -83,8 +81,7 @@ def migration_context(*, conf, memory_bytes, measurement, extra_specs,
         policy=policy,
         limits=limits_mod.admin_limits(conf),
         measured=frozenset(measured),
+        # A configured link bandwidth is the admin's figure, not a guess.
+        given=(frozenset() if bw_measured
+               else frozenset([ctx_mod.LINK_BANDWIDTH])),
         instance_uuid=instance_uuid)
-    fields = {f.name for f in dataclasses.fields(ctx_mod.MigrationContext)}
-    if 'given' in fields and not bw_measured:
-        kwargs['given'] = frozenset([ctx_mod.LINK_BANDWIDTH])
-    return ctx_mod.MigrationContext(**kwargs)
