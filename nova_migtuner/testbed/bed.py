@@ -386,6 +386,49 @@ class Testbed:
                 except FileNotFoundError:
                     pass
 
+    def kill_guest(self, name):
+        """SIGKILL ``name``'s QEMU on both hosts, by its PID file.
+
+        The last resort when libvirt itself is blocked on the guest's
+        monitor: the monitor socket closes and the blocked call returns.
+        Returns the PIDs killed.
+        """
+        killed = []
+        for host in self.hosts.values():
+            pid_file = host.path('/run/libvirt/qemu/%s.pid' % name)
+            try:
+                with open(pid_file) as f:
+                    pid = int(f.read().strip())
+            except (OSError, ValueError):
+                continue
+            if pid in host.qemu_pids():
+                LOG.warning('Killing QEMU pid %d of guest %s on test bed '
+                            'host %s', pid, name, host.name)
+                processes.kill(pid)
+                killed.append(pid)
+        return killed
+
+    def diagnostics(self, name=None, lines=40):
+        """Text for a failure report: both daemons' log tails, ``name``'s
+        QEMU log tails and the state of every QEMU process of the bed."""
+        parts = []
+        for host in self.hosts.values():
+            parts.append('--- host %s: libvirtd pid %s, %s (tail) ---\n%s'
+                         % (host.name, host.pid(), host.log_file,
+                            processes.tail_file(host.log_file, lines)))
+            if name:
+                path = host.qemu_log(name)
+                if os.path.exists(path):
+                    parts.append('--- host %s: %s (tail) ---\n%s'
+                                 % (host.name, path,
+                                    processes.tail_file(path, lines)))
+            for pid in host.qemu_pids():
+                parts.append('--- host %s: QEMU pid %d: %s ---\n%s'
+                             % (host.name, pid,
+                                ' '.join(processes.cmdline(pid) or [])[:200],
+                                processes.thread_states(pid)))
+        return '\n'.join(parts)
+
     # -- measurements ------------------------------------------------------
 
     def heartbeat_probe(self, name,

@@ -30,3 +30,7 @@ class PrerequisiteError(TestbedError):
 
 class GuestBootTimeout(TestbedError):
     """A guest did not reach its workload in time."""
+
+
+class CallTimeout(TestbedError):
+    """A call into libvirt did not return in time (see watchdog)."""

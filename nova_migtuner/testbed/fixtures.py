@@ -11,10 +11,17 @@ missing or libvirtd cannot start, unless NOVA_MIGTUNER_TESTBED_REQUIRED=1,
 which turns that into a failure (for CI machines that must run them).
 NOVA_MIGTUNER_TESTBED_KEEP=1 leaves the bed up after the session (debugging;
 stop it with ``python -m nova_migtuner.testbed down``).
+
+A test on the bed that runs longer than NOVA_MIGTUNER_TESTBED_HANG_S seconds
+(default 600) is taken for blocked in libvirt: every thread's stack and the
+bed's logs go to stderr and the bed's QEMUs are killed, which makes the
+blocked libvirt call return, so that the test fails and the run goes on.
 """
 
+import faulthandler
 import logging
 import os
+import sys
 import threading
 
 import pytest
@@ -26,6 +33,8 @@ LOG = logging.getLogger(__name__)
 
 REQUIRED_ENV = 'NOVA_MIGTUNER_TESTBED_REQUIRED'
 KEEP_ENV = 'NOVA_MIGTUNER_TESTBED_KEEP'
+HANG_ENV = 'NOVA_MIGTUNER_TESTBED_HANG_S'
+DEFAULT_HANG_S = 600.0
 
 _lock = threading.Lock()
 _shared = None
@@ -82,3 +91,47 @@ def testbed():
         yield bed
     finally:
         release_shared_testbed()
+
+
+def _unblock_hung_test(nodeid, seconds):
+    err = sys.__stderr__
+    err.write('\n\n=== %s has run for %.0f s on the test bed: taken for '
+              'blocked; stacks, logs, then the bed\'s QEMUs are killed ===\n'
+              % (nodeid, seconds))
+    err.flush()
+    faulthandler.dump_traceback(file=err, all_threads=True)
+    bed = _shared
+    if bed is None:
+        return
+    try:
+        err.write(bed.diagnostics() + '\n')
+        for host in bed.hosts.values():
+            for pid in host.qemu_pids():
+                LOG.warning('Killing QEMU pid %d of test bed host %s: the '
+                            'test is blocked', pid, host.name)
+                os.kill(pid, 9)
+    except Exception as exc:  # the report must not end the watchdog
+        err.write('unblocking failed: %r\n' % exc)
+    err.flush()
+
+
+@pytest.fixture(autouse=True)
+def testbed_hang_guard(request):
+    """Per test using ``testbed``: after NOVA_MIGTUNER_TESTBED_HANG_S,
+    report and kill the bed's QEMUs instead of hanging the run."""
+    if 'testbed' not in request.fixturenames:
+        yield
+        return
+    try:
+        seconds = float(os.environ.get(HANG_ENV, DEFAULT_HANG_S))
+    except ValueError:
+        raise ValueError('%s=%r is invalid: expected seconds'
+                         % (HANG_ENV, os.environ[HANG_ENV]))
+    timer = threading.Timer(seconds, _unblock_hung_test,
+                            (request.node.nodeid, seconds))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()

@@ -46,8 +46,17 @@ auth_tcp = "none"
 auth_unix_rw = "none"
 auth_unix_ro = "none"
 host_uuid = "{host_uuid}"
-log_outputs = "3:file:{log_file}"
+{log_settings}
 """
+# Warnings and errors only, unless NOVA_MIGTUNER_TESTBED_DEBUG_LOG=1 (the test
+# suite sets it): then also libvirt's migration steps and every QEMU monitor
+# message, which is what tells where a blocked migration call waits.
+LOG_WARNINGS = 'log_outputs = "3:file:{log_file}"'
+LOG_MIGRATION_DEBUG = (
+    'log_level = 3\n'
+    'log_filters = "1:qemu.qemu_migration 1:qemu.qemu_monitor"\n'
+    'log_outputs = "1:file:{log_file}"')
+DEBUG_LOG_ENV = 'NOVA_MIGTUNER_TESTBED_DEBUG_LOG'
 
 QEMU_CONF = """\
 # Written by nova_migtuner.testbed: root without systemd, cgroups, security
@@ -168,9 +177,12 @@ class LibvirtHost:
             for path in glob.glob(os.path.join(etc_qemu, pattern)):
                 os.remove(path)
         with open(os.path.join(self.root, 'etc', 'libvirtd.conf'), 'w') as f:
+            log_settings = (LOG_MIGRATION_DEBUG
+                            if os.environ.get(DEBUG_LOG_ENV) == '1'
+                            else LOG_WARNINGS)
             f.write(LIBVIRTD_CONF.format(
                 tcp_port=self.tcp_port, host_uuid=self.host_uuid,
-                log_file=self.log_file))
+                log_settings=log_settings.format(log_file=self.log_file)))
         with open(os.path.join(self.root, 'etc', 'qemu.conf'), 'w') as f:
             f.write(QEMU_CONF.format(
                 migration_port_min=self.migration_ports[0],

@@ -73,6 +73,29 @@ def is_running(pid):
     return pid is not None and process_state(pid) not in (None, 'Z', 'X')
 
 
+def thread_states(pid):
+    """One line per thread of ``pid``: id, name, state letter and the
+    kernel function it waits in (wchan); tells a busy QEMU from a blocked
+    one in a failure report."""
+    lines = []
+    try:
+        tids = sorted(os.listdir('/proc/%d/task' % pid), key=int)
+    except OSError:
+        return '(gone)'
+    for tid in tids:
+        base = '/proc/%d/task/%s/' % (pid, tid)
+        try:
+            with open(base + 'comm') as f:
+                name = f.read().strip()
+            with open(base + 'wchan') as f:
+                wchan = f.read().strip() or '-'
+        except OSError:
+            continue
+        lines.append('%s %-16s %s %s' % (tid, name,
+                                         process_state(int(tid)), wchan))
+    return '\n'.join(lines)
+
+
 def cmdline(pid):
     """Return the argv of ``pid`` as a list ([] if gone)."""
     try:

@@ -2,14 +2,19 @@
 QEMU (TCG). Skipped with the reason when the machine cannot run it."""
 
 import os
+import signal
 import threading
 import time
 
 import pytest
 
 from nova_migtuner.testbed import bed as testbed_bed
+from nova_migtuner.testbed import exceptions as testbed_exceptions
+from nova_migtuner.testbed import fixtures as testbed_fixtures
+from nova_migtuner.testbed import hosts as testbed_hosts
 from nova_migtuner.testbed import prerequisites
 from nova_migtuner.testbed import processes
+from nova_migtuner.testbed import watchdog
 from nova_migtuner.testbed import Workload
 
 libvirt = pytest.importorskip(
@@ -201,12 +206,21 @@ def test_dirtying_guest_does_not_converge_and_is_aborted(testbed, guests):
         except libvirt.libvirtError as exc:
             failure.append(exc)
 
-    migration = threading.Thread(target=run)
+    migration = threading.Thread(target=run, daemon=True)
     migration.start()
     time.sleep(20)
-    progress = dom.jobStats()
-    dom.abortJob()
-    migration.join(60)
+
+    def unblock():
+        # Collect first: killing the guest rewrites the logs.
+        report = testbed.diagnostics('tb-busy')
+        testbed.kill_guest('tb-busy')
+        return report
+
+    progress = watchdog.call_within(60, 'jobStats', dom.jobStats,
+                                    on_timeout=unblock)
+    watchdog.call_within(60, 'abortJob', dom.abortJob, on_timeout=unblock)
+    watchdog.call_within(60, 'migrateToURI3 after abortJob', migration.join,
+                         on_timeout=unblock)
 
     assert failure, 'migration completed although the guest dirties ' \
                     '100 MiB/s and bandwidth is 32 MiB/s'
@@ -214,3 +228,80 @@ def test_dirtying_guest_does_not_converge_and_is_aborted(testbed, guests):
     assert progress['memory_iteration'] >= 2
     assert progress['data_processed'] > 128 * 2 ** 20
     assert testbed.host_of('tb-busy') == 'a'
+
+
+def _qemu_pid(testbed, name, host='a'):
+    with open(testbed._host(host).path('/run/libvirt/qemu/%s.pid'
+                                       % name)) as f:
+        return int(f.read())
+
+
+@pytest.mark.testbed
+def test_call_blocked_on_an_unanswering_qemu_fails_instead_of_hanging(
+        testbed, guests):
+    # A stopped QEMU never answers its monitor: libvirt's "stop" command
+    # (dom.suspend) then waits forever, as a blocked abortJob would.
+    dom = guests('tb-stuck', workload=Workload('idle', dirty_mib=8))
+    pid = _qemu_pid(testbed, 'tb-stuck')
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        def unblock():
+            report = testbed.diagnostics('tb-stuck')
+            testbed.kill_guest('tb-stuck')
+            return report
+
+        with pytest.raises(testbed_exceptions.CallTimeout) as caught:
+            watchdog.call_within(3, 'suspend', dom.suspend,
+                                 on_timeout=unblock)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+    message = str(caught.value)
+    assert message.startswith('suspend did not return within 3 s')
+    assert 'in suspend' in message          # the blocked Python frame
+    assert '--- host a: libvirtd pid' in message
+    if os.environ.get(testbed_hosts.DEBUG_LOG_ENV) == '1':
+        # The monitor command that got no reply, from libvirtd's log.
+        assert '"execute":"stop"' in message
+    assert not processes.is_running(pid)
+    # The killed QEMU releases libvirt: the domain is seen stopped.
+    deadline = time.monotonic() + 30
+    while dom.isActive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not dom.isActive()
+
+
+@pytest.mark.testbed
+def test_hang_guard_reports_and_releases_a_blocked_test(testbed, guests,
+                                                        capfd):
+    dom = guests('tb-hang', workload=Workload('idle', dirty_mib=8))
+    pid = _qemu_pid(testbed, 'tb-hang')
+    outcome = []
+
+    def blocked_test_body():
+        try:
+            dom.suspend()
+        except libvirt.libvirtError as exc:
+            outcome.append(exc)
+
+    os.kill(pid, signal.SIGSTOP)
+    body = threading.Thread(target=blocked_test_body, daemon=True)
+    body.start()
+    try:
+        body.join(2)
+        assert body.is_alive(), 'suspend returned from a stopped QEMU'
+        # What the guard's timer calls after NOVA_MIGTUNER_TESTBED_HANG_S.
+        testbed_fixtures._unblock_hung_test('tests/x.py::test_blocked', 600)
+        body.join(30)
+    finally:
+        if processes.is_running(pid):
+            os.kill(pid, signal.SIGCONT)
+
+    assert not body.is_alive()
+    assert outcome and 'tb-hang' not in [d.name() for d in
+                                         testbed.connect('a').listAllDomains()
+                                         if d.isActive()]
+    err = capfd.readouterr().err
+    assert 'tests/x.py::test_blocked has run for 600 s' in err
+    assert 'blocked_test_body' in err       # every thread's stack
+    assert 'QEMU pid %d' % pid in err       # the bed's state

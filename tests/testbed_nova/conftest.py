@@ -14,6 +14,8 @@ os.environ.setdefault('NOVA_MIGTUNER_TESTBED_DIR',
                       '/var/tmp/nova-migtuner-testbed-nova')
 
 from nova_migtuner.testbed.fixtures import testbed  # noqa: F401,E402
+from nova_migtuner.testbed.fixtures import (  # noqa: F401,E402
+    testbed_hang_guard)
 
 _event_loop = []
 
