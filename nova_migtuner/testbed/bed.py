@@ -163,7 +163,7 @@ class Testbed:
         pids += processes.find_processes(
             self.artifacts.kernel, hosts.QEMU_EXECUTABLES)
         for host in self.hosts.values():
-            pids += host.qemu_pids()
+            pids += host.qemu_pids() + host.reaper_pids()
         mounts = []
         with open('/proc/self/mountinfo') as f:
             for line in f:

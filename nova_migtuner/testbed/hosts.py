@@ -15,11 +15,13 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 
 from nova_migtuner.testbed import exceptions
 from nova_migtuner.testbed import processes
+from nova_migtuner.testbed import reaper
 
 LOG = logging.getLogger(__name__)
 
@@ -156,6 +158,13 @@ class LibvirtHost:
             if processes.is_running(pid) and processes.cmdline(pid) and
             os.path.basename(processes.cmdline(pid)[0]) in QEMU_EXECUTABLES)
 
+    def reaper_pids(self):
+        """PIDs of the reaper processes above this host's libvirtd."""
+        return [pid for pid in processes.find_processes(
+                    self.pid_file, (os.path.basename(sys.executable),
+                                    'python3', 'python'))
+                if reaper.MODULE in processes.cmdline(pid)]
+
     # -- lifecycle ---------------------------------------------------------
 
     def prepare(self):
@@ -219,12 +228,14 @@ class LibvirtHost:
         script.append('exec libvirtd --listen --config %s --pid-file %s' % (
             shlex.quote(os.path.join(self.root, 'etc', 'libvirtd.conf')),
             shlex.quote(self.pid_file)))
-        argv = ['unshare', '--uts', '--mount', '--propagation', 'private',
+        # unshare and sh exec, so libvirtd is the reaper's child; the reaper
+        # adopts and reaps the QEMUs libvirtd daemonizes (see reaper.py).
+        argv = [sys.executable, '-m', reaper.MODULE,
+                'unshare', '--uts', '--mount', '--propagation', 'private',
                 'sh', '-c', '\n'.join(script)]
         LOG.info('Starting libvirtd for test bed host %s on %s',
                  self.name, self.uri)
         with open(self.output_log, 'ab') as out:
-            # unshare and sh exec, so the child PID is libvirtd's PID.
             self._popen = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                 start_new_session=True, close_fds=True)
@@ -313,14 +324,21 @@ class LibvirtHost:
                 raise exceptions.TestbedError(
                     'libvirtd of test bed host %s (pid %d) did not stop'
                     % (self.name, pid))
-        self._reap()
-        self._popen = None
         # QEMU processes are not children of libvirtd after start-up and
         # survive it; the guests are throwaway, so no clean shutdown.
         for qemu_pid in set(qemu_pids + self.qemu_pids()):
             LOG.info('Killing QEMU pid %d of test bed host %s',
                      qemu_pid, self.name)
             processes.kill(qemu_pid)
+        # With no child left, the reaper exits by itself.
+        for reaper_pid in self.reaper_pids():
+            if not processes.terminate(reaper_pid, timeout=5.0,
+                                       reap=self._reap):
+                raise exceptions.TestbedError(
+                    'The reaper (pid %d) of test bed host %s did not stop'
+                    % (reaper_pid, self.name))
+        self._reap()
+        self._popen = None
 
     def remove_state(self):
         """Delete this host's directory (only when stopped)."""

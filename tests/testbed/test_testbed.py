@@ -305,3 +305,30 @@ def test_hang_guard_reports_and_releases_a_blocked_test(testbed, guests,
     assert 'tests/x.py::test_blocked has run for 600 s' in err
     assert 'blocked_test_body' in err       # every thread's stack
     assert 'QEMU pid %d' % pid in err       # the bed's state
+
+
+def _parent(pid):
+    with open('/proc/%d/stat' % pid) as f:
+        return int(f.read().rsplit(')', 1)[1].split()[1])
+
+
+@pytest.mark.testbed
+def test_guest_qemu_is_adopted_and_reaped_by_the_hosts_reaper(testbed,
+                                                              guests):
+    # Whatever PID 1 does with orphans (on some machines it never reaps),
+    # an exited QEMU must not stay a zombie: libvirt takes a zombie for a
+    # live process and waits out its kill timeout on every guest stop.
+    dom = guests('tb-reaped', workload=Workload('idle', dirty_mib=8))
+    pid = _qemu_pid(testbed, 'tb-reaped')
+    host = testbed.hosts['a']
+    assert _parent(pid) in host.reaper_pids()
+    assert _parent(host.pid()) in host.reaper_pids()
+
+    started = time.monotonic()
+    dom.destroy()
+    assert time.monotonic() - started < 5
+    deadline = time.monotonic() + 5
+    while processes.process_state(pid) is not None and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes.process_state(pid) is None, 'QEMU left as a zombie'
