@@ -26,7 +26,7 @@ END = 'end'
 ERROR = 'error'
 EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 
-PAYLOAD_VERSION = '1.0'
+PAYLOAD_VERSION = '1.1'
 
 # Outcomes of a migration, in ``.end`` and ``.error``.
 OUTCOME_COMPLETED = 'completed'
@@ -63,6 +63,9 @@ COMMON_FIELDS = (
        'as stock nova does (disabled, or fell back after an error).'),
     _f('strategy', 'string',
        'Strategy that built the plan, or ``stock`` when untuned.'),
+    _f('flavor_name', 'string',
+       'Name of the instance\'s flavor, so that reports can be grouped '
+       'per flavor (added in 1.1).', nullable=True),
 )
 
 PLAN_FIELDS = (

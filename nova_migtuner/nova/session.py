@@ -158,7 +158,16 @@ class MigrationSession:
                     migration_uuid=self.migration_uuid,
                     source_host=self.source_host,
                     destination_host=self.dest,
-                    tuned=self.tuned, strategy=self.strategy)
+                    tuned=self.tuned, strategy=self.strategy,
+                    flavor_name=self.flavor_name)
+
+    @property
+    def flavor_name(self):
+        # A missing or lazy-load-failing flavor must not stop the payload.
+        try:
+            return self.instance.flavor.name
+        except Exception:
+            return None
 
     def notify(self, event, **fields):
         try:

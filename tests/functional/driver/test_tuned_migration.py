@@ -99,8 +99,13 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.assertEqual('nova-compute:src', end['publisher_id'])
         payload = end['payload']
         self.assertEqual([], notif.validate(notif.END, payload))
-        self.assertEqual('1.0', payload['payload_version'])
+        self.assertEqual('1.1', payload['payload_version'])
         self.assertEqual(server['id'], payload['instance_uuid'])
+        flavor = self.api.get_server(server['id'])['flavor']
+        self.assertEqual(
+            flavor.get('original_name') or
+            self.api.get_flavor(flavor['id'])['name'],
+            payload['flavor_name'])
         self.assertEqual(('src', 'dest'), (payload['source_host'],
                                            payload['destination_host']))
         self.assertTrue(payload['tuned'])

@@ -164,6 +164,7 @@ class MigtunerOscTest(base.ServersTestBase):
                 if migrate_data and 'migration' in migrate_data else None,
                 source_host=host, destination_host=dest, tuned=True,
                 strategy=decision.strategy or 'balanced',
+                flavor_name=instance.flavor.name,
                 flags=['VIR_MIGRATE_LIVE'], initial_downtime_ms=300,
                 max_downtime_ms=500, bandwidth_mib_s=0,
                 parallel_connections=1, compression=None,

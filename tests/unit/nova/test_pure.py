@@ -374,7 +374,8 @@ def test_end_payload_has_the_documented_fields():
 
 def test_build_refuses_missing_extra_and_mistyped_fields():
     common = dict(instance_uuid='u', migration_uuid=None, source_host='a',
-                  destination_host='b', tuned=True, strategy='balanced')
+                  destination_host='b', tuned=True, strategy='balanced',
+                  flavor_name=None)
     ok = notif.build(notif.DEFERRED, wait_for='spacing', max_wait_s=3.0,
                      reason='r', **common)
     assert ok['payload_version'] == notif.PAYLOAD_VERSION
@@ -405,7 +406,8 @@ def _plan(**overrides):
 
 def _common():
     return dict(instance_uuid='u', migration_uuid='m', source_host='a',
-                destination_host='b', tuned=True, strategy='balanced')
+                destination_host='b', tuned=True, strategy='balanced',
+                flavor_name='m1.small')
 
 
 def test_start_fields_validate():
