@@ -4,12 +4,16 @@ Nova's API, conductor, scheduler and two libvirt computes (fake libvirt)
 run in this process; the commands reach the API over HTTP through
 openstacksdk (wsgi-intercept), as they would a cloud.
 
-The compute side of the operator marker is the contract the driver
-implements (``operator_marker.take_from_metadata`` before planning); until
-``nova_migtuner.nova.driver`` does, ``_source_compute_hook`` below wraps
-nova's ``LibvirtDriver.live_migration`` with exactly that call and emits a
-``.end`` notification through nova's versioned notifier (the fake libvirt
-has no job statistics, so its numbers are the migration stub's).
+These tests are about the commands and the API: the compute side is
+reduced to its contract. ``_source_compute_hook`` wraps nova's
+``LibvirtDriver.live_migration`` with the call the driver makes
+(``operator_marker.take_from_metadata`` before planning) and emits a
+``.end`` notification through nova's versioned notifier with numbers from
+the migration stub (the fake libvirt has no job statistics). The driver's
+own handling of the marker and its ``.end`` payloads are tested with
+``MigTunerDriver`` loaded by nova in tests/functional/driver
+(``test_operator_marker_chooses_the_strategy_once``,
+``test_end_notification_carries_destination_numbers``).
 """
 
 # Nova's functional tests need eventlet monkey patching before anything
