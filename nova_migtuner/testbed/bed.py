@@ -395,13 +395,8 @@ class Testbed:
         """
         killed = []
         for host in self.hosts.values():
-            pid_file = host.path('/run/libvirt/qemu/%s.pid' % name)
-            try:
-                with open(pid_file) as f:
-                    pid = int(f.read().strip())
-            except (OSError, ValueError):
-                continue
-            if pid in host.qemu_pids():
+            pid = host.guest_qemu_pid(name)
+            if pid is not None:
                 LOG.warning('Killing QEMU pid %d of guest %s on test bed '
                             'host %s', pid, name, host.name)
                 processes.kill(pid)

@@ -28,6 +28,7 @@ import pytest
 
 from nova_migtuner.testbed import bed as testbed_bed
 from nova_migtuner.testbed import exceptions
+from nova_migtuner.testbed import processes
 
 LOG = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ def _unblock_hung_test(nodeid, seconds):
             for pid in host.qemu_pids():
                 LOG.warning('Killing QEMU pid %d of test bed host %s: the '
                             'test is blocked', pid, host.name)
-                os.kill(pid, 9)
+                processes.kill(pid)
     except Exception as exc:  # the report must not end the watchdog
         err.write('unblocking failed: %r\n' % exc)
     err.flush()

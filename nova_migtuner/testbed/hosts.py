@@ -158,6 +158,17 @@ class LibvirtHost:
             if processes.is_running(pid) and processes.cmdline(pid) and
             os.path.basename(processes.cmdline(pid)[0]) in QEMU_EXECUTABLES)
 
+    def guest_qemu_pid(self, guest_name):
+        """PID of the running QEMU of ``guest_name`` on this host, or None
+        (read from libvirt's PID file, checked against qemu_pids())."""
+        try:
+            with open(self.path('/run/libvirt/qemu/%s.pid'
+                                % guest_name)) as f:
+                pid = int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid in self.qemu_pids() else None
+
     def reaper_pids(self):
         """PIDs of the reaper processes above this host's libvirtd."""
         return [pid for pid in processes.find_processes(
@@ -316,6 +327,8 @@ class LibvirtHost:
         pid = self.pid()
         if pid is None and self._popen is not None and \
                 processes.is_running(self._popen.pid):
+            # No PID file yet: stop the reaper, which passes SIGTERM on to
+            # libvirtd.
             pid = self._popen.pid
         if pid is not None:
             LOG.info('Stopping libvirtd of test bed host %s (pid %d)',

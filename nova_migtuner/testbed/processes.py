@@ -52,16 +52,29 @@ def run(argv, cwd=None, input_bytes=None, timeout=300):
     return proc.stdout
 
 
-def process_state(pid):
-    """Return the /proc state letter of ``pid``, or None if it is gone."""
+def _stat_fields(pid):
+    """/proc/PID/stat fields after the command name (state, ppid, ...),
+    or None if the process is gone."""
     try:
         with open('/proc/%d/stat' % pid) as f:
             stat = f.read()
     except (OSError, ValueError):
         return None
-    # The command name may contain spaces and parentheses: the state is the
-    # first field after the last ')'.
-    return stat.rsplit(')', 1)[1].split()[0]
+    # The command name may contain spaces and parentheses: the fields start
+    # after the last ')'.
+    return stat.rsplit(')', 1)[1].split()
+
+
+def process_state(pid):
+    """Return the /proc state letter of ``pid``, or None if it is gone."""
+    fields = _stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def parent_pid(pid):
+    """Return the parent PID of ``pid``, or None if it is gone."""
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else None
 
 
 def is_running(pid):

@@ -230,19 +230,13 @@ def test_dirtying_guest_does_not_converge_and_is_aborted(testbed, guests):
     assert testbed.host_of('tb-busy') == 'a'
 
 
-def _qemu_pid(testbed, name, host='a'):
-    with open(testbed._host(host).path('/run/libvirt/qemu/%s.pid'
-                                       % name)) as f:
-        return int(f.read())
-
-
 @pytest.mark.testbed
 def test_call_blocked_on_an_unanswering_qemu_fails_instead_of_hanging(
         testbed, guests):
     # A stopped QEMU never answers its monitor: libvirt's "stop" command
     # (dom.suspend) then waits forever, as a blocked abortJob would.
     dom = guests('tb-stuck', workload=Workload('idle', dirty_mib=8))
-    pid = _qemu_pid(testbed, 'tb-stuck')
+    pid = testbed.hosts['a'].guest_qemu_pid('tb-stuck')
     os.kill(pid, signal.SIGSTOP)
     try:
         def unblock():
@@ -275,7 +269,7 @@ def test_call_blocked_on_an_unanswering_qemu_fails_instead_of_hanging(
 def test_hang_guard_reports_and_releases_a_blocked_test(testbed, guests,
                                                         capfd):
     dom = guests('tb-hang', workload=Workload('idle', dirty_mib=8))
-    pid = _qemu_pid(testbed, 'tb-hang')
+    pid = testbed.hosts['a'].guest_qemu_pid('tb-hang')
     outcome = []
 
     def blocked_test_body():
@@ -307,11 +301,6 @@ def test_hang_guard_reports_and_releases_a_blocked_test(testbed, guests,
     assert 'QEMU pid %d' % pid in err       # the bed's state
 
 
-def _parent(pid):
-    with open('/proc/%d/stat' % pid) as f:
-        return int(f.read().rsplit(')', 1)[1].split()[1])
-
-
 @pytest.mark.testbed
 def test_guest_qemu_is_adopted_and_reaped_by_the_hosts_reaper(testbed,
                                                               guests):
@@ -319,10 +308,10 @@ def test_guest_qemu_is_adopted_and_reaped_by_the_hosts_reaper(testbed,
     # an exited QEMU must not stay a zombie: libvirt takes a zombie for a
     # live process and waits out its kill timeout on every guest stop.
     dom = guests('tb-reaped', workload=Workload('idle', dirty_mib=8))
-    pid = _qemu_pid(testbed, 'tb-reaped')
+    pid = testbed.hosts['a'].guest_qemu_pid('tb-reaped')
     host = testbed.hosts['a']
-    assert _parent(pid) in host.reaper_pids()
-    assert _parent(host.pid()) in host.reaper_pids()
+    assert processes.parent_pid(pid) in host.reaper_pids()
+    assert processes.parent_pid(host.pid()) in host.reaper_pids()
 
     started = time.monotonic()
     dom.destroy()
