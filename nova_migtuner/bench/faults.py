@@ -8,7 +8,6 @@ QEMU process).
 """
 
 import logging
-import os
 import signal
 import subprocess
 import threading
@@ -17,6 +16,7 @@ import time
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.engine import runner
+from nova_migtuner.testbed import processes
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -43,14 +43,13 @@ def inject(bed, fault):
     """Inject *fault* now; return a cleanup callable."""
     host = bed.hosts['b']
     if fault == KILL_DEST_QEMU:
-        pids = host.qemu_pids()
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
+        pids = [pid for pid in host.qemu_pids()
+                if processes.send_signal(pid, signal.SIGKILL)]
         LOG.info('killed destination QEMU %s', pids)
         return lambda: None
     if fault == KILL_DEST_LIBVIRTD:
         pid = host.pid()
-        os.kill(pid, signal.SIGKILL)
+        processes.send_signal(pid, signal.SIGKILL)
         LOG.info('killed destination libvirtd %s', pid)
         return lambda: None
     if fault == CUT_LINK:

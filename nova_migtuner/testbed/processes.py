@@ -151,26 +151,32 @@ def terminate(pid, timeout=10.0, reap=None):
             reap()
         return True
     LOG.debug('Sending SIGTERM to %d', pid)
-    _signal(pid, signal.SIGTERM)
+    send_signal(pid, signal.SIGTERM)
     if _wait_gone(pid, timeout, reap):
         return True
     LOG.warning('Process %d did not stop after SIGTERM in %.0f s, killing it',
                 pid, timeout)
-    _signal(pid, signal.SIGKILL)
+    send_signal(pid, signal.SIGKILL)
     return _wait_gone(pid, 5.0, reap)
 
 
 def kill(pid, reap=None):
     """SIGKILL ``pid`` and wait until it is gone."""
-    _signal(pid, signal.SIGKILL)
+    send_signal(pid, signal.SIGKILL)
     return _wait_gone(pid, 5.0, reap)
 
 
-def _signal(pid, sig):
+def send_signal(pid, sig):
+    """Send ``sig`` to ``pid`` if it still exists; return whether it did.
+
+    A process of the test bed can exit (and be reaped by the host's reaper)
+    between the moment it was found and the moment it is signalled.
+    """
     try:
         os.kill(pid, sig)
     except ProcessLookupError:
-        pass
+        return False
+    return True
 
 
 def _wait_gone(pid, timeout, reap):
