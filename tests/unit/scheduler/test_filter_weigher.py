@@ -6,6 +6,7 @@ import time
 from unittest import mock
 
 from oslo_config import fixture as config_fixture
+from oslo_utils.fixture import uuidsentinel as uuids
 import pytest
 
 from nova import objects
@@ -54,14 +55,14 @@ class FakeHost(object):
 def source(cpu=SKYLAKE, **fact_kw):
     host_cpu = cpu_model.host_cpu_from_cpu_info(cpu_info(cpu))
     return request.LiveMigrationSource(
-        instance_uuid='uuid-1', host='src', node='src', cpu=host_cpu,
+        instance_uuid=uuids.instance, host='src', node='src', cpu=host_cpu,
         facts=stats.HostFacts(**{**dict(virt_type='kvm', cpu_mode=''),
                                  **fact_kw}))
 
 
 def spec(**extra_specs):
     return objects.RequestSpec(
-        instance_uuid='uuid-1', scheduler_hints={},
+        instance_uuid=uuids.instance, scheduler_hints={},
         flavor=objects.Flavor(extra_specs=extra_specs, memory_mb=4096))
 
 
@@ -189,14 +190,15 @@ def test_weigher_neutral_for_other_requests(conf, live):
 
 
 def test_cheap_signal_never_true_for_a_boot():
-    boot = objects.RequestSpec(instance_uuid='u', ignore_hosts=None)
+    boot = objects.RequestSpec(instance_uuid=uuids.instance, ignore_hosts=None)
     assert not request.maybe_live_migration(boot)
     moved = objects.RequestSpec(
-        instance_uuid='u', ignore_hosts=['src'],
+        instance_uuid=uuids.instance, ignore_hosts=['src'],
         requested_destination=objects.Destination(
-            cell=objects.CellMapping(uuid='c', name='cell1')))
+            cell=objects.CellMapping(uuid=uuids.cell, name='cell1')))
     assert request.maybe_live_migration(moved)
-    no_cell = objects.RequestSpec(instance_uuid='u', ignore_hosts=['src'])
+    no_cell = objects.RequestSpec(instance_uuid=uuids.instance,
+                                  ignore_hosts=['src'])
     assert not request.maybe_live_migration(no_cell)
     with mock.patch.object(request, '_lookup') as lookup:
         assert request.live_migration_source(boot) is None
@@ -205,9 +207,9 @@ def test_cheap_signal_never_true_for_a_boot():
 
 def test_lookup_once_per_request_and_errors_pass(monkeypatch):
     moved = objects.RequestSpec(
-        instance_uuid='u', ignore_hosts=['src'],
+        instance_uuid=uuids.instance, ignore_hosts=['src'],
         requested_destination=objects.Destination(
-            cell=objects.CellMapping(uuid='c', name='cell1')))
+            cell=objects.CellMapping(uuid=uuids.cell, name='cell1')))
     answer = source()
     with mock.patch.object(request, '_lookup',
                            return_value=answer) as lookup:
