@@ -420,7 +420,7 @@ class Testbed:
             for pid in host.qemu_pids():
                 parts.append('--- host %s: QEMU pid %d: %s ---\n%s'
                              % (host.name, pid,
-                                ' '.join(processes.cmdline(pid) or [])[:200],
+                                ' '.join(processes.cmdline(pid))[:200],
                                 processes.thread_states(pid)))
         return '\n'.join(parts)
 

@@ -28,7 +28,6 @@ import pytest
 
 from nova_migtuner.testbed import bed as testbed_bed
 from nova_migtuner.testbed import exceptions
-from nova_migtuner.testbed import processes
 
 LOG = logging.getLogger(__name__)
 
@@ -107,10 +106,9 @@ def _unblock_hung_test(nodeid, seconds):
     try:
         err.write(bed.diagnostics() + '\n')
         for host in bed.hosts.values():
-            for pid in host.qemu_pids():
-                LOG.warning('Killing QEMU pid %d of test bed host %s: the '
-                            'test is blocked', pid, host.name)
-                processes.kill(pid)
+            killed = host.kill_qemus()
+            LOG.warning('%s is blocked: killed QEMU %s of test bed host %s',
+                        nodeid, killed, host.name)
     except Exception as exc:  # the report must not end the watchdog
         err.write('unblocking failed: %r\n' % exc)
     err.flush()

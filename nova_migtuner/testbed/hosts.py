@@ -339,10 +339,7 @@ class LibvirtHost:
                     % (self.name, pid))
         # QEMU processes are not children of libvirtd after start-up and
         # survive it; the guests are throwaway, so no clean shutdown.
-        for qemu_pid in set(qemu_pids + self.qemu_pids()):
-            LOG.info('Killing QEMU pid %d of test bed host %s',
-                     qemu_pid, self.name)
-            processes.kill(qemu_pid)
+        self.kill_qemus(qemu_pids)
         # With no child left, the reaper exits by itself.
         for reaper_pid in self.reaper_pids():
             if not processes.terminate(reaper_pid, timeout=5.0,
@@ -352,6 +349,15 @@ class LibvirtHost:
                     % (reaper_pid, self.name))
         self._reap()
         self._popen = None
+
+    def kill_qemus(self, pids=()):
+        """SIGKILL every QEMU of this host, and ``pids``; return them."""
+        killed = sorted(set(pids) | set(self.qemu_pids()))
+        for qemu_pid in killed:
+            LOG.info('Killing QEMU pid %d of test bed host %s',
+                     qemu_pid, self.name)
+            processes.kill(qemu_pid)
+        return killed
 
     def remove_state(self):
         """Delete this host's directory (only when stopped)."""

@@ -19,6 +19,8 @@ import os
 import signal
 import sys
 
+from nova_migtuner.testbed import processes
+
 PR_SET_CHILD_SUBREAPER = 36
 # The marker processes.find_processes looks for (see Testbed.leftovers).
 MODULE = 'nova_migtuner.testbed.reaper'
@@ -46,10 +48,7 @@ def main(argv=None):
             os._exit(127)
 
     def forward(signum, _frame):
-        try:
-            os.kill(child, signum)
-        except ProcessLookupError:
-            pass
+        processes.send_signal(child, signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)

@@ -65,6 +65,17 @@ def migrate(testbed, name, source, destination, flags):
 
 # -- no libvirt needed --------------------------------------------------------
 
+def report_then_kill(testbed, name):
+    """``on_timeout`` for watchdog.call_within: the bed's report, then the
+    guest's QEMU killed, which makes the blocked libvirt call return."""
+    def unblock():
+        # Collect first: killing the guest rewrites the logs.
+        report = testbed.diagnostics(name)
+        testbed.kill_guest(name)
+        return report
+    return unblock
+
+
 def test_workload_validation_names_the_bad_value():
     with pytest.raises(ValueError, match="kind 'busy'"):
         Workload(kind='busy')
@@ -209,13 +220,7 @@ def test_dirtying_guest_does_not_converge_and_is_aborted(testbed, guests):
     migration = threading.Thread(target=run, daemon=True)
     migration.start()
     time.sleep(20)
-
-    def unblock():
-        # Collect first: killing the guest rewrites the logs.
-        report = testbed.diagnostics('tb-busy')
-        testbed.kill_guest('tb-busy')
-        return report
-
+    unblock = report_then_kill(testbed, 'tb-busy')
     progress = watchdog.call_within(60, 'jobStats', dom.jobStats,
                                     on_timeout=unblock)
     watchdog.call_within(60, 'abortJob', dom.abortJob, on_timeout=unblock)
@@ -239,14 +244,10 @@ def test_call_blocked_on_an_unanswering_qemu_fails_instead_of_hanging(
     pid = testbed.hosts['a'].guest_qemu_pid('tb-stuck')
     os.kill(pid, signal.SIGSTOP)
     try:
-        def unblock():
-            report = testbed.diagnostics('tb-stuck')
-            testbed.kill_guest('tb-stuck')
-            return report
-
         with pytest.raises(testbed_exceptions.CallTimeout) as caught:
             watchdog.call_within(3, 'suspend', dom.suspend,
-                                 on_timeout=unblock)
+                                 on_timeout=report_then_kill(testbed,
+                                                             'tb-stuck'))
     finally:
         # The watchdog normally killed it and the reaper may already have
         # collected it; SIGCONT matters only if the test failed before that.
