@@ -1,7 +1,6 @@
 """Run one bench case (workload x method) on the test bed and measure it."""
 
 import logging
-import time
 
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import workloads as wl_mod
@@ -78,7 +77,8 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             on_sample=on_sample, on_escalation=on_escalation,
             libvirt_module=libvirt)
         result = mig.run()
-        time.sleep(0.3)  # a few beats on the destination
+        # Beats where the guest now runs give the switch-over gap its end.
+        probe.wait_for_beats(bed.host_of(name))
         beat = probe.stop()
         return {
             'workload': bench_workload.name,

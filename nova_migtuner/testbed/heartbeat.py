@@ -166,6 +166,23 @@ class HeartbeatProbe:
         """A copy of the samples taken so far."""
         return list(self._samples)
 
+    def wait_for_beats(self, host, count=10, timeout_s=5.0):
+        """Wait until ``count`` beats from ``host`` have been read; return
+        whether they were within ``timeout_s``.
+
+        After a migration the guest's first beats on the destination come
+        when its vCPUs run again, which on a loaded machine can take longer
+        than any fixed pause: without them there is no switch-over gap.
+        """
+        deadline = time.monotonic() + timeout_s
+        while True:
+            seen = sum(1 for sample in self._samples if sample.host == host)
+            if seen >= count:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
     def stop(self):
         """Stop tailing and return the HeartbeatResult."""
         if self._thread is None:

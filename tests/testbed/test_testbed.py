@@ -56,7 +56,7 @@ def migrate(testbed, name, source, destination, flags):
                       migration_params(testbed, destination), flags)
     wall = time.monotonic() - started
     # ... and some after it, so the gap has an end.
-    time.sleep(0.5)
+    probe.wait_for_beats(testbed.host_of(name))
     heartbeat = probe.stop()
     stats = testbed.domain(name, destination).jobStats(
         libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
