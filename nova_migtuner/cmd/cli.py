@@ -21,6 +21,10 @@ PASSTHROUGH = {
     'testbed': ('nova_migtuner.testbed.__main__',
                 'start, inspect or stop the local two-host libvirt/QEMU test '
                 'bed (see: nova-migtuner testbed --help)'),
+    'cloud': ('nova_migtuner.cloud.cli',
+              'bring a real one-machine OpenStack up on the test bed, show '
+              'its state, take it down, run the Tempest plugin against it '
+              '(see: nova-migtuner cloud --help)'),
     'bench': ('nova_migtuner.bench.cli',
               'migrate idle, moderate, busy and bursty guests on the local '
               'test bed three ways (stock nova, nova best static, '

@@ -30,6 +30,7 @@ LOG = logging.getLogger(__name__)
 
 DEFAULT_WORKDIR = '/var/tmp/nova-migtuner-testbed'
 DEFAULT_PORTS = (16609, 16610)
+DEFAULT_ADDRESSES = ('127.0.0.1', '127.0.0.1')
 # Migration ports are derived from host a's libvirtd port, so that beds on
 # different libvirtd ports also get disjoint migration port ranges.
 MIGRATION_PORT_FIRST = 49152
@@ -57,17 +58,23 @@ class Testbed:
     __test__ = False  # not a pytest test class
 
     def __init__(self, workdir=None, ports=DEFAULT_PORTS,
-                 migration_port_base=None, artifacts_dir=None):
+                 migration_port_base=None, artifacts_dir=None,
+                 addresses=DEFAULT_ADDRESSES, extra_mounts=()):
         self.workdir = os.path.abspath(workdir or DEFAULT_WORKDIR)
         for _sub, target in hosts.BIND_MOUNTS:
             if (self.workdir + '/').startswith(target + '/'):
                 raise ValueError('workdir=%r is invalid: it is inside %s, '
                                  'which the test bed hosts bind-mount over'
                                  % (self.workdir, target))
-        if len(ports) != 2 or ports[0] == ports[1] or \
-                not all(0 < int(p) < 65536 for p in ports):
-            raise ValueError('ports=%r is invalid: expected two distinct TCP '
-                             'ports for hosts a and b' % (ports,))
+        if len(addresses) != 2:
+            raise ValueError('addresses=%r is invalid: expected the listen '
+                             'addresses of hosts a and b' % (addresses,))
+        if len(ports) != 2 or not all(0 < int(p) < 65536 for p in ports) or \
+                (ports[0], addresses[0]) == (ports[1], addresses[1]):
+            raise ValueError('ports=%r is invalid: expected two TCP ports for '
+                             'hosts a and b, distinct unless the hosts listen '
+                             'on distinct addresses (%s)'
+                             % (ports, ', '.join(addresses)))
         if migration_port_base is None:
             migration_port_base = MIGRATION_PORT_FIRST + 20 * (
                 int(ports[0]) % MIGRATION_PORT_SLOTS)
@@ -78,8 +85,10 @@ class Testbed:
             name: hosts.LibvirtHost(
                 name, self.hosts_dir, port,
                 (migration_port_base + 10 * i,
-                 migration_port_base + 10 * i + 9))
-            for i, (name, port) in enumerate(zip(HOST_NAMES, ports))}
+                 migration_port_base + 10 * i + 9),
+                listen_addr=address, extra_mounts=extra_mounts)
+            for i, (name, port, address) in enumerate(
+                zip(HOST_NAMES, ports, addresses))}
         self._connections = {}
 
     @classmethod
@@ -224,8 +233,7 @@ class Testbed:
 
     def migration_uri(self, host):
         """VIR_MIGRATE_PARAM_URI for migrating to ``host`` over loopback."""
-        self._host(host)
-        return 'tcp://127.0.0.1'
+        return 'tcp://%s' % self._host(host).listen_addr
 
     def connect(self, host):
         """Open (or reuse) a libvirt connection to ``host``.

@@ -37,12 +37,13 @@ BIND_MOUNTS = (
 )
 QEMU_EXECUTABLES = ('qemu-system-x86_64',)
 READY_TIMEOUT_S = 30.0
+DEFAULT_LIBVIRT_PORT = 16509
 
 LIBVIRTD_CONF = """\
 # Written by nova_migtuner.testbed: loopback only, no authentication.
 listen_tls = 0
 listen_tcp = 1
-listen_addr = "127.0.0.1"
+listen_addr = "{listen_addr}"
 tcp_port = "{tcp_port}"
 auth_tcp = "none"
 auth_unix_rw = "none"
@@ -77,11 +78,18 @@ migration_port_max = {migration_port_max}
 
 
 class LibvirtHost:
-    """A libvirtd listening on 127.0.0.1:``tcp_port`` with its own state
-    under ``base_dir/name``."""
+    """A libvirtd listening on ``listen_addr``:``tcp_port`` with its own
+    state under ``base_dir/name``."""
 
-    def __init__(self, name, base_dir, tcp_port, migration_ports):
+    def __init__(self, name, base_dir, tcp_port, migration_ports,
+                 listen_addr='127.0.0.1', extra_mounts=()):
+        """extra_mounts: more (directory under the host root, system path)
+        pairs bind-mounted like BIND_MOUNTS, e.g. nova's instances
+        directory for a nova-compute that runs in this host's namespaces.
+        """
         self.name = name
+        self.listen_addr = listen_addr
+        self.bind_mounts = BIND_MOUNTS + tuple(extra_mounts)
         self.root = os.path.join(os.path.abspath(base_dir), name)
         self.tcp_port = int(tcp_port)
         self.migration_ports = tuple(migration_ports)
@@ -95,11 +103,14 @@ class LibvirtHost:
 
     @property
     def uri(self):
-        return 'qemu+tcp://127.0.0.1:%d/system' % self.tcp_port
+        if self.tcp_port == DEFAULT_LIBVIRT_PORT:
+            # The form nova builds from live_migration_inbound_addr.
+            return 'qemu+tcp://%s/system' % self.listen_addr
+        return 'qemu+tcp://%s:%d/system' % (self.listen_addr, self.tcp_port)
 
     def path(self, system_path):
         """Host-side path of a path as the daemon and its QEMUs see it."""
-        for sub, target in BIND_MOUNTS:
+        for sub, target in self.bind_mounts:
             if system_path == target or system_path.startswith(target + '/'):
                 return os.path.join(self.root, sub,
                                     os.path.relpath(system_path, target))
@@ -187,7 +198,8 @@ class LibvirtHost:
                         symlinks=True)
         shutil.copytree(SYSTEM_LIB, os.path.join(self.root, 'lib'),
                         symlinks=True)
-        for sub in ('run', 'log', 'cache'):
+        for sub in ('run', 'log', 'cache') + tuple(
+                sub for sub, _target in self.bind_mounts[len(BIND_MOUNTS):]):
             os.makedirs(os.path.join(self.root, sub))
         os.makedirs(os.path.join(self.root, 'log', 'qemu'))
         # The system's autostart networks (default: a bridge with a private
@@ -201,7 +213,8 @@ class LibvirtHost:
                             if os.environ.get(DEBUG_LOG_ENV) == '1'
                             else LOG_WARNINGS)
             f.write(LIBVIRTD_CONF.format(
-                tcp_port=self.tcp_port, host_uuid=self.host_uuid,
+                tcp_port=self.tcp_port, listen_addr=self.listen_addr,
+                host_uuid=self.host_uuid,
                 log_settings=log_settings.format(log_file=self.log_file)))
         with open(os.path.join(self.root, 'etc', 'qemu.conf'), 'w') as f:
             f.write(QEMU_CONF.format(
@@ -225,14 +238,14 @@ class LibvirtHost:
         # Bind-mount targets must exist on the real filesystem. /run/libvirt
         # is libvirt's standard runtime dir; it is created if missing and
         # left in place (other beds may use it as a mount point).
-        for _sub, target in BIND_MOUNTS:
+        for _sub, target in self.bind_mounts:
             os.makedirs(target, exist_ok=True)
         host_cache = os.path.join(self.root, 'cache', 'qemu', 'capabilities')
         if capabilities_cache and os.path.isdir(capabilities_cache) and \
                 not os.path.exists(host_cache):
             shutil.copytree(capabilities_cache, host_cache)
         script = ['set -e', 'hostname %s' % shlex.quote(self.hostname)]
-        for sub, target in BIND_MOUNTS:
+        for sub, target in self.bind_mounts:
             script.append('mount --bind %s %s' % (
                 shlex.quote(os.path.join(self.root, sub)),
                 shlex.quote(target)))
@@ -263,14 +276,14 @@ class LibvirtHost:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
-                sock.bind(('127.0.0.1', self.tcp_port))
+                sock.bind((self.listen_addr, self.tcp_port))
             except OSError as exc:
                 raise exceptions.TestbedError(
-                    'Cannot start test bed host %s: 127.0.0.1:%d is in use '
+                    'Cannot start test bed host %s: %s:%d is in use '
                     '(%s). Another libvirtd or test bed may be running; '
                     'choose other ports (Testbed(ports=...) or '
                     'NOVA_MIGTUNER_TESTBED_PORTS).'
-                    % (self.name, self.tcp_port, exc))
+                    % (self.name, self.listen_addr, self.tcp_port, exc))
 
     def _wait_ready(self, timeout):
         import libvirt  # noqa: imported late: the prerequisite check names it
@@ -282,7 +295,7 @@ class LibvirtHost:
                 raise self._failure('libvirtd exited with code %s'
                                     % self._popen.returncode)
             try:
-                socket.create_connection(('127.0.0.1', self.tcp_port),
+                socket.create_connection((self.listen_addr, self.tcp_port),
                                          timeout=0.5).close()
             except OSError:
                 time.sleep(0.05)

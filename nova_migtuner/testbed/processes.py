@@ -31,11 +31,11 @@ def tail_file(path, lines=STDERR_TAIL_LINES):
     return tail(data, lines)
 
 
-def run(argv, cwd=None, input_bytes=None, timeout=300):
+def run(argv, cwd=None, input_bytes=None, timeout=300, env=None):
     """Run a command, raise CommandError with the stderr tail on failure."""
     LOG.debug('Running %s', argv)
     try:
-        proc = subprocess.run(argv, cwd=cwd, input=input_bytes,
+        proc = subprocess.run(argv, cwd=cwd, input=input_bytes, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               timeout=timeout, check=False)
     except FileNotFoundError:

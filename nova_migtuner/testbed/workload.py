@@ -3,6 +3,7 @@
 import dataclasses
 
 KINDS = ('idle', 'constant', 'bursty')
+HEARTBEAT_DEVICES = ('ttyS1', 'ttyS0')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,6 +16,9 @@ class Workload:
     dirty_mib: size of the buffer the workload owns and dirties; it is filled
     with non-zero data at start so migration must send it.
     heartbeat_ms: period of the heartbeat lines used to measure downtime.
+    heartbeat_device: the guest's serial port for them: ``ttyS1`` (a port
+    of its own, the test bed's guests) or ``ttyS0``, the console, which is
+    the only serial port of a guest nova boots.
     """
 
     kind: str = 'idle'
@@ -24,6 +28,7 @@ class Workload:
     burst_off_s: float = 5.0
     heartbeat_ms: int = 2
     report_s: float = 2.0
+    heartbeat_device: str = 'ttyS1'
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -46,6 +51,9 @@ class Workload:
                  'heartbeat_ms', self.heartbeat_ms, 'an integer >= 0')
         _require(_is_number(self.report_s) and self.report_s > 0,
                  'report_s', self.report_s, 'a number > 0')
+        _require(self.heartbeat_device in HEARTBEAT_DEVICES,
+                 'heartbeat_device', self.heartbeat_device,
+                 'one of %s' % ', '.join(HEARTBEAT_DEVICES))
 
     def validate_for_guest(self, memory_mib):
         """Raise ValueError if the buffer cannot fit in the guest."""
@@ -59,10 +67,10 @@ class Workload:
     def kernel_args(self):
         """Kernel command line arguments read by the guest workload."""
         return ('mt_kind=%s mt_dirty_mib=%d mt_rate=%g mt_on=%g mt_off=%g '
-                'mt_hb_ms=%d mt_report_s=%g'
+                'mt_hb_ms=%d mt_hb_dev=%s mt_report_s=%g'
                 % (self.kind, self.dirty_mib, self.rate_mib_s,
                    self.burst_on_s, self.burst_off_s, self.heartbeat_ms,
-                   self.report_s))
+                   self.heartbeat_device, self.report_s))
 
 
 def _is_number(value):

@@ -10,6 +10,8 @@
  *   mt_rate=R                     dirty rate in MiB/s (one byte per 4 KiB page)
  *   mt_on=X mt_off=Y              bursty: X s at rate R, then Y s idle
  *   mt_hb_ms=M                    heartbeat period in ms (0 disables)
+ *   mt_hb_dev=ttyS1|ttyS0         serial port of the heartbeat (ttyS0 is the
+ *                                 console: the only port a nova guest has)
  *   mt_report_s=S                 rate report period in s
  *
  * Output:
@@ -17,7 +19,7 @@
  *       "mtw rate_mib_s=... target_mib_s=... phase=... uptime_s=..." every
  *       mt_report_s seconds (liveness and achieved rate): rate and target
  *       are averages over the report window, phase is the current phase;
- *   /dev/ttyS1: "h<seq>\n" every mt_hb_ms ms, written by a separate process so
+ *   /dev/<mt_hb_dev>: "h<seq>\n" every mt_hb_ms ms, written by a separate process so
  *       that the host can timestamp it and measure downtime independently of
  *       libvirt.
  */
@@ -51,6 +53,7 @@ struct params {
     double on_s;
     double off_s;
     unsigned long hb_ms;
+    char hb_dev[16];
     double report_s;
 };
 
@@ -114,6 +117,7 @@ static void read_params(struct params *prm)
     prm->on_s = 5;
     prm->off_s = 5;
     prm->hb_ms = 2;
+    strcpy(prm->hb_dev, "ttyS1");
     prm->report_s = 2;
     if (cmdline_value(cmdline, "mt_kind", val, sizeof(val)))
         snprintf(prm->kind, sizeof(prm->kind), "%s", val);
@@ -127,6 +131,9 @@ static void read_params(struct params *prm)
         prm->off_s = strtod(val, NULL);
     if (cmdline_value(cmdline, "mt_hb_ms", val, sizeof(val)))
         prm->hb_ms = strtoul(val, NULL, 10);
+    if (cmdline_value(cmdline, "mt_hb_dev", val, sizeof(val)) &&
+            (strcmp(val, "ttyS0") == 0 || strcmp(val, "ttyS1") == 0))
+        snprintf(prm->hb_dev, sizeof(prm->hb_dev), "%s", val);
     if (cmdline_value(cmdline, "mt_report_s", val, sizeof(val)))
         prm->report_s = strtod(val, NULL);
     if (strcmp(prm->kind, "idle") == 0)
@@ -142,16 +149,19 @@ static void sleep_ns(long ns)
         ;
 }
 
-static void heartbeat_loop(unsigned long hb_ms)
+static void heartbeat_loop(unsigned long hb_ms, const char *dev)
 {
     struct termios tio;
     struct timespec next;
     unsigned long seq = 0;
     char line[32];
-    int fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY);
+    char path[32];
+    int fd;
 
+    snprintf(path, sizeof(path), "/dev/%s", dev);
+    fd = open(path, O_WRONLY | O_NOCTTY);
     if (fd < 0) {
-        say("mtw heartbeat: cannot open /dev/ttyS1: %s\n", strerror(errno));
+        say("mtw heartbeat: cannot open %s: %s\n", path, strerror(errno));
         _exit(1);
     }
     /* Raw output: no newline translation, no flow control. */
@@ -203,7 +213,7 @@ int main(void)
     if (prm.hb_ms > 0) {
         pid_t pid = fork();
         if (pid == 0)
-            heartbeat_loop(prm.hb_ms);
+            heartbeat_loop(prm.hb_ms, prm.hb_dev);
         if (pid < 0)
             say("mtw heartbeat: fork failed: %s\n", strerror(errno));
     }
