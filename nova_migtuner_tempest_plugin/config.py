@@ -53,6 +53,19 @@ NovaMigTunerGroup = [
                min=64,
                help='RAM, in MB, of the flavor of the busy server; it must '
                     'hold the guest OS and busy_dirty_mib.'),
+    cfg.StrOpt('busy_image_ref',
+               default='',
+               help='Image of the busy server: a guest that dirties its '
+                    'memory by itself from boot (e.g. the nova-migtuner '
+                    'test bed guest with a constant workload). Empty: the '
+                    'busy server boots [compute] image_ref with a user-data '
+                    'script that rewrites busy_dirty_mib MiB, which needs '
+                    'cloud-init or cirros. Related: busy_ready_marker.'),
+    cfg.StrOpt('busy_ready_marker',
+               default='',
+               help='Text the busy server prints on its console once its '
+                    'workload runs. Empty: the marker of the user-data '
+                    'script. Related: busy_image_ref.'),
     cfg.FloatOpt('max_unreachable_s',
                  default=0.0,
                  min=0.0,

@@ -10,6 +10,7 @@ guest images and flavor, and the report collector.
 
 from concurrent import futures
 import json
+import secrets
 import logging
 import os
 import shutil
@@ -21,7 +22,9 @@ from nova_migtuner.cloud import configs
 from nova_migtuner.cloud import layout as layout_mod
 from nova_migtuner.cloud import services as svc
 from nova_migtuner.testbed import bed as testbed_bed
+from nova_migtuner.testbed import guest
 from nova_migtuner.testbed import processes
+from nova_migtuner.testbed.workload import Workload
 
 LOG = logging.getLogger(__name__)
 
@@ -32,6 +35,14 @@ COMPUTE_READY_TIMEOUT_S = 240.0
 STAMPS = ('mariadb-users', 'keystone', 'catalog', 'glance', 'placement',
           'neutron', 'nova-db')
 IMAGE_NAME = 'migtuner-guest'
+# A guest that dirties 128 MiB at twice the link cap from boot: pre-copy
+# alone never converges (configs.LINK_CAP_MIB_S).
+BUSY_IMAGE_NAME = 'migtuner-guest-busy'
+# nova gives a guest one serial port, the console: the heartbeat goes there.
+IDLE_WORKLOAD = Workload(heartbeat_device='ttyS0')
+BUSY_WORKLOAD = Workload('constant', dirty_mib=128,
+                         rate_mib_s=2 * configs.LINK_CAP_MIB_S,
+                         heartbeat_device='ttyS0')
 FLAVOR_NAME = 'migtuner.tiny'
 FLAVOR_RAM_MB = 256
 
@@ -262,6 +273,7 @@ class Cloud:
         self.start_computes(driver, nova_options, started)
         self._start(self.collector(), started)
         self.ensure_guest_image()
+        self.ensure_guest_image(BUSY_IMAGE_NAME, BUSY_WORKLOAD)
         self.ensure_flavor()
         return started
 
@@ -339,11 +351,28 @@ class Cloud:
                       configs.neutron_ml2())
         shutil.copy(os.path.join(L.cloud_venv, 'etc', 'neutron',
                                  'api-paste.ini'), L.etc('neutron'))
-        configs.write(L.etc('nova', 'nova.conf'), configs.nova_common(L))
+        configs.write(L.etc('nova', 'nova.conf'),
+                      configs.nova_common(L, self.operator_secret()))
         shutil.copy(os.path.join(L.venv, 'etc', 'nova', 'api-paste.ini'),
                     L.etc('nova'))
         for sub in ('glance', 'neutron', 'nova'):
             os.makedirs(L.path(sub), exist_ok=True)
+
+    def operator_secret(self):
+        """The cloud's [migtuner] operator_secret, made once: 32 random
+        bytes, hex; also in ``operator_secret_file`` for the CLI."""
+        path = self.operator_secret_file
+        if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, 'w') as f:
+                f.write(secrets.token_hex(32))
+        with open(path) as f:
+            return f.read().strip()
+
+    @property
+    def operator_secret_file(self):
+        return self.layout.path('state', 'operator_secret')
 
     def _compute_config_path(self, compute):
         return self.layout.etc('nova', 'compute-%s.conf' % compute.bed_host)
@@ -555,9 +584,6 @@ class Cloud:
     def ensure_guest_image(self, name=IMAGE_NAME, workload=None):
         """The test bed guest in glance: kernel, initramfs, tiny root, and
         the workload's parameters in ``os_command_line``."""
-        from nova_migtuner.testbed import guest
-        from nova_migtuner.testbed.workload import Workload
-
         conn = self.connection()
         image = conn.image.find_image(name)
         if image is not None:
@@ -572,7 +598,7 @@ class Cloud:
         if not os.path.exists(root):
             with open(root, 'wb') as f:
                 f.truncate(1024 * 1024)
-        workload = workload or Workload(heartbeat_device='ttyS0')
+        workload = workload or IDLE_WORKLOAD
         command_line = '%s %s' % (guest.BASE_KERNEL_ARGS,
                                   workload.kernel_args())
         return conn.image.create_image(

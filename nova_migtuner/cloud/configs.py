@@ -140,7 +140,20 @@ def neutron_ml2():
     }
 
 
-def nova_common(layout):
+# The test bed's stand-in for a network link between the hosts: loopback
+# moves memory far faster than a real link, so every compute caps its
+# migrations (nova's own option, honoured by stock nova and by migtuner as
+# an outer bound), and a busy guest can out-run its migration as it does
+# on a real link.
+LINK_CAP_MIB_S = 32
+# What an admin enabling migtuner permits in [libvirt] so that its ladder
+# may escalate; stock nova keeps nova's defaults (both off).
+MIGTUNER_PERMISSIONS = (('libvirt', 'live_migration_permit_auto_converge',
+                         True),
+                        ('libvirt', 'live_migration_permit_post_copy', True))
+
+
+def nova_common(layout, operator_secret):
     """nova.conf shared by nova-api, conductor, scheduler and computes."""
     return {
         'DEFAULT': [
@@ -182,6 +195,10 @@ def nova_common(layout):
         'spice': [('enabled', False)],
         'os_vif_ovs': [('ovsdb_connection', '')],
         'workarounds': [('disable_rootwrap', True)],
+        # With two computes the only destination is always the one that
+        # just took a migration: a settle time would serialise every drain.
+        'migtuner': [('operator_secret', operator_secret),
+                     ('destination_settle_s', 0)],
     }
 
 
@@ -189,7 +206,8 @@ def nova_compute(layout, compute, driver='migtuner', options=()):
     """The per-compute file, read after nova.conf.
 
     options: ``(section, key, value)`` triples that override or add nova
-    options (``--nova-option``).
+    options (``--nova-option``); with the migtuner driver they come after
+    MIGTUNER_PERMISSIONS.
     """
     state = os.path.join(layout.compute_dir(compute), 'state')
     conf_files = ' '.join(
@@ -212,6 +230,7 @@ def nova_compute(layout, compute, driver='migtuner', options=()):
             ('live_migration_inbound_addr', compute.address),
             ('cpu_mode', 'custom'),
             ('cpu_models', 'qemu64'),
+            ('live_migration_bandwidth', LINK_CAP_MIB_S),
         ],
         # Root inside the host's namespaces: the privsep daemon is started
         # directly, without sudo or rootwrap.
@@ -222,6 +241,8 @@ def nova_compute(layout, compute, driver='migtuner', options=()):
         # machine's: deferring on it would only measure the test bed.
         'migtuner': [('busy_host_cpu_load', 1.0)],
     }
+    if driver == 'migtuner':
+        options = MIGTUNER_PERMISSIONS + tuple(options)
     for section, key, value in options:
         items = sections.setdefault(section, [])
         items[:] = [(k, v) for k, v in items if k != key]

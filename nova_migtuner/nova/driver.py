@@ -20,6 +20,7 @@ from nova import version as nova_version
 from oslo_log import log as logging
 
 from nova_migtuner.engine import flags as flags_mod
+from nova_migtuner.nova import action_event
 from nova_migtuner.nova import compat
 from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
@@ -81,10 +82,13 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
                 context, instance, dest, post_method, recover_method,
                 block_migration, migrate_data)
         self._migtuner_sessions[instance.uuid] = session
+        recorded = action_event.start(context, instance, instance.host)
         try:
             flow.run(session, self._migtuner_ops)
         finally:
             self._migtuner_sessions.pop(instance.uuid, None)
+            if recorded:
+                action_event.finish_session(context, instance, session)
 
     def _migtuner_guest(self, instance, guest):
         """The guest nova migrates, with its domain's calls hooked."""
@@ -97,9 +101,25 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
     def _live_migration_operation(self, context, instance, dest,
                                   block_migration, migrate_data, guest,
                                   device_names):
-        return super()._live_migration_operation(
-            context, instance, dest, block_migration, migrate_data,
-            self._migtuner_guest(instance, guest), device_names)
+        try:
+            return super()._live_migration_operation(
+                context, instance, dest, block_migration, migrate_data,
+                self._migtuner_guest(instance, guest), device_names)
+        except libvirt_driver.libvirt.libvirtError as e:
+            # An aborted job (``openstack server migration abort``, or the
+            # plan's own abort) makes migrateToURI3 fail, and nova 34's
+            # _live_migration re-raises that from the operation's future
+            # after its monitor has already rolled the migration back: the
+            # instance would go to ERROR although it runs on the source.
+            # The monitor owns the outcome of a cancelled job.
+            if e.get_error_code() != \
+                    libvirt_driver.libvirt.VIR_ERR_OPERATION_ABORTED:
+                raise
+            LOG.info('nova_migtuner: the migration job was aborted; '
+                     'nova\'s monitor rolls it back and the guest stays on '
+                     'the source: %(error)s', {'error': e},
+                     instance=instance)
+            return None
 
     def _live_migration_monitor(self, context, instance, guest, dest,
                                 post_method, recover_method,

@@ -24,6 +24,9 @@ DEFAULT_TOPICS = ('versioned_notifications',)
 # collector would take turns with other consumers of the topic (ceilometer,
 # searchlight ...) and both would miss notifications.
 DEFAULT_POOL = 'nova-migtuner-report-collector'
+# nova publishes on its own exchange ('nova', the control_exchange that
+# nova.rpc sets); an oslo.messaging listener's default is 'openstack'.
+NOVA_EXCHANGE = 'nova'
 
 
 def _timestamp(metadata):
@@ -94,12 +97,14 @@ class ReportEndpoint:
 
 
 def build_listener(conf, report_store, topics=DEFAULT_TOPICS,
-                   pool=DEFAULT_POOL, executor='threading', url=None):
+                   pool=DEFAULT_POOL, executor='threading', url=None,
+                   exchange=NOVA_EXCHANGE):
     """Return ``(listener, endpoint)`` on *conf*'s notification transport
     (*url*, else ``[oslo_messaging_notifications] transport_url``, else
-    ``[DEFAULT] transport_url``)."""
+    ``[DEFAULT] transport_url``), bound to nova's exchange."""
     transport = oslo_messaging.get_notification_transport(conf, url=url)
-    targets = [oslo_messaging.Target(topic=topic) for topic in topics]
+    targets = [oslo_messaging.Target(topic=topic, exchange=exchange)
+               for topic in topics]
     endpoint = ReportEndpoint(report_store)
     listener = oslo_messaging.get_notification_listener(
         transport, targets, [endpoint], executor=executor, pool=pool)

@@ -16,6 +16,8 @@ CONF = config.CONF
 # Printed on the serial console by the busy server once its workload runs.
 BUSY_MARKER = 'nova-migtuner-busy-workload-started'
 FAILED_MIGRATION_STATES = ('error', 'failed', 'cancelled')
+# The instance action event the nova-migtuner driver records.
+MIGTUNER_EVENT = 'migtuner_live_migration'
 
 
 def skip_unless_migtuner(test_class):
@@ -186,6 +188,26 @@ class MigTunerLiveMigrationBase(MigTunerAdminTest):
                           % (server_id, elapsed, timeout, server['status'],
                              dest, migration))
             time.sleep(CONF.compute.build_interval)
+
+    def migtuner_event(self, server_id):
+        """The ``migtuner_live_migration`` event of the server's last
+        live-migration action; fails the test when there is none."""
+        client = self.os_admin.servers_client
+        actions = [a for a in client.list_instance_actions(
+            server_id)['instanceActions'] if a['action'] == 'live-migration']
+        if not actions:
+            self.fail('server %s has no live-migration action' % server_id)
+        latest = max(actions, key=lambda a: a['start_time'])
+        events = client.show_instance_action(
+            server_id, latest['request_id'])['instanceAction']['events']
+        for event in events:
+            if event['event'] == MIGTUNER_EVENT:
+                return event
+        self.fail('the live-migration action %s of server %s has no %s '
+                  'event (events: %s): the compute did not run the '
+                  'nova-migtuner driver'
+                  % (latest['request_id'], server_id, MIGTUNER_EVENT,
+                     ', '.join(sorted(e['event'] for e in events))))
 
     def _last_live_migration(self, server_id):
         try:

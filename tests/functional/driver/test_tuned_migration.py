@@ -10,6 +10,7 @@ import fixtures  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 from nova.virt import driver as virt_driver  # noqa: E402
 
+from nova_migtuner.nova import action_event  # noqa: E402
 from nova_migtuner.nova import compat  # noqa: E402
 from nova_migtuner.nova import driver as mt_driver  # noqa: E402
 from nova_migtuner.nova import handoff  # noqa: E402
@@ -88,6 +89,17 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.wait_for_notification(notif.END)
         return migration
 
+    def migtuner_event(self, server):
+        """The migtuner_live_migration event of the server's last live
+        migration, as an admin sees it through the API (2.84: details)."""
+        self.api.microversion = '2.84'
+        actions = [a for a in self.api.get_instance_actions(server['id'])
+                   if a['action'] == 'live-migration']
+        events = self.api.get_instance_action_details(
+            server['id'], actions[-1]['request_id'])['events']
+        found = [e for e in events if e['event'] == action_event.EVENT_NAME]
+        return found[-1] if found else None
+
     def test_end_notification_carries_destination_numbers(self):
         script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
         server = self.create_server_on_src()
@@ -143,6 +155,11 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.assertEqual(self.host_flags,
                          (self.src.driver._live_migration_flags,
                           self.src.driver._block_migration_flags))
+        # An API client sees that migtuner drove it, and that it completed.
+        event = self.migtuner_event(server)
+        self.assertEqual('Success', event['result'])
+        self.assertEqual('src', event['host'])
+        self.assertIsNone(event['details'])
         self.END_PAYLOAD = payload
 
     def test_flags_and_params_follow_the_plan_per_flavor(self):
@@ -282,6 +299,9 @@ class TestTunedMigration(base.MigTunerTestBase):
         end = self.notifications(notif.END)[-1]['payload']
         self.assertEqual('aborted', end['outcome'])
         self.assertFalse(end['post_copy'])
+        event = self.migtuner_event(server)
+        self.assertEqual('Error', event['result'])
+        self.assertIn('nova_migtuner: migration aborted', event['details'])
         self.assertEqual(end['max_downtime_ms'],
                          end['final_max_downtime_ms'])
 
