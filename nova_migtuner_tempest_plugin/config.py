@@ -66,6 +66,14 @@ NovaMigTunerGroup = [
                help='Text the busy server prints on its console once its '
                     'workload runs. Empty: the marker of the user-data '
                     'script. Related: busy_image_ref.'),
+    cfg.BoolOpt('boot_without_network',
+                default=False,
+                help='Boot the migrated servers with no network '
+                     '(networks="none", microversion 2.37) instead of '
+                     'Tempest\'s network for the project: for clouds whose '
+                     'test guests need none, such as the nova-migtuner test '
+                     'bed cloud. Needs [validation] run_validation = '
+                     'False.'),
     cfg.FloatOpt('max_unreachable_s',
                  default=0.0,
                  min=0.0,

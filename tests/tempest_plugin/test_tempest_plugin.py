@@ -81,6 +81,7 @@ def test_plugin_options():
         'busy_migration_budget': 900, 'busy_dirty_mib': 64,
         'busy_flavor_ram_mb': 256, 'max_unreachable_s': 0.0,
         'busy_image_ref': '', 'busy_ready_marker': '',
+        'boot_without_network': False,
     }
 
 

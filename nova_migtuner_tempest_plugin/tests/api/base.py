@@ -129,8 +129,8 @@ class MigTunerAdminTest(base.BaseV2ComputeAdminTest):
 class MigTunerLiveMigrationBase(MigTunerAdminTest):
     """Live migrations: need two computes and live migration enabled."""
 
-    # block_migration='auto'
-    min_microversion = '2.25'
+    # block_migration='auto' (2.25) and networks='none' (2.37)
+    min_microversion = '2.37'
     create_default_network = True
 
     @classmethod
@@ -154,6 +154,13 @@ class MigTunerLiveMigrationBase(MigTunerAdminTest):
     def setup_credentials(cls):
         cls.prepare_instance_network()
         super(MigTunerLiveMigrationBase, cls).setup_credentials()
+
+    @classmethod
+    def create_test_server(cls, **kwargs):
+        if CONF.nova_migtuner.boot_without_network:
+            kwargs.setdefault('networks', 'none')
+        return super(MigTunerLiveMigrationBase, cls).create_test_server(
+            **kwargs)
 
     def live_migrate_and_wait(self, server_id, timeout):
         """Live-migrate to a host the scheduler picks; wait for the end.
