@@ -18,6 +18,7 @@ from nova_migtuner.bench import methods
 from nova_migtuner.bench import output
 from nova_migtuner.bench import runs
 from nova_migtuner.bench import workloads as wl_mod
+from nova_migtuner import signals
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -90,9 +91,19 @@ def main(argv=None, prog='nova-migtuner bench'):
               % ('; '.join(str(m) for m in missing), bed.install_hint()),
               file=sys.stderr)
         return 2
+    # SIGTERM and SIGINT end the run through the same clean-up as a normal
+    # end: the finally in _run stops both libvirtd and their QEMUs.
+    try:
+        with signals.terminate_gracefully():
+            return _run(args, bed, run_cap, libvirt)
+    except signals.Terminated as exc:
+        print('bench %s; the test bed is down' % exc, file=sys.stderr)
+        return exc.exit_code
+
+
+def _run(args, bed, run_cap, libvirt):
     started = time.monotonic()
     print('bringing the test bed up in %s ...' % args.workdir, flush=True)
-    bed.up()
     cases, fault_results = [], []
     results = {'run_cap_s': run_cap, 'link_mib_s': wl_mod.LINK_MIB_S,
                'guest_memory_mib': wl_mod.GUEST_MEMORY_MIB,
@@ -104,6 +115,7 @@ def main(argv=None, prog='nova-migtuner bench'):
         print(text, flush=True)
 
     try:
+        bed.up()
         if not args.faults_only:
             matrix = [w for w in wl_mod.matrix(args.quick)
                       if not args.workload or w.name in args.workload]

@@ -5,6 +5,7 @@ import json
 import logging
 import sys
 
+from nova_migtuner import signals
 from nova_migtuner.testbed import bed as testbed_bed
 from nova_migtuner.testbed import exceptions
 
@@ -63,7 +64,9 @@ def main(argv=None, prog='python -m nova_migtuner.testbed'):
                 return 1
             print('all prerequisites present')
         elif args.command == 'up':
-            bed.up()
+            # Interrupted while starting: leave no half-started bed.
+            with signals.cleanup_on_signal(bed.down):
+                bed.up()
             print(json.dumps(bed.status(), indent=2))
         elif args.command == 'status':
             print(json.dumps(bed.status(), indent=2))

@@ -26,7 +26,7 @@ BOOT_TIMEOUT_S = 240
 def cloud():
     cloud = cloud_mod.Cloud()
     was_up = all(s.is_running() for s in cloud.services())
-    cloud.up(driver='migtuner')
+    cloud.up(driver=os.environ.get('MIGTUNER_CLOUD_TEST_DRIVER', 'migtuner'))
     yield cloud
     if not was_up:
         cloud.down()
