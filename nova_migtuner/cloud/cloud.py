@@ -637,6 +637,8 @@ class Cloud:
                   'services': []}
         for service in self.services():
             result['services'].append(service.status())
+        result['control_plane_rss_mib'] = round(sum(
+            s['rss_mib'] for s in result['services']), 1)
         return result
 
     def down(self):

@@ -131,17 +131,16 @@ class Service:
             % (self.ready_timeout_s, self.probe, problem)))
 
     def stop(self):
-        """SIGTERM, a bounded wait, then SIGKILL of the process group."""
+        """SIGTERM, a bounded wait, then SIGKILL of whatever is left below
+        the reaper."""
         pid = self.pid()
         if pid is not None:
             processes.send_signal(pid, signal.SIGTERM)
             deadline = time.monotonic() + self.stop_timeout_s
             while time.monotonic() < deadline and processes.is_running(pid):
                 time.sleep(0.1)
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            for member in reversed(descendants(pid)):
+                processes.send_signal(member, signal.SIGKILL)
             deadline = time.monotonic() + 5.0
             while time.monotonic() < deadline and processes.is_running(pid):
                 time.sleep(0.05)
@@ -157,12 +156,51 @@ class Service:
                 'running': pid is not None,
                 'answers': pid is not None and answer is None,
                 'probe': self.probe, 'problem': answer,
+                'rss_mib': round(tree_rss_bytes(pid) / 2 ** 20, 1)
+                if pid else 0.0,
                 'stand_in': self.stand_in, 'log': self.log_file}
 
     def failure(self, what):
         return ('%s %s.\n--- %s (tail) ---\n%s'
                 % (self.name, what, self.log_file,
                    processes.tail_file(self.log_file, 40)))
+
+
+def descendants(pid):
+    """``pid`` and every process below it. The reaper above a service is
+    a child subreaper, so orphans of the service stay below it too; process
+    groups do not serve here, since oslo.service workers and daemons start
+    groups of their own."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in _list_dir('/proc/%d/task' % current):
+            try:
+                with open('/proc/%d/task/%s/children' % (current, task)) as f:
+                    todo.extend(int(c) for c in f.read().split())
+            except (OSError, ValueError):
+                continue
+    return found
+
+
+def _list_dir(path):
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def tree_rss_bytes(pid):
+    """Resident memory of ``pid`` and every process below it."""
+    total = 0
+    for member in descendants(pid):
+        try:
+            with open('/proc/%d/statm' % member) as f:
+                total += int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def tcp_answers(host, port):
