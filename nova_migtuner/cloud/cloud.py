@@ -129,6 +129,7 @@ class Cloud:
             'RABBITMQ_CONFIG_FILE': os.path.join(base, 'rabbitmq'),
             'RABBITMQ_ENABLED_PLUGINS_FILE': os.path.join(base,
                                                           'enabled_plugins'),
+            'ERL_CRASH_DUMP': L.log('erl_crash.dump'),
         })
 
     def epmd(self):
@@ -323,6 +324,7 @@ class Cloud:
         try:
             result = subprocess.run(
                 argv, env=full_env, timeout=timeout, stdin=subprocess.DEVNULL,
+                cwd=self.layout.run_dir,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise CloudError('%s failed: %s' % (' '.join(argv), exc))

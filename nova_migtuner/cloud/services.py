@@ -104,9 +104,12 @@ class Service:
                 time.strftime('%Y-%m-%d %H:%M:%S'), ' '.join(
                     self.argv))).encode())
             out.flush()
+            # In the run dir: whatever a service drops in its working
+            # directory (an Erlang crash dump, say) stays in the cloud's.
             popen = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                env=env, start_new_session=True, close_fds=True)
+                env=env, cwd=self.run_dir, start_new_session=True,
+                close_fds=True)
         with open(self.pid_file, 'w') as f:
             f.write('%d\n' % popen.pid)
         self.wait_ready(popen)
