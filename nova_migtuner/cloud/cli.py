@@ -66,9 +66,10 @@ def main(argv=None, prog='nova-migtuner cloud'):
                 started = cloud.up(args.driver, args.nova_option)
             print('started: %s' % (', '.join(started) or 'nothing, '
                                    'everything was running'))
-            print('use it with:\n  OS_CLIENT_CONFIG_FILE=%s openstack '
-                  '--os-cloud %s server list'
-                  % (cloud.layout.clouds_yaml, layout_mod.CLOUD_NAME))
+            print('use it as admin with:\n  openstack --os-cloud %s server '
+                  'list\n(the %s entry of %s; also alone in %s)'
+                  % (layout_mod.CLOUD_NAME, layout_mod.CLOUD_NAME,
+                     cloud_mod.USER_CLOUDS_YAML, cloud.layout.clouds_yaml))
         elif args.command == 'status':
             status = cloud.status()
             print(json.dumps(status, indent=2))

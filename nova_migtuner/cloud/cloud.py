@@ -9,7 +9,6 @@ guest images and flavor, and the report collector.
 """
 
 from concurrent import futures
-import json
 import secrets
 import logging
 import os
@@ -17,6 +16,8 @@ import shutil
 import socket
 import subprocess
 import time
+
+import yaml
 
 from nova_migtuner.cloud import configs
 from nova_migtuner.cloud import layout as layout_mod
@@ -45,6 +46,7 @@ BUSY_WORKLOAD = Workload('constant', dirty_mib=128,
                          heartbeat_device='ttyS0')
 FLAVOR_NAME = 'migtuner.tiny'
 FLAVOR_RAM_MB = 256
+USER_CLOUDS_YAML = os.path.expanduser('~/.config/openstack/clouds.yaml')
 
 
 class CloudError(Exception):
@@ -421,9 +423,36 @@ class Cloud:
             'identity_api_version': 3,
             'interface': 'public',
         }}}
-        # JSON is YAML; clouds.yaml readers accept it.
         with open(L.clouds_yaml, 'w') as f:
-            json.dump(entry, f, indent=2)
+            yaml.safe_dump(entry, f, default_flow_style=False)
+        self._user_clouds_yaml(entry['clouds'][layout_mod.CLOUD_NAME])
+
+    def _user_clouds_yaml(self, entry):
+        """Add (or with None remove) the cloud's entry in the user's
+        ``clouds.yaml``, where ``openstack --os-cloud migtuner-local``
+        looks without any environment variable. Other entries stay."""
+        path = USER_CLOUDS_YAML
+        try:
+            with open(path) as f:
+                data = yaml.safe_load(f) or {}
+        except FileNotFoundError:
+            data = {}
+        except (OSError, yaml.YAMLError) as exc:
+            LOG.warning('cloud: not touching %s, which cannot be read as '
+                        'YAML: %s', path, exc)
+            return
+        clouds = data.setdefault('clouds', {})
+        if entry is None:
+            if clouds.pop(layout_mod.CLOUD_NAME, None) is None:
+                return
+        else:
+            clouds[layout_mod.CLOUD_NAME] = entry
+        if not clouds and set(data) == {'clouds'}:
+            os.remove(path)
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            yaml.safe_dump(data, f, default_flow_style=False)
 
     # -- one-time set-up steps ---------------------------------------------
 
@@ -663,6 +692,7 @@ class Cloud:
         for pid in self._cloud_processes():
             processes.kill(pid)
         shutil.rmtree(self.layout.workdir, ignore_errors=True)
+        self._user_clouds_yaml(None)
         left = self.leftovers()
         if any(left.values()):
             raise CloudError('cloud down left things behind: %s' % left)
