@@ -137,3 +137,23 @@ def test_descendants_follow_children_that_start_their_own_group(tmp_path):
         for pid in services.descendants(parent.pid):
             os.kill(pid, signal.SIGKILL)
         parent.wait()
+
+
+def test_user_clouds_yaml_gets_and_loses_only_our_entry(tmp_path,
+                                                        monkeypatch):
+    import yaml
+
+    from nova_migtuner.cloud import cloud as cloud_mod
+
+    path = tmp_path / 'openstack' / 'clouds.yaml'
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump({'clouds': {'other': {'auth': {}}}}))
+    monkeypatch.setattr(cloud_mod, 'USER_CLOUDS_YAML', str(path))
+    cloud = cloud_mod.Cloud(layout_mod.Layout(
+        workdir=str(tmp_path / 'wd'), venv='/v', cloud_venv='/c',
+        tempest_venv='/t'))
+    cloud._user_clouds_yaml({'auth': {'username': 'admin'}})
+    clouds = yaml.safe_load(path.read_text())['clouds']
+    assert set(clouds) == {'other', layout_mod.CLOUD_NAME}
+    cloud._user_clouds_yaml(None)
+    assert set(yaml.safe_load(path.read_text())['clouds']) == {'other'}
