@@ -35,8 +35,11 @@ BENCH_MIGRATION_PORT_BASE = 49600
 def parse_args(argv, prog='nova-migtuner bench'):
     parser = argparse.ArgumentParser(
         prog=prog,
-        description='Stock nova vs nova best static vs nova_migtuner on '
-                    'the local libvirt/QEMU test bed.')
+        description='Stock nova vs nova best static vs nova_migtuner: '
+                    'live migrations through the nova API of a real '
+                    'one-machine cloud on the local libvirt/QEMU test bed '
+                    '(or, with --engine, driven by the engine on the bare '
+                    'test bed).')
     parser.add_argument('--quick', action='store_true',
                         help='2 workloads, %.0f s run cap (CI smoke)'
                              % QUICK_RUN_CAP_S)
@@ -48,7 +51,16 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='directory for results.json/.txt/.png')
     parser.add_argument('--workdir', default=BENCH_WORKDIR)
     parser.add_argument('--workload', action='append', default=None,
+                        choices=[w.name for w in wl_mod.matrix()],
                         help='only these workloads (repeatable)')
+    parser.add_argument('--engine', action='store_true',
+                        help='drive the migrations with the engine on the '
+                             'bare test bed instead of through nova '
+                             '(quick experiments; the fault runs always '
+                             'use it)')
+    parser.add_argument('--keep-cloud', action='store_true',
+                        help='leave the cloud running afterwards (nova '
+                             'path)')
     parser.add_argument('--method', action='append', default=None,
                         choices=methods.METHODS,
                         help='only these methods (repeatable)')
@@ -92,13 +104,92 @@ def main(argv=None, prog='nova-migtuner bench'):
               file=sys.stderr)
         return 2
     # SIGTERM and SIGINT end the run through the same clean-up as a normal
-    # end: the finally in _run stops both libvirtd and their QEMUs.
+    # end: the finally in _run (_run_nova) stops both libvirtd and their
+    # QEMUs (and the cloud).
     try:
         with signals.terminate_gracefully():
-            return _run(args, bed, run_cap, libvirt)
+            if args.engine or args.faults_only:
+                return _run(args, bed, run_cap, libvirt)
+            status = _run_nova(args, run_cap)
+            if args.faults:
+                args.faults_only = True
+                status = _run(args, bed, run_cap, libvirt) or status
+            return status
     except signals.Terminated as exc:
         print('bench %s; the test bed is down' % exc, file=sys.stderr)
         return exc.exit_code
+
+
+def _run_nova(args, run_cap):
+    """Every case through nova's API on the cloud; see bench.nova_path."""
+    from nova_migtuner.bench import nova_path
+    from nova_migtuner.cloud import cloud as cloud_mod
+    from nova_migtuner.cloud import configs
+
+    started = time.monotonic()
+    matrix = [w for w in wl_mod.matrix(args.quick)
+              if not args.workload or w.name in args.workload]
+    chosen = args.method or list(methods.METHODS)
+    timeline = nova_path.nova_timeline(run_cap)
+    cases = []
+    results = {'via': 'nova', 'run_cap_s': run_cap,
+               'link_mib_s': configs.LINK_CAP_MIB_S,
+               'guest_memory_mib': cloud_mod.FLAVOR_RAM_MB,
+               'quick': args.quick, 'nova_timeline': timeline,
+               'methods': {m: nova_path.nova_options(m, run_cap)
+                           for m in chosen},
+               'cases': cases, 'notes': nova_path.__doc__.strip()}
+    print('nova timeline scaled to the %.0f s run cap: [libvirt] '
+          'live_migration_completion_timeout = %d (x %d GiB = %d s), '
+          'live_migration_downtime_delay = %d (a step every %d s)'
+          % (run_cap, timeline['live_migration_completion_timeout'],
+             nova_path.NOVA_DATA_GB, timeline['effective_timeout_s'],
+             timeline['live_migration_downtime_delay'],
+             timeline['effective_step_s']), flush=True)
+    cloud = cloud_mod.Cloud()
+    try:
+        print('bringing the cloud up in %s ...' % cloud.layout.workdir,
+              flush=True)
+        cloud.up()
+        total = len(matrix) * len(chosen)
+        # By method, so that the computes restart once per configuration.
+        for method in chosen:
+            driver, options = nova_path.nova_options(method, run_cap)
+            print('computes: %s driver, %s' % (driver, ', '.join(
+                '%s.%s=%s' % o for o in options) or 'no extra options'),
+                flush=True)
+            cloud.start_computes(driver, options)
+            for w in matrix:
+                print('[%d/%d] %s (%s) via %s through nova, cap %.0f s ...'
+                      % (len(cases) + 1, total, w.name, w.description,
+                         method, run_cap), flush=True)
+                cases.append(nova_path.run_case(cloud, w, method, run_cap))
+                output.write_json(os.path.join(args.output, 'results.json'),
+                                  results)
+    except cloud_mod.CloudError as exc:
+        # The cases that could not run are failed cases, with the reason.
+        for method in chosen:
+            for w in matrix:
+                if not any(c['workload'] == w.name and c['method'] == method
+                           for c in cases):
+                    cases.append({'via': 'nova', 'workload': w.name,
+                                  'workload_description': w.description,
+                                  'method': method, 'error': str(exc),
+                                  'observed': {'outcome': 'not run'}})
+    finally:
+        if not args.keep_cloud:
+            cloud.down()
+    cases.sort(key=lambda c: ([w.name for w in matrix].index(c['workload']),
+                              list(methods.METHODS).index(c['method'])))
+    results['wall_seconds'] = time.monotonic() - started
+    output.write_json(os.path.join(args.output, 'results.json'), results)
+    text = output.table(cases)
+    output.plot(os.path.join(args.output, 'results.png'), cases)
+    with open(os.path.join(args.output, 'results.txt'), 'w') as f:
+        f.write(text + '\n')
+    print('\n' + text)
+    print('\nresults in %s (%.0f s)' % (args.output, results['wall_seconds']))
+    return 1 if any(c.get('error') for c in cases) else 0
 
 
 def _run(args, bed, run_cap, libvirt):

@@ -36,9 +36,35 @@ def row(case):
             if case['method'] == methods.MIGTUNER else '-')
 
 
+NOVA_COLUMNS = ('workload', 'method', 'outcome', 'total s', 'downtime ms',
+                'heartbeat ms', 'data MiB', 'iter', 'thr %', 'API s',
+                '.end bytes diff')
+
+
+def nova_row(case):
+    """A row of the nova path: the observer's numbers."""
+    o = case['observed']
+    diff = (case.get('difference') or {}).get('data_bytes_pct')
+    outcome = o['outcome'] if not case.get('error') else 'failed: %s' % (
+        case['error'][:60])
+    return (case['workload'], case['method'], outcome,
+            _fmt(o.get('total_time_s')), _fmt(o.get('downtime_ms'), '%d'),
+            _fmt(o.get('heartbeat_switch_gap_ms'), '%.0f'),
+            _fmt(o.get('data_bytes') and o['data_bytes'] / MiB, '%.0f'),
+            _fmt(o.get('iterations'), '%d'),
+            _fmt(o.get('auto_converge_throttle') or None, '%d'),
+            _fmt(o.get('api_wall_s')),
+            _fmt(diff, '%+.1f%%') if case['method'] == methods.MIGTUNER
+            else '-')
+
+
 def table(cases):
-    rows = [COLUMNS] + [row(c) for c in cases]
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(COLUMNS))]
+    if cases and cases[0].get('via') == 'nova':
+        columns, rows = NOVA_COLUMNS, [nova_row(c) for c in cases]
+    else:
+        columns, rows = COLUMNS, [row(c) for c in cases]
+    rows = [columns] + rows
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(columns))]
     lines = []
     for n, r in enumerate(rows):
         lines.append('  '.join(str(v).ljust(w) for v, w in zip(r, widths)))
@@ -59,6 +85,15 @@ def fault_table(faults):
 def write_json(path, data):
     with open(path, 'w') as f:
         json.dump(data, f, indent=1, sort_keys=True, default=str)
+
+
+def _numbers(case):
+    """(outcome, total seconds, data bytes) of an engine or nova case."""
+    if case.get('via') == 'nova':
+        o = case['observed']
+        return o['outcome'], o.get('total_time_s'), o.get('data_bytes')
+    r = case['report']
+    return r['outcome'], r['total_seconds'], r['data_bytes']
 
 
 def plot(path, cases):
@@ -86,11 +121,11 @@ def plot(path, cases):
             c = by_key.get((w, method))
             if c is None:
                 continue
-            r = c['report']
+            outcome, seconds, data_bytes = _numbers(c)
             xs.append(j + (i - 1) * width)
-            data.append((r['data_bytes'] or 0) / MiB)
-            secs.append(r['total_seconds'] or 0)
-            hatches.append('' if r['outcome'] == 'completed' else '//')
+            data.append((data_bytes or 0) / MiB)
+            secs.append(seconds or 0)
+            hatches.append('' if outcome == 'completed' else '//')
         for ax, values in ((ax_bytes, data), (ax_time, secs)):
             bars = ax.bar(xs, values, width, label=method,
                           color=colours[method])
@@ -106,7 +141,7 @@ def plot(path, cases):
         ax = fig.add_subplot(grid[1, j])
         for method in methods.METHODS:
             c = by_key.get((w, method))
-            if c is None or not c['remaining_series']:
+            if c is None or not c.get('remaining_series'):
                 continue
             t, rem = zip(*c['remaining_series'])
             ax.plot(t, [v / MiB for v in rem], label=method,

@@ -16,7 +16,7 @@ DIRTY_RATE_PERIOD_S = 1
 MONITOR_INTERVAL_S = 0.5
 
 
-def heartbeat_downtime(samples):
+def heartbeat_downtime(samples, source=SOURCE, dest=DEST):
     """Downtime as the heartbeat saw it.
 
     ``switch_gap_ms``: from the last heartbeat on the source to the first
@@ -26,15 +26,16 @@ def heartbeat_downtime(samples):
     source (auto-converge throttling and pauses show up here).
     """
     ordered = sorted(samples, key=lambda s: s.time)
-    first_dest = next((s for s in ordered if s.host == DEST), None)
-    source = [s for s in ordered if s.host == SOURCE and (
+    first_dest = next((s for s in ordered if s.host == dest), None)
+    on_source = [s for s in ordered if s.host == source and (
         first_dest is None or s.time <= first_dest.time)]
-    switch = heartbeat.switch_gap_ms(ordered, SOURCE, DEST)
-    gaps = [(b.time - a.time) * 1000.0 for a, b in zip(source, source[1:])]
+    switch = heartbeat.switch_gap_ms(ordered, source, dest)
+    gaps = [(b.time - a.time) * 1000.0
+            for a, b in zip(on_source, on_source[1:])]
     return {'switch_gap_ms': switch,
             'longest_source_gap_ms': max(gaps) if gaps else None,
-            'beats_source': len(source),
-            'beats_dest': sum(1 for s in ordered if s.host == DEST)}
+            'beats_source': len(on_source),
+            'beats_dest': sum(1 for s in ordered if s.host == dest)}
 
 
 def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,

@@ -1,0 +1,311 @@
+"""The bench through real nova: each case is an operator's live migration.
+
+The cloud (``nova_migtuner.cloud``) runs its two nova-computes in one of
+three configurations, and every case boots a server with the workload's
+image on one compute and live-migrates it through the nova API
+(``openstack server migrate --live-migration``):
+
+``stock-nova``
+    ``compute_driver = libvirt.LibvirtDriver`` with nova's defaults, but
+    for the timeline: ``live_migration_completion_timeout`` and
+    ``live_migration_downtime_delay`` are scaled so that nova's own
+    timeout falls at the run cap (see ``nova_options``).
+``nova-best-static``
+    the same, plus ``live_migration_permit_auto_converge``,
+    ``live_migration_permit_post_copy`` and
+    ``live_migration_timeout_action = force_complete``.
+``migtuner``
+    ``compute_driver = migtuner.MigTunerDriver`` with the project's
+    defaults and the same ``[libvirt]`` permissions as nova-best-static.
+
+No code of this project runs in the first two but the observer: one
+``Observer`` measures every case the same way, from outside the code under
+test (libvirt job statistics polled on the source over its own
+connection, the completed statistics on the destination, and the guest's
+heartbeat in nova's console.log on both hosts). For migtuner cases the
+``migtuner.live_migration.end`` notification, as the report collector
+received it from RabbitMQ, is recorded beside the observer's numbers.
+"""
+
+import dataclasses
+import math
+import threading
+import time
+import uuid
+
+import libvirt
+
+from nova_migtuner.bench import methods
+from nova_migtuner.bench import runs as engine_runs
+from nova_migtuner.cloud import cloud as cloud_mod
+from nova_migtuner.cloud import configs
+from nova_migtuner.cloud import observer as observer_mod
+from nova_migtuner.cloud import openstack_cli
+from nova_migtuner.reports import store as store_mod
+
+# The same three methods as the engine path, by the same names.
+STOCK, NOVA_BEST, MIGTUNER = methods.STOCK, methods.NOVA_BEST, methods.MIGTUNER
+METHODS = methods.METHODS
+SOURCE_HOST = 'migtuner-a'
+POLL_INTERVAL_S = 0.5
+# Past the run cap: nova's own timeout action (abort, or force-complete)
+# has this long to finish before the bench aborts through the API.
+GRACE_S = 60.0
+REPORT_TIMEOUT_S = 30.0
+WORKLOAD_TIMEOUT_S = 120.0
+# nova 34 _live_migration_data_gb for this guest: RAM floored at 2 GiB,
+# plus each migrated disk floored at 2 GiB (one 1 GB root disk).
+NOVA_DATA_GB = 4
+NOVA_DEFAULT_DOWNTIME_DELAY_S = 75
+NOVA_DEFAULT_COMPLETION_TIMEOUT_S = 800
+NOVA_MIN_DOWNTIME_DELAY_S = 3
+
+
+def nova_timeline(run_cap_s):
+    """nova's per-GiB timeout and downtime delay scaled to the run cap.
+
+    nova multiplies both by the migration's data size (NOVA_DATA_GB); the
+    defaults put the timeout at 800 s per GiB with a downtime step every
+    75 s per GiB. Scaled, the timeout falls at the run cap and the steps
+    keep their ratio to it as far as the option's minimum (3) allows.
+    """
+    timeout = max(1, int(math.floor(run_cap_s / NOVA_DATA_GB)))
+    delay = max(NOVA_MIN_DOWNTIME_DELAY_S, int(round(
+        timeout * NOVA_DEFAULT_DOWNTIME_DELAY_S /
+        NOVA_DEFAULT_COMPLETION_TIMEOUT_S)))
+    return {'live_migration_completion_timeout': timeout,
+            'live_migration_downtime_delay': delay,
+            'effective_timeout_s': timeout * NOVA_DATA_GB,
+            'effective_step_s': delay * NOVA_DATA_GB}
+
+
+def nova_options(method, run_cap_s):
+    """(driver, [(section, key, value)]) of the computes for *method*."""
+    if method not in METHODS:
+        raise ValueError('method %r is invalid: expected one of %s'
+                         % (method, ', '.join(METHODS)))
+    timeline = nova_timeline(run_cap_s)
+    if method == MIGTUNER:
+        # configs.MIGTUNER_PERMISSIONS: the same permissions as best-static.
+        return 'migtuner', []
+    options = [('libvirt', key, str(timeline[key])) for key in
+               ('live_migration_completion_timeout',
+                'live_migration_downtime_delay')]
+    if method == NOVA_BEST:
+        options += [(s, k, str(v).lower())
+                    for s, k, v in configs.MIGTUNER_PERMISSIONS]
+        options.append(('libvirt', 'live_migration_timeout_action',
+                        'force_complete'))
+    return 'stock', options
+
+
+class Observer:
+    """Polls the source's job statistics over its own connection."""
+
+    def __init__(self, server_observer, source):
+        self.server = server_observer
+        self.source = source
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='bench-observer')
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def _run(self):
+        dom = None
+        while not self._stop.is_set():
+            try:
+                dom = dom or self.server.domain(self.source)
+                if dom is not None:
+                    stats = dom.jobStats()
+                    if stats.get('type', 0) != libvirt.VIR_DOMAIN_JOB_NONE:
+                        self.samples.append((time.monotonic(), stats))
+            except libvirt.libvirtError:
+                dom = None      # the source domain is gone: nova undefined it
+            self._stop.wait(POLL_INTERVAL_S)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def observed_numbers(samples, completed):
+    """Outcome-independent numbers: the completed statistics where libvirt
+    kept them, else the last polled job statistics."""
+    last = samples[-1][1] if samples else {}
+    has_completed = bool(completed.get('time_elapsed'))
+    source = completed if has_completed else last
+    return {
+        'stats_source': ('destination completed' if has_completed else
+                         'source last poll' if samples else None),
+        'total_time_s': (source['time_elapsed'] / 1000.0
+                         if source.get('time_elapsed') is not None
+                         else None),
+        'downtime_ms': completed.get('downtime') if has_completed else None,
+        'data_bytes': source.get('data_processed'),
+        'iterations': source.get('memory_iteration'),
+        'post_copy_requests': source.get('memory_postcopy_requests'),
+        'auto_converge_throttle': max(
+            (s.get('auto_converge_throttle', 0) for _, s in samples),
+            default=None),
+    }
+
+
+def remaining_series(samples):
+    if not samples:
+        return []
+    t0 = samples[0][0]
+    return [(round(t - t0, 2), s.get('memory_remaining'))
+            for t, s in samples if s.get('memory_remaining') is not None and
+            s.get('memory_iteration')]
+
+
+def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
+    """Boot, migrate through the API, observe; return the case's dict."""
+    cli = openstack_cli.OpenStackCLI(cloud)
+    image = 'migtuner-guest-%s' % bench_workload.name
+    # A nova guest has one serial port, the console: the heartbeat too.
+    cloud.ensure_guest_image(image, dataclasses.replace(
+        bench_workload.workload, heartbeat_device='ttyS0'))
+    name = 'bench-%s-%s-%s' % (bench_workload.name, method,
+                               uuid.uuid4().hex[:6])
+    case = {'via': 'nova', 'workload': bench_workload.name,
+            'workload_description': bench_workload.description,
+            'method': method, 'observed': None, 'error': None}
+    server = None
+    try:
+        server = cli.boot(name, image, cloud_mod.FLAVOR_NAME,
+                          host=SOURCE_HOST)
+        watch = observer_mod.ServerObserver(cloud, server['id'])
+        source = observer_mod.bed_host_of(openstack_cli.host_of(server))
+        _wait(lambda: 'mtw ready' in watch.console_text(source),
+              WORKLOAD_TIMEOUT_S, 'the workload of %s' % name)
+        probe = watch.heartbeat_probe().start()
+        probe.wait_for_beats(source, 20, 10.0)
+        observer = Observer(watch, source).start()
+        started = time.monotonic()
+        cli.run('server', 'migrate', '--live-migration', server['id'])
+        migration = _wait_for_end(cli, server['id'], run_cap_s + GRACE_S)
+        wall = time.monotonic() - started
+        observer.stop()
+        after = cli.json('server', 'show', server['id'])
+        running = watch.running_on()
+        dest_host = observer_mod.bed_host_of(openstack_cli.host_of(after))
+        if running:
+            probe.wait_for_beats(running[0], 10, 10.0)
+        beat = probe.stop()
+        completed = watch.completed_stats(dest_host) if running == [
+            dest_host] and dest_host != source else {}
+        numbers = observed_numbers(observer.samples, completed)
+        hb = engine_runs.heartbeat_downtime(probe.samples(), source,
+                                            dest_host)
+        outcome = _outcome(migration, source, running, dest_host)
+        case['observed'] = dict(
+            numbers, outcome=outcome, api_wall_s=round(wall, 2),
+            nova_migration_status=migration and migration['Status'],
+            hosts_running_guest=running, nova_host=after[
+                'OS-EXT-SRV-ATTR:host'],
+            heartbeat_switch_gap_ms=hb['switch_gap_ms'],
+            heartbeat_longest_source_gap_ms=hb['longest_source_gap_ms'],
+            heartbeat_longest_gap_ms=beat.longest_gap_ms)
+        case['remaining_series'] = remaining_series(observer.samples)
+        if method == MIGTUNER:
+            case['notification'] = _end_payload(cloud, server['id'])
+            case['difference'] = compare(case['observed'],
+                                         case['notification'])
+        progress('    %s' % summary(case))
+    except Exception as exc:    # a case that cannot run is a failed case
+        case['error'] = '%s: %s' % (type(exc).__name__, exc)
+        case['observed'] = case['observed'] or {'outcome': 'not run'}
+        progress('    failed: %s' % case['error'])
+    finally:
+        if server is not None:
+            cli.run('server', 'delete', '--wait', server['id'], check=False)
+    return case
+
+
+def _wait(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise TimeoutError('no %s within %.0f s' % (what, timeout))
+
+
+def _wait_for_end(cli, server_id, timeout):
+    """Wait until nova's live migration record is final; abort it through
+    the API (and say so) if it is not by *timeout*."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = cli.live_migrations(server_id)
+        migration = found[0] if found else None
+        if migration and migration['Status'] in (
+                'completed', 'cancelled', 'error', 'failed'):
+            return migration
+        if time.monotonic() > deadline:
+            if migration:
+                cli.run('--os-compute-api-version', '2.24', 'server',
+                        'migration', 'abort', server_id,
+                        str(migration['Id']), check=False)
+            raise TimeoutError('the live migration of %s did not end '
+                               'within %.0f s (status %s); aborted through '
+                               'the API' % (server_id, timeout, migration and
+                                            migration['Status']))
+        time.sleep(1)
+
+
+def _outcome(migration, source, running, dest):
+    status = migration and migration['Status']
+    if status == 'completed' and running == [dest] and dest != source:
+        return 'completed'
+    if status == 'cancelled' and running == [source]:
+        return 'aborted'
+    if running == [source]:
+        return 'failed'
+    return 'lost' if not running else 'split'
+
+
+def _end_payload(cloud, server_id):
+    store = store_mod.ReportStore(cloud.reports_db, create=False)
+    deadline = time.monotonic() + REPORT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        reports = store.reports(instance_uuid=server_id)
+        if reports:
+            return store.payload(reports[-1].message_id)
+        time.sleep(0.5)
+    return None
+
+
+def compare(observed, payload):
+    """The notification's numbers against the observer's."""
+    if not payload:
+        return {'ok': False, 'why': 'no .end notification received'}
+    result = {}
+    if observed.get('data_bytes') and payload.get('data_bytes_transferred'):
+        result['data_bytes_pct'] = round(100.0 * (
+            payload['data_bytes_transferred'] - observed['data_bytes']) /
+            observed['data_bytes'], 2)
+    if observed.get('downtime_ms') is not None and \
+            payload.get('downtime_ms') is not None:
+        result['downtime_ms'] = payload['downtime_ms'] - observed[
+            'downtime_ms']
+    result['ok'] = abs(result.get('data_bytes_pct', 0)) <= 5.0
+    return result
+
+
+def summary(case):
+    o = case['observed']
+    parts = [o['outcome']]
+    if o.get('total_time_s') is not None:
+        parts.append('%.1f s' % o['total_time_s'])
+    if o.get('downtime_ms') is not None:
+        parts.append('downtime %d ms' % o['downtime_ms'])
+    if o.get('heartbeat_switch_gap_ms') is not None:
+        parts.append('heartbeat gap %.0f ms' % o['heartbeat_switch_gap_ms'])
+    if o.get('data_bytes'):
+        parts.append('%.0f MiB' % (o['data_bytes'] / 2.0 ** 20))
+    return ', '.join(parts)

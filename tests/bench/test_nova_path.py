@@ -1,0 +1,96 @@
+"""The nova path of the bench: configurations and the observer's numbers."""
+
+import pytest
+
+from nova_migtuner.bench import nova_path
+
+
+def test_nova_timeline_puts_nova_timeout_at_the_run_cap():
+    timeline = nova_path.nova_timeline(90)
+    assert timeline['live_migration_completion_timeout'] == 22
+    assert timeline['effective_timeout_s'] == 88 <= 90
+    # The step delay keeps nova's 75:800 ratio down to the option's floor.
+    assert timeline['live_migration_downtime_delay'] == 3
+    assert nova_path.nova_timeline(3200)[
+        'live_migration_downtime_delay'] == 75
+
+
+def options(method):
+    driver, opts = nova_path.nova_options(method, 90)
+    return driver, {(s, k): v for s, k, v in opts}
+
+
+def test_stock_nova_keeps_nova_defaults_but_the_timeline():
+    driver, opts = options(nova_path.STOCK)
+    assert driver == 'stock'
+    assert set(opts) == {
+        ('libvirt', 'live_migration_completion_timeout'),
+        ('libvirt', 'live_migration_downtime_delay')}
+
+
+def test_best_static_permits_everything_and_forces_completion():
+    driver, opts = options(nova_path.NOVA_BEST)
+    assert driver == 'stock'
+    assert opts[('libvirt', 'live_migration_permit_post_copy')] == 'true'
+    assert opts[('libvirt', 'live_migration_permit_auto_converge')] == 'true'
+    assert opts[('libvirt', 'live_migration_timeout_action')] == \
+        'force_complete'
+
+
+def test_migtuner_runs_its_driver_with_project_defaults():
+    assert nova_path.nova_options(nova_path.MIGTUNER, 90) == ('migtuner', [])
+
+
+def test_unknown_method_is_refused_by_name():
+    with pytest.raises(ValueError, match="'paused'.*stock-nova"):
+        nova_path.nova_options('paused', 90)
+
+
+COMPLETED = {'type': 3, 'time_elapsed': 4305, 'downtime': 56,
+             'data_processed': 125076375, 'memory_iteration': 3,
+             'memory_postcopy_requests': 0}
+POLL = {'type': 2, 'time_elapsed': 3000, 'data_processed': 100,
+        'memory_iteration': 2, 'memory_remaining': 5,
+        'auto_converge_throttle': 20}
+
+
+def test_observed_numbers_prefer_the_destination_completed_stats():
+    numbers = nova_path.observed_numbers([(1.0, POLL)], COMPLETED)
+    assert numbers['stats_source'] == 'destination completed'
+    assert numbers['total_time_s'] == 4.305
+    assert numbers['downtime_ms'] == 56
+    assert numbers['data_bytes'] == 125076375
+    assert numbers['auto_converge_throttle'] == 20
+
+
+def test_observed_numbers_after_post_copy_come_from_the_last_poll():
+    # After post-copy libvirt keeps only {'type': 0} on the destination.
+    numbers = nova_path.observed_numbers([(1.0, POLL)], {'type': 0})
+    assert numbers['stats_source'] == 'source last poll'
+    assert numbers['total_time_s'] == 3.0
+    assert numbers['downtime_ms'] is None
+    assert numbers['data_bytes'] == 100
+
+
+def test_notification_compared_with_the_observer():
+    same = nova_path.compare({'data_bytes': 1000, 'downtime_ms': 50},
+                             {'data_bytes_transferred': 1000,
+                              'downtime_ms': 50})
+    assert same == {'data_bytes_pct': 0.0, 'downtime_ms': 0, 'ok': True}
+    off = nova_path.compare({'data_bytes': 1000},
+                            {'data_bytes_transferred': 1100})
+    assert not off['ok'] and off['data_bytes_pct'] == 10.0
+    assert not nova_path.compare({'data_bytes': 1}, None)['ok']
+
+
+@pytest.mark.parametrize('status, running, outcome', [
+    ('completed', ['b'], 'completed'),
+    ('cancelled', ['a'], 'aborted'),
+    ('error', ['a'], 'failed'),
+    ('error', [], 'lost'),
+    ('completed', ['a', 'b'], 'split'),
+])
+def test_outcome_from_nova_and_where_the_guest_runs(status, running,
+                                                    outcome):
+    assert nova_path._outcome({'Status': status}, 'a', running, 'b') == \
+        outcome
