@@ -19,7 +19,8 @@ STOP_TIMEOUT_S = 90
 def test_signal_during_a_run_stops_the_bed(tmp_path, signum):
     workdir = str(tmp_path / 'bench-bed')
     proc = subprocess.Popen(
-        [sys.executable, '-m', 'nova_migtuner.cmd.cli', 'bench', '--quick',
+        [sys.executable, '-m', 'nova_migtuner.cmd.cli', 'bench', '--engine',
+         '--quick',
          '--workload', 'idle', '--method', 'stock-nova', '--workdir',
          workdir, '--output', str(tmp_path / 'out')],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
