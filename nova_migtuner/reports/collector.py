@@ -25,6 +25,8 @@ DEFAULT_TOPICS = ('versioned_notifications',)
 # collector would take turns with other consumers of the topic (ceilometer,
 # searchlight ...) and both would miss notifications.
 DEFAULT_POOL = 'nova-migtuner-report-collector'
+# The exchange nova publishes on unless nova.conf sets control_exchange.
+NOVA_EXCHANGE = 'nova'
 # After SIGTERM/SIGINT, how long the listener may take to let go of the
 # bus before the collector exits anyway (e.g. the bus is unreachable).
 STOP_GRACE_S = 5.0
@@ -111,9 +113,17 @@ class ReportEndpoint:
 
 
 def register_transport_opts(conf):
-    """oslo.messaging's transport options, so that they can be read."""
+    """oslo.messaging's transport options, so that they can be read, with
+    nova's default exchange.
+
+    nova sets ``control_exchange`` to ``nova`` before it reads nova.conf
+    (``nova.config.parse_args``); oslo.messaging's own default is
+    ``openstack``, where nova's notifications never arrive. A
+    ``control_exchange`` in the file still wins, as it does for nova.
+    """
     for group, opts in oslo_messaging_opts.list_opts():
         conf.register_opts(list(opts), group=group)
+    conf.set_default('control_exchange', NOVA_EXCHANGE)
 
 
 def transport_url(conf):
@@ -200,10 +210,11 @@ def listen(conf, report_store, stop_event=None, topics=DEFAULT_TOPICS,
     stop_event = stop_event or threading.Event()
     listener, endpoint = build_listener(conf, report_store, topics, pool,
                                         url=url)
-    LOG.info('Collecting %(event)s from topics %(topics)s (pool %(pool)s) '
-             'into %(path)s',
+    LOG.info('Collecting %(event)s from exchange %(exchange)s, topics '
+             '%(topics)s (queue of pool %(pool)s) into %(path)s',
              {'event': END_EVENT_TYPE, 'topics': ', '.join(topics),
-              'pool': pool, 'path': report_store.path})
+              'exchange': conf.control_exchange, 'pool': pool,
+              'path': report_store.path})
     starting, start_errors = _in_thread('report-collector-start',
                                         listener.start)
     try:

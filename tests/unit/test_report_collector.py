@@ -81,6 +81,7 @@ def test_stops_within_seconds_while_the_bus_is_unreachable(tmp_path,
     assert 'Connecting to rabbit://guest@127.0.0.1:1/ ([DEFAULT] ' \
            'transport_url in' in text
     assert 'secretpw' not in text
+    assert 'from exchange nova, topics versioned_notifications' in text
 
 
 def test_without_a_config_file_it_does_not_try_localhost(tmp_path):
@@ -172,3 +173,15 @@ def test_store_turns_sqlite_write_errors_into_report_store_errors(tmp_path):
     with pytest.raises(store_mod.ReportStoreError,
                        match='cannot write to report database'):
         report_store.add(report, {})
+
+
+def test_listens_on_the_exchange_nova_publishes_on(tmp_path):
+    # nova sets control_exchange = nova before reading nova.conf; the
+    # oslo.messaging default ("openstack") receives nothing from nova.
+    from nova_migtuner.cmd import report_collector
+    conf = report_collector._load_conf([nova_conf(tmp_path)], False)
+    assert conf.control_exchange == 'nova'
+    conf = report_collector._load_conf([nova_conf(
+        tmp_path, '[DEFAULT]\ncontrol_exchange = region1\n'
+        'transport_url = %s\n' % UNREACHABLE)], False)
+    assert conf.control_exchange == 'region1'
