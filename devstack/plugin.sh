@@ -184,6 +184,13 @@ function configure_nova_migtuner {
 
     _migtuner_set "$NOVA_CONF" notifications notification_format \
         "$MIGTUNER_NOTIFICATION_FORMAT"
+    # Without a notifier driver the notifications never leave the host
+    # (DevStack's lib/nova sets messagingv2; a hand-written nova.conf may
+    # not): set it only where none is set.
+    if [[ -z "$(iniget "$NOVA_CONF" oslo_messaging_notifications driver)" ]]; then
+        _migtuner_set "$NOVA_CONF" oslo_messaging_notifications driver \
+            "$MIGTUNER_NOTIFICATION_DRIVER"
+    fi
 
     if [[ "$MIGTUNER_ENABLE_SCHEDULER" == "True" ]] && is_service_enabled n-sch; then
         _configure_nova_migtuner_scheduler

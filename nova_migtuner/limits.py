@@ -37,12 +37,14 @@ def _nova_libvirt(conf, name):
 
 
 def admin_limits(conf, nova_permit_post_copy=None,
-                 nova_bandwidth_mib_s=None):
+                 nova_bandwidth_mib_s=None, nova_permit_auto_converge=None):
     """Return ``AdminLimits`` for *conf*.
 
     :param nova_permit_post_copy: nova's ``live_migration_permit_post_copy``
         when it is not registered on *conf*; ``None`` reads it from *conf*
         and, where nova is not loaded at all, leaves ``[migtuner]`` alone.
+    :param nova_permit_auto_converge: the same for nova's
+        ``live_migration_permit_auto_converge`` (nova's default: False).
     """
     mt = conf.migtuner
     nova_post = _nova_libvirt(conf, 'live_migration_permit_post_copy')
@@ -50,6 +52,13 @@ def admin_limits(conf, nova_permit_post_copy=None,
         nova_post = nova_permit_post_copy
     permit_post_copy = mt.permit_post_copy and (
         nova_post is None or bool(nova_post))
+    # Never more permissive than nova: auto-converge, like post-copy, needs
+    # both options.
+    nova_ac = _nova_libvirt(conf, 'live_migration_permit_auto_converge')
+    if nova_ac is None:
+        nova_ac = nova_permit_auto_converge
+    permit_auto_converge = mt.permit_auto_converge and (
+        nova_ac is None or bool(nova_ac))
     nova_bw = _nova_libvirt(conf, 'live_migration_bandwidth')
     if nova_bw is None:
         nova_bw = nova_bandwidth_mib_s
@@ -57,7 +66,7 @@ def admin_limits(conf, nova_permit_post_copy=None,
     return ctx_mod.AdminLimits(
         max_downtime_ms=mt.max_downtime_ms,
         permit_post_copy=permit_post_copy,
-        permit_auto_converge=mt.permit_auto_converge,
+        permit_auto_converge=permit_auto_converge,
         permit_pause=mt.permit_pause,
         max_pause_downtime_ms=mt.max_pause_downtime_ms,
         permit_compression=mt.permit_compression,

@@ -96,6 +96,14 @@ def _secret_bytes(secret):
     return data
 
 
+def check_secret(secret):
+    """Raise ``MarkerError`` unless *secret* can sign markers.
+
+    Lets the operator tooling refuse before it contacts the cloud.
+    """
+    _secret_bytes(secret)
+
+
 def _check_field(regex, value, what):
     if not isinstance(value, str) or not regex.match(value):
         raise MarkerError(REASON_MALFORMED, '%s %r is not allowed in a '

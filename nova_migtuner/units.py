@@ -16,14 +16,16 @@ _SIZE_UNITS = {
     'b': 1, 'kib': KiB, 'mib': MiB, 'gib': GiB, 'tib': TiB,
     'kb': 1000, 'mb': 1000 ** 2, 'gb': 1000 ** 3, 'tb': 1000 ** 4,
 }
-# Rates: byte based (B/s, KiB/s, ...) and bit based (bit/s, Kbit/s, Mbit/s,
-# Gbit/s, and the short forms kbps, Mbps, Gbps that network people write).
-_BIT_UNITS = {
-    'bit': 1 / 8, 'kbit': 1000 / 8, 'mbit': 1000 ** 2 / 8,
-    'gbit': 1000 ** 3 / 8, 'tbit': 1000 ** 4 / 8,
-    'bps': 1 / 8, 'kbps': 1000 / 8, 'mbps': 1000 ** 2 / 8,
-    'gbps': 1000 ** 3 / 8, 'tbps': 1000 ** 4 / 8,
-}
+# Rates follow the networking convention: "b" is a bit and "B" a byte, so
+# the unit is read case-sensitively. Decimal prefixes k/K, M, G, T; binary
+# prefixes Ki, Mi, Gi, Ti for bytes only. Forms whose case leaves bits and
+# bytes (or milli and mega) in doubt, such as "gb/s", "MBPS" or "Gib/s",
+# are refused rather than guessed.
+_DECIMAL_PREFIXES = {'': 1, 'k': 1000, 'K': 1000, 'M': 1000 ** 2,
+                     'G': 1000 ** 3, 'T': 1000 ** 4}
+_BINARY_PREFIXES = {'Ki': KiB, 'Mi': MiB, 'Gi': GiB, 'Ti': TiB}
+_RATE_UNIT_RE = re.compile(
+    r'^(?P<prefix>[kKMGT]i?|)(?P<base>[bB]it|b|B)(?P<ps>ps)?$')
 _DURATION_UNITS = {'ms': 0.001, 's': 1.0, 'min': 60.0, 'h': 3600.0}
 
 _NUMBER = r'(?P<num>\d+(?:\.\d*)?|\.\d+)'
@@ -35,8 +37,9 @@ _RATE_RE = re.compile(
 
 SIZE_HELP = 'a size such as 512MiB, 2GiB, 1.5GB or a byte count (B, KiB, ' \
             'MiB, GiB, TiB, KB, MB, GB, TB)'
-RATE_HELP = 'a rate such as 110MB/s, 150MiB/s, 1Gbit/s, 10Gbps or a byte ' \
-            'count per second'
+RATE_HELP = ('a rate such as 1Gbit/s, 10Gbps or 10Gb/s (bits: b) or '
+             '110MB/s, 150MiB/s or 1GiB/s (bytes: B), or a byte count per '
+             'second')
 DURATION_HELP = 'a duration such as 500ms, 2s, 5min (a bare number is ' \
                 'seconds)'
 
@@ -71,20 +74,50 @@ def parse_size(text, what='size'):
     return int(round(float(m.group('num')) * _SIZE_UNITS[unit]))
 
 
+def _rate_factor(unit):
+    """Bytes per second of one *unit*, or None if it is not a rate unit."""
+    m = _RATE_UNIT_RE.match(unit)
+    if not m:
+        return None
+    prefix, base = m.group('prefix'), m.group('base')
+    if prefix in _BINARY_PREFIXES:
+        # GiB is a byte unit; "Gib" is a gibibit or a mistyped GiB.
+        return _BINARY_PREFIXES[prefix] if base == 'B' else None
+    factor = _DECIMAL_PREFIXES[prefix]
+    return factor if base == 'B' else factor / 8.0
+
+
 def parse_rate(text, what='rate'):
-    """Return bytes per second in *text* (float), e.g. '1Gbit/s'."""
+    """Return bytes per second in *text* (float), e.g. '1Gbit/s'.
+
+    ``b`` is a bit and ``B`` a byte: ``1Gb/s``, ``1Gbit/s`` and ``1Gbps``
+    are 125 000 000 B/s; ``1GB/s`` is 10**9 B/s and ``1GiB/s`` 2**30 B/s.
+    A unit whose case is in doubt (``1gb/s``, ``1GBPS``, ``1Gib/s``) is
+    refused.
+    """
     m = _match(_RATE_RE, text, what, RATE_HELP)
-    unit = m.group('unit').lower() or 'b'
+    unit = m.group('unit')
     number = float(m.group('num'))
-    if unit in _BIT_UNITS:
-        if unit.endswith('ps') and m.group('per'):
-            raise UnitError('%s %r says "per second" twice; expected %s'
-                            % (what, text, RATE_HELP))
-        return number * _BIT_UNITS[unit]
-    if unit in _SIZE_UNITS:
-        return float(number * _SIZE_UNITS[unit])
-    raise UnitError('%s %r has unknown unit %r; expected %s'
-                    % (what, text, m.group('unit'), RATE_HELP))
+    if not unit:
+        return number
+    factor = _rate_factor(unit)
+    if factor is None:
+        lower = unit.lower()
+        known = (lower in _SIZE_UNITS or lower.endswith('bit') or
+                 lower.endswith('bps'))
+        if known:
+            raise UnitError(
+                '%s %r is ambiguous: unit %r does not say clearly whether '
+                'it counts bits or bytes (b is a bit, B a byte; prefixes k, '
+                'M, G, T, and Ki, Mi, Gi, Ti for bytes); write bits as '
+                'Gbit/s, Gbps or Gb/s and bytes as GB/s or GiB/s; expected %s'
+                % (what, text, unit, RATE_HELP))
+        raise UnitError('%s %r has unknown unit %r; expected %s'
+                        % (what, text, unit, RATE_HELP))
+    if _RATE_UNIT_RE.match(unit).group('ps') and m.group('per'):
+        raise UnitError('%s %r says "per second" twice; expected %s'
+                        % (what, text, RATE_HELP))
+    return float(number * factor)
 
 
 def parse_duration(text, what='duration'):
@@ -107,8 +140,23 @@ def format_size(nbytes):
     return '%d B' % nbytes
 
 
+def format_bit_rate(bytes_per_second):
+    """Bits per second, decimal prefixes: '1 Gbit/s', '800 Mbit/s'."""
+    bits = float(bytes_per_second) * 8
+    for unit, factor in (('Tbit/s', 1e12), ('Gbit/s', 1e9),
+                         ('Mbit/s', 1e6), ('kbit/s', 1e3)):
+        if abs(bits) >= factor:
+            return '%.4g %s' % (bits / factor, unit)
+    return '%.4g bit/s' % bits
+
+
 def format_rate(bytes_per_second):
-    return '%s/s' % format_size(bytes_per_second)
+    """A rate in bytes and in bits: '119.2 MiB/s (1 Gbit/s)'.
+
+    Both, so that nobody has to wonder which one a number is.
+    """
+    return '%s/s (%s)' % (format_size(bytes_per_second),
+                          format_bit_rate(bytes_per_second))
 
 
 def format_seconds(seconds):

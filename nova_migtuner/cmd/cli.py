@@ -1,4 +1,5 @@
-"""The ``nova-migtuner`` command: plan, testbed and bench subcommands."""
+"""The ``nova-migtuner`` command: plan, advise-flavor, report-collector,
+check, testbed and bench subcommands."""
 
 import argparse
 import importlib
@@ -14,6 +15,7 @@ SUBCOMMANDS = {
     'plan': 'nova_migtuner.cmd.plan',
     'advise-flavor': 'nova_migtuner.cmd.advise_flavor',
     'report-collector': 'nova_migtuner.cmd.report_collector',
+    'check': 'nova_migtuner.cmd.check',
 }
 # Subcommands whose modules parse their own arguments (and --help):
 # name -> (module with main(argv, prog), one-line help).

@@ -5,7 +5,9 @@ notification bus named in the given nova.conf and stores them in a SQLite
 database that ``openstack migtuner report`` reads.
 """
 
+import os
 import signal
+import sys
 import threading
 
 from oslo_config import cfg
@@ -30,7 +32,8 @@ def add_parser(subparsers):
                    help='configuration with the notification transport '
                         '([oslo_messaging_notifications] transport_url or '
                         '[DEFAULT] transport_url), e.g. /etc/nova/nova.conf; '
-                        'repeatable')
+                        'repeatable; required (the collector never guesses '
+                        'a local RabbitMQ)')
     p.add_argument('--database', default=store_mod.default_path(),
                    help='SQLite database to store reports in (default: '
                         '$%s or %%(default)s)' % store_mod.ENV_DATABASE)
@@ -51,34 +54,65 @@ def add_parser(subparsers):
 def _load_conf(config_files, debug):
     conf = cfg.ConfigOpts()
     logging.register_options(conf)
+    collector.register_transport_opts(conf)
     conf(args=[], project='nova', default_config_files=config_files)
     conf.set_override('debug', debug)
     logging.setup(conf, 'nova-migtuner-report-collector')
     return conf
 
 
+def _fail(message):
+    """One line on stderr, exit status 1: no traceback for an admin."""
+    sys.stderr.write('nova-migtuner report-collector: %s\n' % message)
+    return 1
+
+
 def run(args, parser):
+    if not args.config_file:
+        return _fail('no --config-file: give the nova.conf whose '
+                     '[oslo_messaging_notifications] transport_url or '
+                     '[DEFAULT] transport_url names the notification bus, '
+                     'e.g. --config-file /etc/nova/nova.conf')
+    for path in args.config_file:
+        if not os.access(path, os.R_OK):
+            return _fail('cannot read configuration file %s' % path)
     try:
         conf = _load_conf(args.config_file, args.debug)
+        url, where = collector.transport_url(conf)
     except (cfg.Error, ValueError) as e:
-        parser.error('cannot read configuration %s: %s'
+        return _fail('cannot read configuration %s: %s'
                      % (', '.join(args.config_file), e))
+    if not url:
+        # oslo.messaging would otherwise try RabbitMQ on localhost.
+        return _fail('no notification transport URL in %s: set '
+                     '[oslo_messaging_notifications] transport_url or '
+                     '[DEFAULT] transport_url (the one nova-compute '
+                     'notifies on)' % ', '.join(args.config_file))
     try:
         report_store = store_mod.ReportStore(args.database)
     except store_mod.ReportStoreError as e:
-        parser.error(str(e))
+        return _fail(str(e))
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+
+    def request_stop(signum, frame):
+        LOG.info('%(signal)s received; stopping the collector',
+                 {'signal': signal.Signals(signum).name})
+        stop.set()
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    LOG.info('Connecting to %(url)s (%(where)s in %(files)s)',
+             {'url': collector.describe_url(conf, url), 'where': where,
+              'files': ', '.join(args.config_file)})
     try:
         endpoint = collector.listen(
             conf, report_store, stop_event=stop,
             topics=tuple(args.topic or collector.DEFAULT_TOPICS),
-            pool=args.pool)
+            pool=args.pool, url=url)
     except Exception as e:    # transport errors: one line, not a traceback
         LOG.error('Report collector failed: %s', e)
         return 1
     LOG.info('Stored %(stored)d reports (%(dup)d duplicates, %(bad)d '
-             'rejected)', {'stored': endpoint.stored,
-                           'dup': endpoint.duplicates,
-                           'bad': endpoint.rejected})
+             'rejected, %(failed)d requeued)',
+             {'stored': endpoint.stored, 'dup': endpoint.duplicates,
+              'bad': endpoint.rejected, 'failed': endpoint.failed})
     return 0

@@ -28,3 +28,39 @@ def check_values(conf=CONF):
 
 
 register_opts(CONF)
+
+
+def rate_settings(conf=CONF):
+    """One line per configured rate, in bytes and in bits, for start-up logs.
+
+    An admin reading the log sees what ``10Gb/s`` was read as (a gigabit is
+    an eighth of a gigabyte), e.g. ``link_bandwidth = 10Gb/s: 1.164 GiB/s
+    (10 Gbit/s)``. Values that cannot be read are left to the code that
+    uses them, which says why.
+    """
+    # Imported here: both import this package's option module.
+    from nova_migtuner import limits as limits_mod
+    from nova_migtuner import units
+
+    mt = conf.migtuner
+    lines = []
+    if str(mt.link_bandwidth).lower() == migtuner.MEASURE:
+        lines.append('link_bandwidth = measure (until measured: %s)'
+                     % units.format_rate(limits_mod.link_bandwidth(
+                         mt.link_bandwidth)[0]))
+    else:
+        lines.append('link_bandwidth = %s: %s' % (
+            mt.link_bandwidth, units.format_rate(limits_mod.link_bandwidth(
+                mt.link_bandwidth)[0])))
+    lines.append('max_bandwidth_mib_s = %d: %s' % (
+        mt.max_bandwidth_mib_s,
+        units.format_rate(mt.max_bandwidth_mib_s * units.MiB)
+        if mt.max_bandwidth_mib_s else 'no cap'))
+    for name, text in sorted((mt.link_classes or {}).items()):
+        try:
+            shown = units.format_rate(units.parse_rate(
+                text, what='link class %s' % name))
+        except units.UnitError as e:
+            shown = 'ignored: %s' % e
+        lines.append('link_classes %s = %s: %s' % (name, text, shown))
+    return lines

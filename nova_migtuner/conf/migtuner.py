@@ -165,8 +165,16 @@ flavor does not set ``migtuner:permit_post_copy=false``).
         default=True,
         help="""
 Whether a plan may throttle the guest's vCPUs (QEMU auto-converge) so that a
-busy guest's migration converges. A flavor can refuse it for its guests with
+busy guest's migration converges.
+
+This is never more permissive than nova: auto-converge is used only when this
+option AND ``[libvirt] live_migration_permit_auto_converge`` (nova's default:
+false) are true, and the flavor does not set
 ``migtuner:permit_auto_converge=false``.
+
+Related options:
+
+* ``[libvirt] live_migration_permit_auto_converge``
 """),
     cfg.BoolOpt(
         'permit_pause',

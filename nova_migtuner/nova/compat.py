@@ -130,11 +130,19 @@ def problems(version_string, driver_class, migration_module, guest_module):
             class_problems(driver_class, migration_module, guest_module))
 
 
+# What an admin does about it, now and before the next nova upgrade.
+UPGRADE_ADVICE = (
+    'nova-compute stays down until then: install the nova_migtuner release '
+    'made for this nova, or set [DEFAULT] compute_driver = '
+    'libvirt.LibvirtDriver to run the stock driver (migrations are then not '
+    'tuned). Before upgrading nova, first install the nova_migtuner '
+    'release for the new nova, or switch compute_driver to '
+    'libvirt.LibvirtDriver and restart nova-compute')
+
+
 def message(found):
-    return ('nova_migtuner cannot run on this nova: %s. Install a '
-            'nova_migtuner release made for this nova, or set '
-            'compute_driver = libvirt.LibvirtDriver to use the stock driver.'
-            % '; '.join(found))
+    return ('nova_migtuner cannot run on this nova: %s. %s.'
+            % ('; '.join(found), UPGRADE_ADVICE))
 
 
 def require(version_string, driver_class, migration_module, guest_module):

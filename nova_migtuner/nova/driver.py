@@ -19,6 +19,7 @@ from nova.virt.libvirt import migration as libvirt_migration
 from nova import version as nova_version
 from oslo_log import log as logging
 
+import nova_migtuner.conf
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.nova import action_event
 from nova_migtuner.nova import compat
@@ -65,6 +66,9 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
             self, super()._live_migration)
         LOG.info('nova_migtuner driver loaded on nova %s',
                  nova_version.version_string())
+        for line in nova_migtuner.conf.rate_settings():
+            LOG.info('nova_migtuner [migtuner] %(setting)s',
+                     {'setting': line})
 
     # -- source: the per-migration flow ------------------------------------
 

@@ -13,6 +13,7 @@ import threading
 
 from oslo_log import log as logging
 import oslo_messaging
+from oslo_messaging import opts as oslo_messaging_opts
 
 from nova_migtuner.reports import store as store_mod
 
@@ -24,9 +25,11 @@ DEFAULT_TOPICS = ('versioned_notifications',)
 # collector would take turns with other consumers of the topic (ceilometer,
 # searchlight ...) and both would miss notifications.
 DEFAULT_POOL = 'nova-migtuner-report-collector'
-# nova publishes on its own exchange ('nova', the control_exchange that
-# nova.rpc sets); an oslo.messaging listener's default is 'openstack'.
+# The exchange nova publishes on unless nova.conf sets control_exchange.
 NOVA_EXCHANGE = 'nova'
+# After SIGTERM/SIGINT, how long the listener may take to let go of the
+# bus before the collector exits anyway (e.g. the bus is unreachable).
+STOP_GRACE_S = 5.0
 
 
 def _timestamp(metadata):
@@ -63,6 +66,7 @@ class ReportEndpoint:
         self.stored = 0
         self.duplicates = 0
         self.rejected = 0
+        self.failed = 0
 
     def handle(self, event_type, payload, metadata=None):
         """Store one notification; returns the ``StoredReport`` or None."""
@@ -78,7 +82,16 @@ class ReportEndpoint:
             LOG.warning('Ignoring a %(event)s notification: %(error)s',
                         {'event': event_type, 'error': e})
             return None
-        if self.report_store.add(report, payload):
+        try:
+            added = self.report_store.add(report, payload)
+        except store_mod.ReportStoreError as e:
+            # Disk full, file removed or read-only: the bus keeps the
+            # notification (requeued) until the database is writable.
+            self.failed += 1
+            LOG.error('%(error)s; the notification is requeued',
+                      {'error': e})
+            raise
+        if added:
             self.stored += 1
             LOG.info('Stored migration report of instance %(uuid)s: '
                      '%(outcome)s, %(seconds)s s, downtime %(down)s ms',
@@ -92,41 +105,141 @@ class ReportEndpoint:
         return None
 
     def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        self.handle(event_type, payload, metadata)
+        try:
+            self.handle(event_type, payload, metadata)
+        except store_mod.ReportStoreError:
+            return oslo_messaging.NotificationResult.REQUEUE
         return oslo_messaging.NotificationResult.HANDLED
 
 
+def register_transport_opts(conf):
+    """oslo.messaging's transport options, so that they can be read, with
+    nova's default exchange.
+
+    nova sets ``control_exchange`` to ``nova`` before it reads nova.conf
+    (``nova.config.parse_args``); oslo.messaging's own default is
+    ``openstack``, where nova's notifications never arrive. A
+    ``control_exchange`` in the file still wins, as it does for nova.
+    """
+    for group, opts in oslo_messaging_opts.list_opts():
+        conf.register_opts(list(opts), group=group)
+    conf.set_default('control_exchange', NOVA_EXCHANGE)
+
+
+def transport_url(conf):
+    """``(url, where)``: the notification transport URL in *conf* and the
+    option it came from, or ``(None, None)``.
+
+    ``[oslo_messaging_notifications] transport_url`` first, then
+    ``[DEFAULT] transport_url``, as nova's notifier reads them.
+    """
+    register_transport_opts(conf)
+    for url, where in (
+            (conf.oslo_messaging_notifications.transport_url,
+             '[oslo_messaging_notifications] transport_url'),
+            (conf.transport_url, '[DEFAULT] transport_url')):
+        # [DEFAULT] transport_url defaults to "rabbit://": no host, which
+        # oslo.messaging would turn into RabbitMQ on localhost.
+        if url and _has_hosts(conf, url):
+            return url, where
+    return None, None
+
+
+def _has_hosts(conf, url):
+    try:
+        parsed = oslo_messaging.TransportURL.parse(conf, url)
+    except Exception:      # let the transport say what is wrong with it
+        return True
+    return any(h.hostname for h in parsed.hosts) or parsed.transport in (
+        'fake', 'kafka')
+
+
+def describe_url(conf, url):
+    """*url* without passwords, e.g. ``rabbit://nova@10.0.0.5:5672/``."""
+    try:
+        parsed = oslo_messaging.TransportURL.parse(conf, url)
+    except Exception:       # unreadable: show only the scheme
+        return '%s://...' % str(url).split(':', 1)[0]
+    hosts = ','.join(
+        '%s%s%s' % ('%s@' % h.username if h.username else '',
+                    h.hostname or '',
+                    ':%s' % h.port if h.port else '')
+        for h in parsed.hosts)
+    return '%s://%s/%s' % (parsed.transport, hosts,
+                           parsed.virtual_host or '')
+
+
 def build_listener(conf, report_store, topics=DEFAULT_TOPICS,
-                   pool=DEFAULT_POOL, executor='threading', url=None,
-                   exchange=NOVA_EXCHANGE):
+                   pool=DEFAULT_POOL, executor='threading', url=None):
     """Return ``(listener, endpoint)`` on *conf*'s notification transport
     (*url*, else ``[oslo_messaging_notifications] transport_url``, else
-    ``[DEFAULT] transport_url``), bound to nova's exchange."""
+    ``[DEFAULT] transport_url``)."""
     transport = oslo_messaging.get_notification_transport(conf, url=url)
-    targets = [oslo_messaging.Target(topic=topic, exchange=exchange)
-               for topic in topics]
+    targets = [oslo_messaging.Target(topic=topic) for topic in topics]
     endpoint = ReportEndpoint(report_store)
     listener = oslo_messaging.get_notification_listener(
         transport, targets, [endpoint], executor=executor, pool=pool)
     return listener, endpoint
 
 
+def _in_thread(name, func):
+    """Run *func* in a daemon thread; returns (thread, errors list)."""
+    errors = []
+
+    def run():
+        try:
+            func()
+        except Exception as e:
+            errors.append(e)
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread, errors
+
+
 def listen(conf, report_store, stop_event=None, topics=DEFAULT_TOPICS,
-           pool=DEFAULT_POOL):
-    """Run the collector until *stop_event* is set (or Ctrl-C)."""
+           pool=DEFAULT_POOL, url=None, stop_grace_s=STOP_GRACE_S):
+    """Run the collector until *stop_event* is set (or Ctrl-C).
+
+    The listener starts in a thread of its own: while the bus cannot be
+    reached oslo.messaging retries the connection for ever inside
+    ``start()``, and the collector must still stop within seconds when
+    told to. Stopping waits at most *stop_grace_s* for the listener.
+
+    :raises Exception: what starting the listener raised.
+    """
     stop_event = stop_event or threading.Event()
-    listener, endpoint = build_listener(conf, report_store, topics, pool)
-    LOG.info('Collecting %(event)s from topics %(topics)s (pool %(pool)s) '
-             'into %(path)s',
+    listener, endpoint = build_listener(conf, report_store, topics, pool,
+                                        url=url)
+    LOG.info('Collecting %(event)s from exchange %(exchange)s, topics '
+             '%(topics)s (queue of pool %(pool)s) into %(path)s',
              {'event': END_EVENT_TYPE, 'topics': ', '.join(topics),
-              'pool': pool, 'path': report_store.path})
-    listener.start()
+              'exchange': conf.control_exchange, 'pool': pool,
+              'path': report_store.path})
+    starting, start_errors = _in_thread('report-collector-start',
+                                        listener.start)
     try:
-        while not stop_event.wait(1.0):
-            pass
+        while not stop_event.wait(0.5):
+            if start_errors:
+                raise start_errors[0]
     except KeyboardInterrupt:
         LOG.info('Interrupted; stopping the collector')
-    finally:
+
+    if starting.is_alive():
+        # Still connecting: there is nothing to let go of, and
+        # oslo.messaging's retry loop cannot be interrupted; the thread
+        # ends with the process.
+        LOG.warning('Stopped while still connecting to the notification '
+                    'bus; nothing was received')
+        return endpoint
+
+    def stop():
         listener.stop()
         listener.wait()
+    stopping, _ = _in_thread('report-collector-stop', stop)
+    stopping.join(stop_grace_s)
+    if stopping.is_alive():
+        LOG.warning('The notification bus did not answer within %(s).0f s; '
+                    'stopping without a clean disconnect (nothing is lost: '
+                    'unacknowledged notifications stay queued)',
+                    {'s': stop_grace_s})
     return endpoint

@@ -167,7 +167,12 @@ class ReportStore:
                 % (path, path))
         if create:
             directory = os.path.dirname(os.path.abspath(path))
-            os.makedirs(directory, exist_ok=True)
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as e:
+                raise ReportStoreError(
+                    'cannot create the directory of report database %s: '
+                    '%s' % (path, e.strerror or e))
         try:
             with self._connect() as db:
                 db.executescript(SCHEMA)
@@ -181,8 +186,15 @@ class ReportStore:
         return db
 
     def add(self, report, payload):
-        """Store *report*; False if its message id was already stored."""
-        db = self._connect()
+        """Store *report*; False if its message id was already stored.
+
+        :raises ReportStoreError: the database cannot be written.
+        """
+        try:
+            db = self._connect()
+        except sqlite3.Error as e:
+            raise ReportStoreError('cannot write to report database %s: %s'
+                                   % (self.path, e))
         try:
             with db:
                 values = dataclasses.asdict(report)
@@ -195,6 +207,9 @@ class ReportStore:
             return True
         except sqlite3.IntegrityError:
             return False
+        except sqlite3.Error as e:
+            raise ReportStoreError('cannot write to report database %s: %s'
+                                   % (self.path, e))
         finally:
             db.close()
 

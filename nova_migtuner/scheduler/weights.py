@@ -49,6 +49,13 @@ class MigTunerWeigher(weights.BaseHostWeigher):
     leaves the order to the other weighers.
     """
 
+    def __init__(self):
+        super().__init__()
+        # Once per scheduler start: what the configured rates were read as.
+        for line in nova_migtuner.conf.rate_settings(CONF):
+            LOG.info('MigTunerWeigher [migtuner] %(setting)s',
+                     {'setting': line})
+
     def weight_multiplier(self, host_state):
         return scheduler_utils.get_weight_multiplier(
             host_state, MULTIPLIER_KEY,

@@ -19,6 +19,8 @@ function fake_create_nova_conf {
     if is_service_enabled n-sch; then
         iniset "$NOVA_CONF" filter_scheduler enabled_filters "$NOVA_FILTERS"
     fi
+    # lib/nova: "Set the oslo messaging driver to the typical default".
+    iniset "$NOVA_CONF" oslo_messaging_notifications driver messagingv2
     iniset "$NOVA_CONF" notifications notify_on_state_change vm_and_task_state
     iniset "$NOVA_CONF" notifications notification_format "${FAKE_NOTIFICATION_FORMAT:-unversioned}"
 }

@@ -506,3 +506,22 @@ def test_shellcheck():
     proc = subprocess.run([shellcheck, '-x'] + [str(f) for f in files],
                           capture_output=True, text=True, cwd=str(ROOT))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_post_config_sets_a_notifier_driver_only_where_none_is(tmp_path):
+    node = Node(tmp_path)
+    node.nova_conf.write_text('[DEFAULT]\ndebug = True\n')
+    node.run('stack', 'post-config')
+    assert '[oslo_messaging_notifications]\ndriver = messagingv2' in \
+        node.nova_conf.read_text()
+    node.run('unstack')
+    assert 'messagingv2' not in node.nova_conf.read_text()
+
+    other = Node(tmp_path / 'other')
+    other.nova_conf.write_text(
+        '[oslo_messaging_notifications]\ndriver = log\n')
+    proc = other.run('stack', 'post-config', check=False)
+    text = other.nova_conf.read_text()
+    assert 'driver = log' in text and 'messagingv2' not in text
+    # ... and the check says what that means.
+    assert 'notifications never leave this host' in proc.stderr

@@ -94,3 +94,18 @@ def test_main_help_lists_every_subcommand(capsys):
     for name in list(cli.SUBCOMMANDS) + list(cli.PASSTHROUGH):
         assert name in out
     assert 'unavailable' not in out
+
+
+def test_bandwidth_in_bits_is_bits_and_echoed_both_ways(capsys):
+    # "1Gb/s" is a gigabit: the plan shows it in bytes and in bits.
+    code, out, _ = run(capsys, 'plan', '--memory', '2GiB', '--dirty-rate',
+                       '0', '--bandwidth', '1Gb/s')
+    assert code == 0
+    assert 'link 119.2 MiB/s (1 Gbit/s)' in out
+
+
+def test_ambiguous_bandwidth_is_refused(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['plan', '--memory', '2GiB', '--bandwidth', '1gb/s'])
+    assert exc.value.code == 2
+    assert "'1gb/s' is ambiguous" in capsys.readouterr().err

@@ -89,3 +89,40 @@ def test_nova_libvirt_options_are_read_when_registered(conf):
     assert lim.permit_post_copy is False      # nova's registered value wins
     assert lim.max_bandwidth_mib_s == 200     # the lower cap applies
     fixture.cleanUp()
+
+
+def test_link_bandwidth_in_nova_conf_reads_b_as_bits(tmp_path):
+    from nova_migtuner import limits as limits_mod
+    f = tmp_path / 'nova.conf'
+    f.write_text('[migtuner]\nlink_bandwidth = 10Gb/s\n')
+    c = cfg.ConfigOpts()
+    mt_opts.register_opts(c)
+    c(args=[], default_config_files=[str(f)])
+    assert limits_mod.link_bandwidth(c.migtuner.link_bandwidth) == (
+        1.25e9, False)
+    f.write_text('[migtuner]\nlink_bandwidth = 10gb/s\n')
+    c.reload_config_files()
+    with pytest.raises(ValueError) as exc:
+        c.migtuner.link_bandwidth
+    assert "'10gb/s' is ambiguous" in str(exc.value)
+
+
+def test_start_up_log_lines_give_every_rate_in_bytes_and_bits(conf):
+    import nova_migtuner.conf as mt_conf
+    conf.set_override('link_bandwidth', '10Gb/s', group='migtuner')
+    conf.set_override('max_bandwidth_mib_s', 300, group='migtuner')
+    conf.set_override('link_classes', {'rack': '25Gbit/s'},
+                      group='migtuner')
+    assert mt_conf.rate_settings(conf) == [
+        'link_bandwidth = 10Gb/s: 1.164 GiB/s (10 Gbit/s)',
+        'max_bandwidth_mib_s = 300: 300 MiB/s (2.517 Gbit/s)',
+        'link_classes rack = 25Gbit/s: 2.91 GiB/s (25 Gbit/s)',
+    ]
+    conf.set_override('link_bandwidth', 'measure', group='migtuner')
+    conf.set_override('max_bandwidth_mib_s', 0, group='migtuner')
+    assert mt_conf.rate_settings(conf)[:2] == [
+        'link_bandwidth = measure (until measured: 119.2 MiB/s '
+        '(1 Gbit/s))', 'max_bandwidth_mib_s = 0: no cap']
+    # The group's option table is shared by every ConfigOpts.
+    for name in ('link_bandwidth', 'max_bandwidth_mib_s', 'link_classes'):
+        conf.clear_override(name, group='migtuner')

@@ -57,3 +57,40 @@ def test_format_size_and_seconds():
     assert units.format_seconds(0.25) == '250 ms'
     assert units.format_seconds(300) == '5.0 min'
     assert units.format_seconds(None) == 'unbounded'
+
+
+@pytest.mark.parametrize('text,expected', [
+    # b is a bit: the networking convention.
+    ('1Gb/s', 125_000_000.0),
+    ('10Gb/s', 1_250_000_000.0),
+    ('1Gbit/s', 125_000_000.0),
+    ('1Gbps', 125_000_000.0),
+    ('100Mb/s', 12_500_000.0),
+    ('100kbps', 12_500.0),
+    ('8000b/s', 1000.0),
+    # B is a byte.
+    ('1GB/s', 1_000_000_000.0),
+    ('1GiB/s', 1024 ** 3),
+    ('5MBps', 5_000_000.0),
+    ('1000B/s', 1000.0),
+])
+def test_rate_units_follow_the_networking_convention(text, expected):
+    assert units.parse_rate(text) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize('text', [
+    '1gb/s', '1GBPS', '1Gib/s', '1gbit/s', '1mb/s', '1gib/s', '1MIB/s'])
+def test_rate_units_whose_case_is_in_doubt_are_refused(text):
+    with pytest.raises(units.UnitError) as exc:
+        units.parse_rate(text, what='link_bandwidth')
+    message = str(exc.value)
+    assert 'link_bandwidth %r is ambiguous' % text in message
+    assert 'b is a bit, B a byte' in message
+    assert 'Gbit/s' in message and 'GiB/s' in message
+
+
+def test_rates_are_shown_in_bytes_and_in_bits():
+    assert units.format_rate(125_000_000) == '119.2 MiB/s (1 Gbit/s)'
+    assert units.format_rate(1024 ** 3) == '1 GiB/s (8.59 Gbit/s)'
+    assert units.format_rate(0) == '0 B/s (0 bit/s)'
+    assert units.format_bit_rate(100_000_000) == '800 Mbit/s'

@@ -5,7 +5,9 @@ import os
 import sys
 import time
 
+from cliff import columns
 from osc_lib import exceptions
+from oslo_config import cfg
 
 from nova_migtuner.cmd import argtypes
 from nova_migtuner.osc import drain as drain_mod
@@ -17,13 +19,85 @@ ENV_SECRET = 'MIGTUNER_OPERATOR_SECRET'
 ENV_SECRET_FILE = 'MIGTUNER_OPERATOR_SECRET_FILE'
 
 
+class LocalChecksFirst:
+    """Commands that check their input before contacting the cloud.
+
+    osc authenticates (asks keystone for a token) before it even parses a
+    command's arguments when the command has ``auth_required``; a typo such
+    as an unknown ``--strategy`` would then wait for keystone, or fail on
+    an unrelated credentials problem. These commands say they need no
+    authentication, check what can be checked locally, and then call
+    ``authenticate()``, which does what osc would have done first.
+    """
+
+    auth_required = False
+
+    def authenticate(self):
+        """Authenticate as osc does before an ``auth_required`` command."""
+        prepare = getattr(self.app, 'prepare_to_run_command', None)
+        if prepare is None:      # an app without osc's shell (tests)
+            return
+        self.auth_required = True
+        prepare(self)
+
+
+class LinesColumn(columns.FormattableColumn):
+    """A list of lines: one per line in a table, a real list in JSON."""
+
+    def human_readable(self):
+        return '\n'.join(str(v) for v in self._value)
+
+    def machine_readable(self):
+        return [v for v in self._value]
+
+
+class ListColumn(LinesColumn):
+    """A short list (flags): comma-separated in a table, a list in JSON."""
+
+    def human_readable(self):
+        return ', '.join(str(v) for v in self._value) or '-'
+
+
+class OptionalColumn(columns.FormattableColumn):
+    """A number or text that may be absent: null in JSON, *absent* ('-'
+    unless the column says what absence means) in a table."""
+
+    def __init__(self, value, absent='-'):
+        super().__init__(value)
+        self.absent = absent
+
+    def human_readable(self):
+        return self.absent if self._value is None else str(self._value)
+
+    def machine_readable(self):
+        return self._value
+
+
+optional = OptionalColumn
+
+
+def rounded(value, digits=1):
+    return None if value is None else round(float(value), digits)
+
+
+def megabytes(nbytes):
+    """Bytes as MB (10**6 bytes), one decimal; None stays None."""
+    return None if nbytes is None else round(nbytes / 1e6, 1)
+
+
+def show_one(rows):
+    """(columns, values) of a ShowOne from (column, value) pairs."""
+    return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+
+
 def add_config_option(parser):
     default = os.environ.get(ENV_CONFIG_FILE)
     parser.add_argument(
         '--config-file', metavar='<path>', action='append',
         default=[default] if default else [],
         help='nova.conf to read [migtuner] (and [libvirt] '
-             'live_migration_permit_post_copy) from, as the computes do; '
+             'live_migration_permit_post_copy, live_migration_bandwidth and '
+             'live_migration_permit_auto_converge) from, as the computes do; '
              'repeatable (default: $%s, else the option defaults)'
              % ENV_CONFIG_FILE)
 
@@ -50,12 +124,30 @@ def positive_int(text):
 seconds = argtypes.seconds
 
 
+# nova's [libvirt] permission that ``planning.load_config`` does not
+# register: without it the CLI would plan auto-converge where the compute,
+# with nova's default (False), does not.
+NOVA_PERMIT_AUTO_CONVERGE = cfg.BoolOpt('live_migration_permit_auto_converge',
+                                        default=False)
+
+
+def with_nova_auto_converge(conf):
+    """Register nova's ``live_migration_permit_auto_converge`` on *conf*
+    (already parsed: oslo.config reads the files' value when asked)."""
+    try:
+        conf.register_opt(NOVA_PERMIT_AUTO_CONVERGE, group='libvirt')
+    except cfg.DuplicateOptError:     # registered by the loader itself
+        pass
+    return conf
+
+
 def load_settings(parsed_args):
     try:
-        conf = planning.load_config(parsed_args.config_file)
+        conf = with_nova_auto_converge(
+            planning.load_config(parsed_args.config_file))
         return planning.settings_from_config(conf,
                                              parsed_args.config_file)
-    except planning.PlanningError as e:
+    except (planning.PlanningError, ValueError) as e:
         raise exceptions.CommandError(str(e))
 
 
@@ -92,18 +184,6 @@ def wait_for_report(store, server_id, migration_uuid, started_at, timeout,
         if clock() >= deadline:
             return None
         sleep(0.5)
-
-
-def fmt_seconds(value):
-    return '-' if value is None else '%.1f' % value
-
-
-def fmt_ms(value):
-    return '-' if value is None else '%d' % round(value)
-
-
-def fmt_mb(nbytes):
-    return '-' if nbytes is None else '%.0f' % (nbytes / 1e6)
 
 
 def result_with_report(result, report):

@@ -14,10 +14,16 @@ from nova_migtuner import planner
 LOG = logging.getLogger(__name__)
 
 LIVE_MIGRATABLE = ('ACTIVE', 'PAUSED')
-SUMMARY_COLUMNS = ('Server', 'ID', 'Outcome', 'Destination', 'Time s',
-                   'Downtime ms', 'MB sent', 'Numbers')
-DRY_RUN_COLUMNS = ('#', 'Server', 'ID', 'Flavor', 'Strategy', 'Predicted s',
-                   'Predicted MB', 'Predicted downtime ms', 'Planned start s')
+# snake_case columns with the unit in the name; values are plain numbers
+# (null when unknown) so that -f json/csv is machine-readable.
+SUMMARY_COLUMNS = ('server', 'id', 'outcome', 'error', 'destination',
+                   'time_s', 'downtime_ms', 'sent_mb', 'numbers')
+DRY_RUN_COLUMNS = ('order', 'server', 'id', 'action', 'flavor', 'strategy',
+                   'predicted_converges', 'predicted_s', 'predicted_mb',
+                   'predicted_downtime_ms', 'planned_start_s')
+MIGRATE = 'migrate'
+SKIPPED = 'skipped'
+NOT_MOVED_EXIT_CODE = 1
 
 
 class ApiBackend(drain_mod.MigrationBackend):
@@ -93,7 +99,7 @@ def simulate_starts(ordered, max_parallel, spacing):
     return backend.started
 
 
-class DrainHost(command.Lister):
+class DrainHost(common.LocalChecksFirst, command.Lister):
     """Live-migrate every server off a compute host, for maintenance.
 
     Servers are ordered by predicted cost and migrated at most
@@ -158,7 +164,7 @@ class DrainHost(command.Lister):
         candidates, skipped = [], []
         for server in servers:
             if server.status not in LIVE_MIGRATABLE:
-                skipped.append((server, 'skipped: %s, not live-migratable'
+                skipped.append((server, '%s, not live-migratable'
                                 % server.status))
                 continue
             facts = client.server_facts(server)
@@ -187,9 +193,25 @@ class DrainHost(command.Lister):
                 predicted_downtime_ms=p.downtime_ms))
         return candidates, skipped
 
+    # Set by take_action: the servers a real drain did not move.
+    not_moved = None
+
+    def run(self, parsed_args):
+        """Print the table, then exit non-zero if servers were not moved,
+        with the count in the last line."""
+        self.not_moved = None
+        result = super().run(parsed_args)
+        if self.not_moved:
+            failed, total = self.not_moved
+            self.app.stderr.write('%d of %d servers were not moved off %s\n'
+                                  % (failed, total, parsed_args.host))
+            return NOT_MOVED_EXIT_CODE
+        return result
+
     def take_action(self, parsed_args):
-        client = self.app.client_manager.migtuner
         settings = common.load_settings(parsed_args)
+        self.authenticate()
+        client = self.app.client_manager.migtuner
         client.require_compute_host(parsed_args.host)
         servers = client.servers_on_host(parsed_args.host)
         store = common.open_store(parsed_args.report_db)
@@ -197,7 +219,8 @@ class DrainHost(command.Lister):
                                                store)
         ordered = drain_mod.order_candidates(candidates, parsed_args.order)
         if parsed_args.dry_run:
-            return DRY_RUN_COLUMNS, self._dry_run_rows(ordered, parsed_args)
+            return DRY_RUN_COLUMNS, self._dry_run_rows(ordered, skipped,
+                                                       parsed_args)
         if not ordered:
             self.app.stderr.write('nothing to migrate on %s\n'
                                   % parsed_args.host)
@@ -219,13 +242,13 @@ class DrainHost(command.Lister):
                                            parsed_args.report_timeout)
         rows = [self._summary_row(item, reports.get(
             item.candidate.server_id)) for item in scheduler.items]
-        rows += [(s.name, s.id, reason, '-', '-', '-', '-', '-')
+        rows += [(s.name, s.id, SKIPPED, reason, common.optional(None),
+                  common.optional(None), common.optional(None),
+                  common.optional(None), common.optional(None))
                  for s, reason in skipped]
         failed = [r for r in rows if r[2] != drain_mod.Status.COMPLETED.value]
         if failed:
-            self.app.stderr.write('%d of %d servers were not moved off %s\n'
-                                  % (len(failed), len(rows),
-                                     parsed_args.host))
+            self.not_moved = (len(failed), len(rows))
         return SUMMARY_COLUMNS, rows
 
     @staticmethod
@@ -233,30 +256,48 @@ class DrainHost(command.Lister):
         c = item.candidate
         result = common.result_with_report(item.result, report) \
             if item.result else None
-        outcome = item.status.value
-        if item.error:
-            outcome = '%s: %s' % (outcome, item.error)
         if result is not None and result.measured:
             seconds, source = result.total_seconds, 'measured'
         else:
             seconds, source = item.observed_seconds, 'observed'
-        return (c.name, c.server_id, outcome,
-                (result.destination if result else None) or '-',
-                common.fmt_seconds(seconds),
-                common.fmt_ms(result.downtime_ms if result else None),
-                common.fmt_mb(result.data_bytes if result else None),
-                source if item.started_at is not None else '-')
+        downtime = result.downtime_ms if result else None
+        return (c.name, c.server_id, item.status.value,
+                common.optional(item.error),
+                common.optional(result.destination if result else None),
+                common.optional(common.rounded(seconds)),
+                common.optional(None if downtime is None
+                                else round(downtime)),
+                common.optional(common.megabytes(
+                    result.data_bytes if result else None)),
+                common.optional(source if item.started_at is not None
+                                else None))
 
     @staticmethod
-    def _dry_run_rows(ordered, parsed_args):
+    def _dry_run_rows(ordered, skipped, parsed_args):
+        """The drain's order and predictions, then the servers the real
+        run would skip, as it reports them."""
         starts = simulate_starts(ordered, parsed_args.max_parallel,
                                  parsed_args.spacing)
         rows = []
         for index, c in enumerate(ordered, 1):
-            rows.append((index, c.name, c.server_id, c.flavor, c.strategy,
-                         common.fmt_seconds(c.predicted_seconds)
-                         if c.converges else 'does not converge',
-                         common.fmt_mb(c.predicted_bytes),
-                         common.fmt_ms(c.predicted_downtime_ms),
-                         common.fmt_seconds(starts.get(c.server_id))))
+            downtime = c.predicted_downtime_ms
+            rows.append((
+                index, c.name, c.server_id, MIGRATE, c.flavor, c.strategy,
+                bool(c.converges),
+                common.optional(common.rounded(c.predicted_seconds)
+                                if c.converges else None,
+                                'does not converge'),
+                common.optional(common.megabytes(c.predicted_bytes)),
+                common.optional(None if downtime is None
+                                else round(downtime)),
+                common.optional(common.rounded(starts.get(c.server_id)))))
+        for server, reason in skipped:
+            flavor = server.flavor or {}
+            rows.append((
+                common.optional(None), server.name, server.id,
+                '%s: %s' % (SKIPPED, reason),
+                flavor.get('original_name') or flavor.get('name') or '-',
+                common.optional(None), common.optional(None),
+                common.optional(None), common.optional(None),
+                common.optional(None), common.optional(None)))
         return rows

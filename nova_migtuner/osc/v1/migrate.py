@@ -12,7 +12,6 @@ from nova_migtuner.osc import client as client_mod
 from nova_migtuner.osc import drain as drain_mod
 from nova_migtuner.osc.v1 import common
 from nova_migtuner import planner
-from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ def watch_migration(watch, clock, sleep, poll_interval, timeout, progress):
         sleep(poll_interval)
 
 
-class MigrateServer(command.ShowOne):
+class MigrateServer(common.LocalChecksFirst, command.ShowOne):
     """Live-migrate a server, optionally with a one-off strategy.
 
     With --strategy the choice is handed to the source compute as a signed,
@@ -104,8 +103,21 @@ class MigrateServer(command.ShowOne):
     clock = staticmethod(time.time)
     sleep = staticmethod(time.sleep)
 
+    # Set by take_action when --wait saw the migration fail.
+    failed = False
+
+    def run(self, parsed_args):
+        """Print the result, then exit non-zero if the migration failed."""
+        self.failed = False
+        result = super().run(parsed_args)
+        if self.failed:
+            self.app.stderr.write('1 of 1 servers was not moved: the live '
+                                  'migration of %s failed\n'
+                                  % parsed_args.server)
+            return 1
+        return result
+
     def take_action(self, parsed_args):
-        client = self.app.client_manager.migtuner
         settings = common.load_settings(parsed_args)
         strategy = parsed_args.strategy
         if strategy and strategy not in planner.available_strategies():
@@ -118,6 +130,16 @@ class MigrateServer(command.ShowOne):
                 '--ttl %s must be within 1 s..%d s ([migtuner] '
                 'operator_marker_max_ttl_s)'
                 % (parsed_args.ttl, settings.marker_max_ttl_s))
+        secret = None
+        if strategy:
+            secret = read_secret(parsed_args, settings)
+            try:
+                operator_marker.check_secret(secret)
+            except operator_marker.MarkerError as e:
+                raise exceptions.CommandError(
+                    'cannot sign the strategy choice: %s' % e)
+        self.authenticate()
+        client = self.app.client_manager.migtuner
         server = client.find_server(parsed_args.server)
         source = server.compute_host
         if not source:
@@ -137,7 +159,6 @@ class MigrateServer(command.ShowOne):
 
         marked = False
         if strategy:
-            secret = read_secret(parsed_args, settings)
             try:
                 marker = operator_marker.sign(
                     secret, server.id, strategy, ttl=ttl,
@@ -161,15 +182,15 @@ class MigrateServer(command.ShowOne):
             raise
 
         rows = [('server', server.name), ('id', server.id),
-                ('source host', source),
-                ('requested destination', parsed_args.host or
-                 'chosen by the scheduler'),
-                ('requested strategy', strategy or
-                 '- (flavor, image or default)')]
+                ('source_host', source),
+                ('requested_destination', common.optional(
+                    parsed_args.host, 'chosen by the scheduler')),
+                ('requested_strategy', common.optional(
+                    strategy, '- (flavor, image or default)'))]
         if not parsed_args.wait:
             rows.append(('status', 'started; follow it with "openstack '
                          'server migration list --server %s"' % server.id))
-            return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+            return common.show_one(rows)
 
         progress = common.ProgressBar(self.app.stderr)
         try:
@@ -184,7 +205,7 @@ class MigrateServer(command.ShowOne):
             rows.append(('status', 'still running in nova (stopped '
                          'watching); the marker, if any, stays until it '
                          'expires or the compute uses it'))
-            return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+            return common.show_one(rows)
 
         if marked:
             leftover = client.metadata(server.id).get(
@@ -201,17 +222,20 @@ class MigrateServer(command.ShowOne):
         report = common.wait_for_report(
             store, server.id, watch.migration_uuid, started_at,
             parsed_args.report_timeout, sleep=self.sleep)
+        self.failed = not result.completed
         rows += [
-            ('outcome', 'completed' if result.completed else
-             'failed: %s' % result.error),
-            ('destination host', result.destination or source),
+            ('status', 'ended'),
+            ('outcome', 'completed' if result.completed else 'failed'),
+            ('error', common.optional(result.error)),
+            ('destination_host', result.destination or source),
         ]
         if report is None:
             rows += [
-                ('strategy used', '-'),
-                ('total time', '%.1f s (observed by this command)'
-                 % (self.clock() - started_at)),
-                ('downtime', '-'), ('data sent', '-'),
+                ('strategy_used', common.optional(None)),
+                ('total_time_s', round(self.clock() - started_at, 1)),
+                ('total_time_source', 'observed by this command'),
+                ('downtime_ms', common.optional(None)),
+                ('sent_mb', common.optional(None)),
                 ('report', 'no measured report: %s' % (
                     'none stored within %.0f s in %s'
                     % (parsed_args.report_timeout, parsed_args.report_db)
@@ -221,17 +245,21 @@ class MigrateServer(command.ShowOne):
             ]
         else:
             rows += [
-                ('strategy used', report.strategy or '-'),
-                ('total time', units.format_seconds(report.total_time_s)
-                 if report.total_time_s is not None else '-'),
-                ('downtime', '%s ms' % common.fmt_ms(report.downtime_ms)),
-                ('data sent', '%s MB' % common.fmt_mb(report.data_bytes)),
-                ('memory sent', '%s MB' % common.fmt_mb(report.memory_bytes)),
-                ('iterations', report.iterations
-                 if report.iterations is not None else '-'),
-                ('predicted time', units.format_seconds(
-                    report.predicted_total_s)),
+                ('strategy_used', common.optional(report.strategy)),
+                ('total_time_s', common.optional(
+                    common.rounded(report.total_time_s))),
+                ('total_time_source', 'measured by the compute'),
+                ('downtime_ms', common.optional(
+                    None if report.downtime_ms is None
+                    else round(report.downtime_ms))),
+                ('sent_mb', common.optional(
+                    common.megabytes(report.data_bytes))),
+                ('memory_sent_mb', common.optional(
+                    common.megabytes(report.memory_bytes))),
+                ('iterations', common.optional(report.iterations)),
+                ('predicted_time_s', common.optional(
+                    common.rounded(report.predicted_total_s))),
                 ('report', 'measured by the compute (%s, stats from %s)'
                  % (report.outcome, report.stats_source)),
             ]
-        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+        return common.show_one(rows)

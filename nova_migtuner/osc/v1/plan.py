@@ -6,44 +6,55 @@ from osc_lib import exceptions
 from nova_migtuner.osc import planning
 from nova_migtuner.osc.v1 import common
 from nova_migtuner import planner
-from nova_migtuner import units
 
 
 def plan_rows(server_plan, destination=None):
-    """(field, value) pairs of a ``ServerPlan`` for a ShowOne command."""
+    """(column, value) pairs of a ``ServerPlan`` for a ShowOne command.
+
+    Columns are snake_case and carry their unit (``_ms``, ``_s``,
+    ``_bytes``, ``_mib_s``); values are plain numbers, booleans, lists or
+    null, so that ``-f json`` is machine-readable. The table shows the same
+    values, with a word where one is absent.
+    """
     plan = server_plan.plan
     facts = server_plan.facts
     p = plan.prediction
     return [
         ('server', facts.name),
         ('id', facts.server_id),
-        ('source host', facts.host or '-'),
-        ('destination', destination or 'chosen by the scheduler'),
-        ('flavor', '%s (%s)' % (facts.flavor_name,
-                                units.format_size(facts.memory_bytes))),
-        ('strategy', '%s (from %s)' % (plan.strategy,
-                                       server_plan.strategy_source)),
-        ('flags', ' | '.join(plan.flags)),
-        ('initial downtime', '%d ms (cap %d ms)' % (plan.initial_downtime_ms,
-                                                    plan.max_downtime_ms)),
-        ('bandwidth', '%d MiB/s' % plan.bandwidth_mib_s
-         if plan.bandwidth_mib_s else 'not limited'),
-        ('deadline', '%.0f s, then %s' % (plan.completion_deadline_s,
-                                          plan.deadline_action)),
-        ('timing', '%s: %s' % (plan.timing.action, plan.timing.reason)),
-        ('predicted method', p.method),
-        ('predicted time', units.format_seconds(p.total_seconds)
-         if p.converges else 'does not converge'),
-        ('predicted bytes', units.format_size(p.bytes)
-         if p.bytes is not None else '-'),
-        ('predicted downtime', '%.0f ms' % p.downtime_ms
-         if p.downtime_ms is not None else '-'),
-        ('inputs', '\n'.join(list(server_plan.notes) + list(plan.inputs))),
-        ('why', '\n'.join(plan.explain())),
+        ('source_host', common.optional(facts.host)),
+        ('destination', common.optional(destination,
+                                        'chosen by the scheduler')),
+        ('flavor', facts.flavor_name),
+        ('memory_bytes', facts.memory_bytes),
+        ('strategy', plan.strategy),
+        ('strategy_source', server_plan.strategy_source),
+        ('flags', common.ListColumn(plan.flags)),
+        ('initial_downtime_ms', plan.initial_downtime_ms),
+        ('max_downtime_ms', plan.max_downtime_ms),
+        ('bandwidth_mib_s', common.optional(plan.bandwidth_mib_s or None,
+                                            'not limited')),
+        ('parallel_connections', plan.parallel_connections),
+        ('completion_deadline_s', common.rounded(plan.completion_deadline_s)),
+        ('deadline_action', plan.deadline_action),
+        ('timing', plan.timing.action),
+        ('timing_reason', plan.timing.reason),
+        ('predicted_method', p.method),
+        ('predicted_converges', bool(p.converges)),
+        ('predicted_time_s', common.optional(
+            common.rounded(p.total_seconds) if p.converges else None,
+            'does not converge')),
+        ('predicted_bytes', common.optional(
+            None if p.bytes is None else int(p.bytes))),
+        ('predicted_downtime_ms', common.optional(
+            None if p.downtime_ms is None else round(p.downtime_ms))),
+        ('inputs', common.LinesColumn(
+            list(server_plan.notes) + list(plan.inputs))),
+        ('why', common.LinesColumn(plan.explain())),
     ]
 
 
-class PlanMigration(command.ShowOne):
+class PlanMigration(common.LocalChecksFirst, command.ShowOne):
     """Show what the compute would do to live-migrate a server now.
 
     The strategy, libvirt flags, downtime, escalation ladder, timing
@@ -69,13 +80,14 @@ class PlanMigration(command.ShowOne):
         return parser
 
     def take_action(self, parsed_args):
-        client = self.app.client_manager.migtuner
         available = planner.available_strategies()
         if parsed_args.strategy and parsed_args.strategy not in available:
             raise exceptions.CommandError(
                 'unknown strategy %r; available: %s'
                 % (parsed_args.strategy, ', '.join(available)))
         settings = common.load_settings(parsed_args)
+        self.authenticate()
+        client = self.app.client_manager.migtuner
         server = client.find_server(parsed_args.server)
         if parsed_args.host:
             client.require_compute_host(parsed_args.host)
@@ -92,5 +104,4 @@ class PlanMigration(command.ShowOne):
                 available_strategies=available)
         except planning.PlanningError as e:
             raise exceptions.CommandError(str(e))
-        rows = plan_rows(server_plan, parsed_args.host)
-        return tuple(k for k, _ in rows), tuple(v for _, v in rows)
+        return common.show_one(plan_rows(server_plan, parsed_args.host))

@@ -12,11 +12,13 @@ from nova_migtuner.reports import summary
 
 LOG = logging.getLogger(__name__)
 
-FLAVOR_COLUMNS = ('Flavor', 'Migrations', 'Failed', 'Total s', 'Downtime ms',
-                  'MB sent', 'MB memory', 'Predicted s')
-MIGRATION_COLUMNS = ('Time', 'Server', 'Flavor', 'Source', 'Destination',
-                     'Strategy', 'Outcome', 'Total s', 'Downtime ms',
-                     'MB sent', 'MB memory', 'Iterations')
+# snake_case columns with the unit in the name; plain numbers (null when
+# unknown) so that -f json/csv is machine-readable.
+FLAVOR_COLUMNS = ('flavor', 'migrations', 'failed', 'total_s', 'downtime_ms',
+                  'sent_mb', 'memory_sent_mb', 'predicted_s')
+MIGRATION_COLUMNS = ('time', 'server', 'flavor', 'source', 'destination',
+                     'strategy', 'outcome', 'total_s', 'downtime_ms',
+                     'sent_mb', 'memory_sent_mb', 'iterations')
 
 
 def resolve_flavors(client, report_store, reports):
@@ -36,7 +38,7 @@ def resolve_flavors(client, report_store, reports):
     return bool(missing)
 
 
-class MigrationReport(command.Lister):
+class MigrationReport(common.LocalChecksFirst, command.Lister):
     """Show measured live migration reports, per flavor by default.
 
     The table the field-notes experiment built by hand (total time,
@@ -79,6 +81,9 @@ class MigrationReport(command.Lister):
                 since=since, instance_uuid=parsed_args.server)
             if parsed_args.resolve_flavors and any(
                     not r.flavor for r in reports):
+                # The only call to the cloud: reading the SQLite file
+                # needs no credentials.
+                self.authenticate()
                 if resolve_flavors(self.app.client_manager.migtuner,
                                    report_store, reports):
                     reports = report_store.reports(
@@ -90,20 +95,25 @@ class MigrationReport(command.Lister):
                                        for r in reports]
         return FLAVOR_COLUMNS, [
             (row.flavor, row.migrations, row.failed,
-             common.fmt_seconds(row.total_s), common.fmt_ms(row.downtime_ms),
-             '-' if row.mb_sent is None else '%.0f' % row.mb_sent,
-             '-' if row.mb_memory is None else '%.0f' % row.mb_memory,
-             common.fmt_seconds(row.predicted_total_s))
+             common.optional(common.rounded(row.total_s)),
+             common.optional(None if row.downtime_ms is None
+                             else round(row.downtime_ms)),
+             common.optional(common.rounded(row.mb_sent)),
+             common.optional(common.rounded(row.mb_memory)),
+             common.optional(common.rounded(row.predicted_total_s)))
             for row in summary.by_flavor(reports)]
 
     @staticmethod
     def _migration_row(r):
         when = r.emitted_at or r.received_at
-        return (time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(when)),
+        return (time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(when)),
                 r.instance_uuid, summary.flavor_label(r),
-                r.source_host or '-', r.destination_host or '-',
-                r.strategy or '-', r.outcome,
-                common.fmt_seconds(r.total_time_s),
-                common.fmt_ms(r.downtime_ms), common.fmt_mb(r.data_bytes),
-                common.fmt_mb(r.memory_bytes),
-                '-' if r.iterations is None else r.iterations)
+                common.optional(r.source_host),
+                common.optional(r.destination_host),
+                common.optional(r.strategy), r.outcome,
+                common.optional(common.rounded(r.total_time_s)),
+                common.optional(None if r.downtime_ms is None
+                                else round(r.downtime_ms)),
+                common.optional(common.megabytes(r.data_bytes)),
+                common.optional(common.megabytes(r.memory_bytes)),
+                common.optional(r.iterations))

@@ -115,6 +115,7 @@ class ScriptedMigration:
         self.complete_after_samples = complete_after_samples
         self.state = None
         self.calls = []            # (flags, params) given to migrateToURI3
+        self.uris = []             # dconnuri given to migrateToURI3
         self.downtimes = []        # migrateSetMaxDowntime values
         self.completed_reads = []  # flags of jobStats() on the destination
         self.postcopy_started = False
@@ -143,6 +144,7 @@ class ScriptedMigration:
 
     def _migrateToURI3(self, domain, dconnuri, params, flags):
         self.calls.append((flags, dict(params)))
+        self.uris.append(dconnuri)
         self.state = self.RUNNING
         give_up = time.monotonic() + 60
         while self.state == self.RUNNING and time.monotonic() < give_up:
@@ -297,3 +299,15 @@ class MigTunerTestBase(MigTunerDriverMixin,
                 not name.startswith('VIR_MIGRATE_PARAM_') and
                 isinstance(getattr(fakelibvirt, name), int) and
                 flags & getattr(fakelibvirt, name)}
+
+
+# A 2 GiB guest whose migration converges in four polls, and one that
+# stalls with 800 MiB left (the guest re-dirties it).
+CONVERGING = [running_sample(remaining=r * MIB, iteration=1,
+                             processed=(2048 - r) * MIB,
+                             elapsed_ms=(2048 - r) * 5)
+              for r in (2000, 1500, 1000, 500)]
+STALLED = [running_sample(remaining=800 * MIB, iteration=i,
+                          processed=3000 * MIB, dirty_pages=30000,
+                          bps=100 * MIB)
+           for i in (5, 6)]

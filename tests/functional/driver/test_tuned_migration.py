@@ -28,14 +28,8 @@ COMPLETED = {
     'memory_processed': 1890 * MIB, 'memory_iteration': 4,
     'memory_postcopy_requests': 0, 'memory_bps': 150 * MIB,
 }
-CONVERGING = [base.running_sample(remaining=r * MIB, iteration=1,
-                                  processed=(2048 - r) * MIB,
-                                  elapsed_ms=(2048 - r) * 5)
-              for r in (2000, 1500, 1000, 500)]
-STALLED = [base.running_sample(remaining=800 * MIB, iteration=i,
-                               processed=3000 * MIB, dirty_pages=30000,
-                               bps=100 * MIB)
-           for i in (5, 6)]
+CONVERGING = base.CONVERGING
+STALLED = base.STALLED
 
 
 class TestDriverLoading(base.MigTunerTestBase):
@@ -163,8 +157,10 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.END_PAYLOAD = payload
 
     def test_flags_and_params_follow_the_plan_per_flavor(self):
-        # nova permits post-copy: the stock host flags carry POSTCOPY.
-        self.flags(live_migration_permit_post_copy=True, group='libvirt')
+        # nova permits post-copy and auto-converge: the stock host flags
+        # carry POSTCOPY (and the plan may add AUTO_CONVERGE).
+        self.flags(live_migration_permit_post_copy=True,
+                   live_migration_permit_auto_converge=True, group='libvirt')
         self.flags(max_bandwidth_mib_s=300, max_downtime_ms=400,
                    instance_spacing_s=0, group='migtuner')
         self.restart_computes()

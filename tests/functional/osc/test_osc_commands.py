@@ -32,6 +32,7 @@ from keystoneauth1 import plugin as ks_plugin
 from keystoneauth1 import session as ks_session
 import openstack.connection
 
+from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.libvirt import base
 from nova.virt.libvirt import driver as libvirt_driver
 
@@ -205,7 +206,7 @@ class MigtunerOscTest(base.ServersTestBase):
         parser = command.get_parser('openstack migtuner')
         args = parser.parse_args(argv + ['-f', fmt, '--report-db',
                                          self.db_path])
-        command.run(args)
+        app.exit_code = command.run(args)
         out = app.stdout.getvalue()
         return (json.loads(out) if fmt == 'json' else out), app
 
@@ -252,15 +253,29 @@ class PlanTest(MigtunerOscTest):
                                          'migtuner:max_downtime_ms': '200'})
         out, _ = self._run(plan_cmd.PlanMigration,
                            [server['id'], '--host', 'compute2'])
-        self.assertEqual('compute1', out['source host'])
+        self.assertEqual('compute1', out['source_host'])
         self.assertEqual('compute2', out['destination'])
-        self.assertEqual('conservative (from flavor)', out['strategy'])
+        self.assertEqual(('conservative', 'flavor'),
+                         (out['strategy'], out['strategy_source']))
         self.assertIn('VIR_MIGRATE_LIVE', out['flags'])
-        self.assertIn('cap 200 ms', out['initial downtime'])
-        self.assertIn('memory 2 GiB from flavor f2048', out['inputs'])
-        self.assertIn('(assumed)', out['inputs'])
-        self.assertIn('here they are assumed', out['inputs'])
-        self.assertNotEqual('-', out['predicted bytes'])
+        self.assertEqual(200, out['max_downtime_ms'])
+        # Machine-readable: real lists, raw numbers, units in the keys.
+        self.assertIsInstance(out['inputs'], list)
+        inputs = '\n'.join(out['inputs'])
+        self.assertIn('memory 2 GiB from flavor f2048', inputs)
+        self.assertIn('(assumed)', inputs)
+        self.assertIn('here they are assumed', inputs)
+        self.assertIsInstance(out['predicted_bytes'], int)
+        self.assertEqual(2048 * MiB, out['memory_bytes'])
+        self.assertIsInstance(out['predicted_time_s'], float)
+        self.assertIs(True, out['predicted_converges'])
+        self.assertEqual([], [k for k in out if k != k.lower() or ' ' in k])
+        # The table still reads as text.
+        table, _ = self._run(plan_cmd.PlanMigration,
+                             [server['id'], '--host', 'compute2'],
+                             fmt='table')
+        self.assertIn('VIR_MIGRATE_LIVE', table)
+        self.assertIn('here they are assumed', table)
 
     def test_plan_errors_name_the_problem(self):
         server = self._boot('web', 1024)
@@ -299,7 +314,7 @@ class MigrateTest(MigtunerOscTest):
                               '--poll-interval', '0.2',
                               '--report-timeout', '0'])
         self.assertEqual('completed', out['outcome'])
-        self.assertEqual('compute2', out['destination host'])
+        self.assertEqual('compute2', out['destination_host'])
         (uuid, decision), = self.marker_decisions
         self.assertEqual(server['id'], uuid)
         self.assertEqual('fastest', decision.strategy)
@@ -313,10 +328,10 @@ class MigrateTest(MigtunerOscTest):
         out, _ = self._run(migrate_cmd.MigrateServer,
                            [server['id'], '--wait', '--poll-interval', '0.2',
                             '--report-timeout', '5'])
-        self.assertEqual('compute1', out['destination host'])
+        self.assertEqual('compute1', out['destination_host'])
         self.assertIn('measured by the compute', out['report'])
-        self.assertEqual('balanced', out['strategy used'])
-        self.assertEqual('266 ms', out['downtime'])
+        self.assertEqual('balanced', out['strategy_used'])
+        self.assertEqual(266, out['downtime_ms'])
 
     def test_forged_and_replayed_markers_are_refused(self):
         server = self._boot('db', 1024)
@@ -343,6 +358,28 @@ class MigrateTest(MigtunerOscTest):
             self.assertEqual(expected, decision.strategy or
                              decision.refused_reason)
             self._live_migrate(server, migration_expected_state='completed')
+
+    def test_failed_migration_exits_non_zero(self):
+        server = self._boot('db', 1024)
+
+        def failing_migrate(domain, destination, params, flags):
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError, 'migration failed: link down',
+                error_code=fakelibvirt.VIR_ERR_OPERATION_FAILED,
+                error_domain=fakelibvirt.VIR_FROM_QEMU)
+        self.useFixture(fixtures.MonkeyPatch(
+            'nova.tests.fixtures.libvirt.Domain.migrateToURI3',
+            failing_migrate))
+        out, app = self._run(migrate_cmd.MigrateServer,
+                             [server['id'], '--host', 'compute2', '--wait',
+                              '--poll-interval', '0.2',
+                              '--report-timeout', '0'])
+        self.assertEqual('failed', out['outcome'])
+        self.assertIn('migration', out['error'])
+        self.assertEqual('compute1', out['destination_host'])
+        self.assertEqual(1, app.exit_code)
+        self.assertIn('1 of 1 servers was not moved',
+                      app.stderr.getvalue().splitlines()[-1])
 
     def test_migrate_refuses_without_a_secret(self):
         server = self._boot('db', 1024)
@@ -389,12 +426,12 @@ class DrainTest(MigtunerOscTest):
                          '---\n' % app.stderr.getvalue())
         self._run_table(drain_cmd.DrainHost, rows)
 
-        self.assertEqual({'completed'}, {r['Outcome'] for r in rows})
-        self.assertEqual({'compute2'}, {r['Destination'] for r in rows})
+        self.assertEqual({'completed'}, {r['outcome'] for r in rows})
+        self.assertEqual({'compute2'}, {r['destination'] for r in rows})
         # Numbers measured by the compute (.end), per flavor size.
-        self.assertEqual({'measured'}, {r['Numbers'] for r in rows})
-        self.assertEqual({'b': '282', 'd': '274', 'c': '266', 'a': '258'},
-                         {r['Server']: r['Downtime ms'] for r in rows})
+        self.assertEqual({'measured'}, {r['numbers'] for r in rows})
+        self.assertEqual({'b': 282, 'd': 274, 'c': 266, 'a': 258},
+                         {r['server']: r['downtime_ms'] for r in rows})
         for server in servers.values():
             self.assertEqual('compute2', self.admin_api.get_server(
                 server['id'])['OS-EXT-SRV-ATTR:host'])
@@ -436,11 +473,34 @@ class DrainTest(MigtunerOscTest):
         rows, _ = self._run(drain_cmd.DrainHost,
                             ['compute1', '--dry-run', '--spacing', '10'])
         self.assertEqual(['small', 'mid', 'big'],
-                         [r['Server'] for r in rows])
-        starts = [float(r['Planned start s']) for r in rows]
+                         [r['server'] for r in rows])
+        starts = [r['planned_start_s'] for r in rows]
         self.assertEqual(0.0, starts[0])
         self.assertGreaterEqual(starts[1], starts[0] + 10)
         self.assertEqual([], self.migrations)
+
+    def test_servers_not_moved_exit_non_zero_and_dry_run_lists_them(self):
+        self._boot('up', 512)
+        down = self._boot('down', 512)
+        self._stop_server(down)
+        # The dry run lists the server the real run will skip ...
+        rows, _ = self._run(drain_cmd.DrainHost,
+                            ['compute1', '--dry-run', '--spacing', '0'])
+        self.assertEqual(['up', 'down'], [r['server'] for r in rows])
+        self.assertEqual(['migrate', 'skipped: SHUTOFF, not live-migratable'],
+                         [r['action'] for r in rows])
+        self.assertIsNone(rows[1]['order'])
+        # ... and the real run reports it, and exits non-zero with the
+        # count in the last line.
+        rows, app = self._run(drain_cmd.DrainHost,
+                              ['compute1', '--spacing', '0',
+                               '--poll-interval', '0.1',
+                               '--report-timeout', '0'])
+        self.assertEqual({'up': 'completed', 'down': 'skipped'},
+                         {r['server']: r['outcome'] for r in rows})
+        self.assertEqual(1, app.exit_code)
+        self.assertEqual('1 of 2 servers were not moved off compute1',
+                         app.stderr.getvalue().splitlines()[-1])
 
     def test_drain_of_an_unknown_host_and_invalid_values(self):
         error = self.assertRaises(Exception, self._run, drain_cmd.DrainHost,
@@ -470,10 +530,11 @@ class ReportTest(MigtunerOscTest):
         rows, _ = self._run(report_cmd.MigrationReport, [])
         table, _ = self._run(report_cmd.MigrationReport, [], fmt='table')
         sys.stderr.write('\n--- report ---\n%s' % table)
-        self.assertEqual(['f512', 'f2048'], [r['Flavor'] for r in rows])
-        self.assertEqual([2, 1], [r['Migrations'] for r in rows])
-        self.assertEqual(['258', '282'], [r['Downtime ms'] for r in rows])
-        self.assertEqual(['538', '2149'], [r['MB sent'] for r in rows])
+        self.assertEqual(['f512', 'f2048'], [r['flavor'] for r in rows])
+        self.assertEqual([2, 1], [r['migrations'] for r in rows])
+        self.assertEqual([258, 282], [r['downtime_ms'] for r in rows])
+        # MB (10**6 bytes) of memory + 1 MiB per migration, one decimal.
+        self.assertEqual([537.9, 2148.5], [r['sent_mb'] for r in rows])
         csv_out, _ = self._run(report_cmd.MigrationReport,
                                ['--per-migration'], fmt='csv')
         self.assertEqual(4, len(csv_out.strip().splitlines()))

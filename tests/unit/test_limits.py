@@ -1,0 +1,69 @@
+"""Admin limits: [migtuner] narrowed by nova's own [libvirt] options."""
+
+import pytest
+from nova.conf import libvirt as nova_libvirt_conf
+from oslo_config import cfg
+
+from nova_migtuner.conf import migtuner as mt_opts
+from nova_migtuner import limits as limits_mod
+
+
+@pytest.fixture
+def conf():
+    """[migtuner] and nova's real [libvirt] options, as on a compute."""
+    c = cfg.ConfigOpts()
+    mt_opts.register_opts(c)
+    nova_libvirt_conf.register_opts(c)
+    c([], project='nova', default_config_files=[])
+    yield c
+    # The option groups are module-level objects whose option table every
+    # ConfigOpts shares: overrides would outlive the test.
+    for group in ('migtuner', 'libvirt'):
+        for name in c[group]:
+            c.clear_override(name, group)
+
+
+@pytest.mark.parametrize('ours,nova,expected', [
+    (True, False, False),    # nova's default forbids vCPU throttling
+    (True, True, True),
+    (False, True, False),
+    (False, False, False),
+])
+def test_auto_converge_needs_both_permissions(conf, ours, nova, expected):
+    conf.set_override('permit_auto_converge', ours, group='migtuner')
+    conf.set_override('live_migration_permit_auto_converge', nova,
+                      group='libvirt')
+    assert limits_mod.admin_limits(conf).permit_auto_converge is expected
+
+
+def test_auto_converge_off_with_nova_s_defaults(conf):
+    assert conf.libvirt.live_migration_permit_auto_converge is False
+    assert conf.migtuner.permit_auto_converge is True
+    assert limits_mod.admin_limits(conf).permit_auto_converge is False
+
+
+@pytest.mark.parametrize('ours,nova,expected', [
+    (True, False, False), (True, True, True), (False, True, False)])
+def test_post_copy_needs_both_permissions(conf, ours, nova, expected):
+    conf.set_override('permit_post_copy', ours, group='migtuner')
+    conf.set_override('live_migration_permit_post_copy', nova,
+                      group='libvirt')
+    assert limits_mod.admin_limits(conf).permit_post_copy is expected
+
+
+def test_without_nova_options_the_caller_passes_nova_s_values():
+    c = cfg.ConfigOpts()
+    mt_opts.register_opts(c)
+    c([], project='nova', default_config_files=[])
+    assert limits_mod.admin_limits(c).permit_auto_converge is True
+    assert limits_mod.admin_limits(
+        c, nova_permit_auto_converge=False).permit_auto_converge is False
+
+
+@pytest.mark.parametrize('ours,nova,expected', [
+    (0, 0, 0), (300, 0, 300), (0, 100, 100), (300, 100, 100),
+    (50, 100, 50)])
+def test_bandwidth_is_the_lower_cap(conf, ours, nova, expected):
+    conf.set_override('max_bandwidth_mib_s', ours, group='migtuner')
+    conf.set_override('live_migration_bandwidth', nova, group='libvirt')
+    assert limits_mod.admin_limits(conf).max_bandwidth_mib_s == expected
