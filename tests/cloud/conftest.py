@@ -3,9 +3,13 @@
 ``tools/run test`` brings the cloud up before these tests and down after
 the Tempest run; run alone, the fixture brings it up (with the migtuner
 driver) and takes it down again if it started it.
+``MIGTUNER_CLOUD_TEST_DRIVER=stock`` runs them against nova's own
+``libvirt.LibvirtDriver`` instead (to see which of them only migtuner
+passes).
 """
 
 import os
+import time
 import uuid
 
 import pytest
@@ -13,6 +17,8 @@ import pytest
 from nova_migtuner.cloud import cloud as cloud_mod
 from nova_migtuner.cloud import observer as observer_mod
 from nova_migtuner.cloud import openstack_cli
+
+WORKLOAD_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope='session')
@@ -60,3 +66,21 @@ host_of = openstack_cli.host_of
 @pytest.fixture
 def observe(cloud):
     return lambda server_id: observer_mod.ServerObserver(cloud, server_id)
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError('timed out after %.0f s waiting for %s'
+                         % (timeout, what))
+
+
+def wait_for_workload(observer, bed_host):
+    wait_for(lambda: 'mtw ready' in observer.console_text(bed_host),
+             WORKLOAD_TIMEOUT_S,
+             'the guest workload on %s (%s)' % (
+                 bed_host, observer.console_log(bed_host)))
