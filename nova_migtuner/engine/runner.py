@@ -53,6 +53,9 @@ LOG = logging.getLogger(__name__)
 MAX_POLL_FAILURES = 5
 # How long to wait for migrateToURI3 to return after abortJob.
 DEFAULT_ABORT_TIMEOUT_S = 120.0
+# How long to wait for migrateToURI3 to return once post-copy runs and the
+# monitor has stopped.
+DEFAULT_POST_COPY_TIMEOUT_S = 1800.0
 # libvirt virDomainState values (stable enum).
 _STATE_RUNNING = 1
 _STATE_PAUSED = 3
@@ -105,7 +108,9 @@ class LibvirtMigration:
         Polls and actions stay on the domain's own connection, from one
         thread.
     :param abort_timeout_s: how long to wait for the migration call to
-        return after ``abortJob``.
+        return after ``abortJob`` (or after the job ended).
+    :param post_copy_timeout_s: how long to wait for the migration call to
+        return after the monitor stopped during post-copy.
     """
 
     def __init__(self, domain, plan, dest_uri, migrate_uri=None,
@@ -113,7 +118,8 @@ class LibvirtMigration:
                  on_sample=None, on_escalation=None, stall_window_s=None,
                  dest_connection=None, libvirt_module=None,
                  abort_timeout_s=DEFAULT_ABORT_TIMEOUT_S,
-                 migration_connection=None):
+                 migration_connection=None,
+                 post_copy_timeout_s=DEFAULT_POST_COPY_TIMEOUT_S):
         if libvirt_module is None:
             import libvirt as libvirt_module
         self.libvirt = libvirt_module
@@ -133,6 +139,7 @@ class LibvirtMigration:
         self._own_migration_connection = False
         self._migrating_domain = domain
         self.abort_timeout_s = abort_timeout_s
+        self.post_copy_timeout_s = post_copy_timeout_s
         self.escalator = escalation.Escalator(plan,
                                               stall_window_s=stall_window_s)
         self.samples = []
@@ -245,18 +252,29 @@ class LibvirtMigration:
             try:
                 if sample.active and not self._downtime_checked:
                     self._check_downtime()
-                for action in self.escalator.observe(sample):
-                    self._apply(action)
-                    if self.on_escalation is not None:
-                        self.on_escalation(action)
             except self.libvirt.libvirtError as exc:
-                if self._call_done.is_set() or not self._is_active():
-                    # The job ended between the poll and the call: the
-                    # guest has moved (or the migration failed on its own).
-                    LOG.info('Job ended before the engine could act: %s',
-                             exc)
+                if self._job_ended(exc):
                     return
                 raise
+            for action in self.escalator.observe(sample):
+                try:
+                    self._apply(action)
+                except self.libvirt.libvirtError as exc:
+                    self.escalator.refuse(action, exc)
+                    if self._job_ended(exc):
+                        return
+                    continue
+                self.escalator.confirm(action)
+                if self.on_escalation is not None:
+                    self.on_escalation(action)
+
+    def _job_ended(self, exc):
+        if self._call_done.is_set() or not self._is_active():
+            # The job ended between the poll and the call: the guest has
+            # moved (or the migration failed on its own).
+            LOG.info('Job ended before the engine could act: %s', exc)
+            return True
+        return False
 
     def _poll(self):
         try:
@@ -309,8 +327,8 @@ class LibvirtMigration:
             self._paused_by_us = True
             self.domain.suspend()
         elif kind == plan_mod.ACTION_ABORT:
+            self.domain.abortJob()
             self._abort_reason = action.reason
-            self._abort_job()
         LOG.info('Applied %s', action.describe())
 
     def _abort_job(self):
@@ -332,21 +350,23 @@ class LibvirtMigration:
         self._abort_job()
 
     def _wait_for_call(self, worker):
-        # Post-copy must be waited for whatever it takes; otherwise abortJob
-        # was called and the call returns once QEMU has cancelled.
-        timeout = None if self.escalator.post_copy_started else (
-            self.abort_timeout_s if (self._engine_error is not None or
-                                     self._abort_reason) else None)
+        # The monitor only stops early when the job ended, was aborted or
+        # the engine failed: the call returns soon, or it hangs (a dead
+        # peer). Post-copy is given longer (aborting it would lose the
+        # guest) but not forever.
+        timeout = (self.post_copy_timeout_s
+                   if self.escalator.post_copy_started
+                   else self.abort_timeout_s)
         worker.join(timeout)
         if worker.is_alive():
-            LOG.error('migrateToURI3 has not returned %.0f s after abortJob',
-                      timeout)
+            LOG.error('migrateToURI3 has not returned %.0f s after the '
+                      'monitor stopped', timeout)
 
     def _outcome(self):
         call_error = self._call_error
         if not self._call_done.is_set():
             call_error = EngineError('the migration call did not return '
-                                     'after abortJob')
+                                     'after the monitor stopped')
         engine = self._engine_error
         if call_error is None:
             error = None

@@ -308,6 +308,10 @@ class MigrationSession:
             LOG.warning('nova_migtuner could not %(what)s: %(error)s',
                         {'what': action.kind, 'error': e},
                         instance=self.instance)
+        if applied:
+            self.escalator.confirm(action)
+        else:
+            self.escalator.refuse(action, error)
         self.applied.append((action, applied, error))
         self.notify(notif.ESCALATED, action=action.kind,
                     downtime_ms=action.downtime_ms, source=action.source,

@@ -107,8 +107,10 @@ class ScriptedMigration:
                                            'cancelled')
 
     def __init__(self, test, samples, completed=None,
-                 complete_after_samples=True, bytes_per_poll=50 * MIB):
+                 complete_after_samples=True, bytes_per_poll=50 * MIB,
+                 refuse_post_copy=False):
         self.test = test
+        self.refuse_post_copy = refuse_post_copy
         self.bytes_per_poll = bytes_per_poll
         self.samples = list(samples)
         self.completed = dict(completed or {})
@@ -192,6 +194,12 @@ class ScriptedMigration:
         self.downtimes.append(downtime)
 
     def _migrateStartPostCopy(self, domain, flags=0):
+        if self.refuse_post_copy:
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                'Requested operation is not valid: post-copy migration '
+                'is not active', error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR,
+                error_domain=fakelibvirt.VIR_FROM_QEMU)
         self.postcopy_started = True
         if self.state == self.RUNNING:
             self.state = self.FINISHING

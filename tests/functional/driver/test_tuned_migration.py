@@ -285,6 +285,30 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.assertEqual(end['max_downtime_ms'],
                          end['final_max_downtime_ms'])
 
+    def test_refused_post_copy_switch_still_ends_at_the_deadline(self):
+        self.flags(live_migration_permit_post_copy=True, group='libvirt')
+        self.restart_computes()
+        self.use_clock(base.FastClock(40))
+        script = base.ScriptedMigration(self, STALLED, COMPLETED,
+                                        complete_after_samples=False,
+                                        refuse_post_copy=True)
+        server = self.create_server_on_src()
+        self.migrate(server, script, status='cancelled')
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertFalse(script.postcopy_started)
+        self.assertTrue(script.aborted)
+        self.assertEqual('src', self.host_of(server))
+        escalated = [n['payload'] for n in
+                     self.notifications(notif.ESCALATED)]
+        switches = [p for p in escalated if p['action'] == 'post_copy']
+        self.assertTrue(switches)
+        self.assertFalse(any(p['applied'] for p in switches))
+        self.assertEqual(('abort', True), (escalated[-1]['action'],
+                                           escalated[-1]['applied']))
+        end = self.notifications(notif.END)[-1]['payload']
+        self.assertEqual('aborted', end['outcome'])
+        self.assertFalse(end['post_copy'])
+
     def test_planner_crash_falls_back_to_stock(self):
         self.useFixture(fixtures.MockPatch(
             'nova_migtuner.planner.build_plan',
