@@ -16,6 +16,8 @@ notification_format`` (``versioned`` or ``both``) and never raises.
 import collections
 import logging
 
+from nova_migtuner.engine import report as report_mod
+
 LOG = logging.getLogger(__name__)
 
 EVENT_PREFIX = 'migtuner.live_migration.'
@@ -29,14 +31,14 @@ EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 PAYLOAD_VERSION = '1.1'
 
 # Outcomes of a migration, in ``.end`` and ``.error``.
-OUTCOME_COMPLETED = 'completed'
-OUTCOME_ABORTED = 'aborted'        # aborted by the plan (deadline/ladder)
-OUTCOME_CANCELLED = 'cancelled'    # aborted by a user (or nova's timeout)
-OUTCOME_FAILED = 'failed'          # libvirt/QEMU failed, rolled back
-OUTCOME_REFUSED = 'refused'        # timing refused to start it
-OUTCOME_ERROR = 'error'            # nova raised: instance set to ERROR
-OUTCOMES = (OUTCOME_COMPLETED, OUTCOME_ABORTED, OUTCOME_CANCELLED,
-            OUTCOME_FAILED, OUTCOME_REFUSED, OUTCOME_ERROR)
+# The outcomes are the reports' (one vocabulary).
+OUTCOME_COMPLETED = report_mod.OUTCOME_COMPLETED
+OUTCOME_ABORTED = report_mod.OUTCOME_ABORTED
+OUTCOME_CANCELLED = report_mod.OUTCOME_CANCELLED
+OUTCOME_FAILED = report_mod.OUTCOME_FAILED
+OUTCOME_REFUSED = report_mod.OUTCOME_REFUSED
+OUTCOME_ERROR = report_mod.OUTCOME_ERROR
+OUTCOMES = report_mod.OUTCOMES
 
 Field = collections.namedtuple('Field', 'name type nullable description')
 

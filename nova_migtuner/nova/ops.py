@@ -15,7 +15,6 @@ import time
 from oslo_log import log as logging
 
 from nova_migtuner.engine import flags as flags_mod
-from nova_migtuner.engine import stats as stats_mod
 from nova_migtuner.nova import handoff
 from nova_migtuner.nova import inputs
 from nova_migtuner.nova import measure
@@ -224,31 +223,6 @@ class NovaOps:
             self.host_state.note_bandwidth(
                 payload.get('data_bytes_transferred'),
                 payload.get('total_time_s'))
-
-    def outcome(self, s):
-        status = getattr(s.migration, 'status', None)
-        if status == 'completed':
-            return notif.OUTCOME_COMPLETED
-        if status == 'cancelled':
-            if s.escalator is not None and s.escalator.aborted:
-                return notif.OUTCOME_ABORTED
-            return notif.OUTCOME_CANCELLED
-        if status in ('failed', 'error'):
-            return notif.OUTCOME_FAILED
-        if s.last_type == stats_mod.JOB_COMPLETED:
-            return notif.OUTCOME_COMPLETED
-        return notif.OUTCOME_FAILED
-
-    def resume_if_paused(self, s):
-        if not s.paused_by_plan:
-            return
-        try:
-            domain = self._guest(s.instance)._domain
-        except Exception as e:   # the guest is not on this host any more
-            LOG.debug('No guest to resume on the source: %(error)s',
-                      {'error': e}, instance=s.instance)
-            return
-        s.resume_if_paused(domain)
 
     def destination_stats(self, s):
         """Read and remove the numbers the destination left (see handoff)."""
