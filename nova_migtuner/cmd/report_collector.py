@@ -8,9 +8,9 @@ database that ``openstack migtuner report`` reads.
 import signal
 import threading
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_migtuner.conf import cli as cli_conf
 from nova_migtuner.reports import collector
 from nova_migtuner.reports import store as store_mod
 
@@ -49,9 +49,8 @@ def add_parser(subparsers):
 
 
 def _load_conf(config_files, debug):
-    conf = cfg.ConfigOpts()
-    logging.register_options(conf)
-    conf(args=[], project='nova', default_config_files=config_files)
+    conf = cli_conf.load_config(config_files,
+                                register=logging.register_options)
     conf.set_override('debug', debug)
     logging.setup(conf, 'nova-migtuner-report-collector')
     return conf
@@ -60,9 +59,8 @@ def _load_conf(config_files, debug):
 def run(args, parser):
     try:
         conf = _load_conf(args.config_file, args.debug)
-    except (cfg.Error, ValueError) as e:
-        parser.error('cannot read configuration %s: %s'
-                     % (', '.join(args.config_file), e))
+    except cli_conf.ConfigError as e:
+        parser.error(str(e))
     try:
         report_store = store_mod.ReportStore(args.database)
     except store_mod.ReportStoreError as e:

@@ -28,7 +28,7 @@ import logging
 from nova_migtuner.engine import actuator as actuator_mod
 from nova_migtuner.engine import escalation as escalation_mod
 from nova_migtuner.engine import report as report_mod
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 

@@ -69,7 +69,7 @@ import dataclasses
 import logging
 from typing import Optional
 
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)

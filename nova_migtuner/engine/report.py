@@ -3,7 +3,8 @@
 ``report_from_stats`` builds it from the job's completed statistics, the
 samples polled while it ran and the plan it executed, and says for every
 number where it came from (``sources``), because libvirt does not always
-have the completed statistics where one would look (shared/testbed.md):
+have the completed statistics where one would look (as seen on the test
+bed):
 
 * after a post-copy migration the destination's
   ``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)`` is just ``{'type': 0}``;

@@ -42,7 +42,7 @@ from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import report as report_mod
 from nova_migtuner.engine import stats as stats_mod
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from nova import version as nova_version
 from oslo_log import log as logging
 
 from nova_migtuner.engine import flags as flags_mod
-from nova_migtuner.nova import compat
+from nova_migtuner.planning import compat
 from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
 from nova_migtuner.nova import host_stats

@@ -21,10 +21,10 @@ from taskflow import engines
 from taskflow.patterns import linear_flow
 from taskflow import task
 
-from nova_migtuner.nova import notifications as notif
-from nova_migtuner.nova import payloads
+from nova_migtuner.planning import notification_schema as notif
+from nova_migtuner.planning import payloads
 from nova_migtuner.nova import session as session_mod
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 

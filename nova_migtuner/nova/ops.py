@@ -15,13 +15,14 @@ import time
 from oslo_log import log as logging
 
 from nova_migtuner.engine import flags as flags_mod
-from nova_migtuner.nova import handoff
-from nova_migtuner.nova import inputs
-from nova_migtuner.nova import measure
-from nova_migtuner.nova import notifications as notif
+from nova_migtuner.planning import handoff
+from nova_migtuner.planning import inputs
+from nova_migtuner.planning import links
+from nova_migtuner.engine import measure
+from nova_migtuner.planning import notification_schema as notif
 from nova_migtuner.nova import session as session_mod
 from nova_migtuner import operator_marker
-from nova_migtuner import planner
+from nova_migtuner.planning import planner
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -189,25 +190,50 @@ class NovaOps:
                      instance=s.instance)
         return decision.strategy
 
+    def link_to_destination(self, s):
+        """``(Known bytes/s, class)`` of the link to ``s.dest``."""
+        mt = self.conf.migtuner
+        views = []
+        if mt.link_classes:
+            from nova import objects
+            try:
+                views = [links.AggregateView(tuple(a.hosts or ()),
+                                             dict(a.metadata or {}))
+                         for a in objects.AggregateList.get_by_host(
+                             s.context, s.dest)]
+            except Exception as e:
+                LOG.warning('nova_migtuner could not read the aggregates of '
+                            '%(dest)s, planning with the default link: '
+                            '%(error)s', {'dest': s.dest, 'error': e},
+                            instance=s.instance)
+        return inputs.link_to_destination(
+            s.source_host, views, mt.link_classes, mt.link_bandwidth,
+            self.host_state.observed_bandwidth)
+
     def plan(self, s):
         instance = s.instance
         conf = self.conf
         if not s.marker_taken:
             s.marker_taken = True
             s.operator_strategy = self.take_operator_strategy(s)
-        context = inputs.migration_context(
+        link, link_class = self.link_to_destination(s)
+        migration_inputs = inputs.migration_inputs(
             conf=conf,
             memory_bytes=instance.flavor.memory_mb * units.MiB,
             measurement=s.measurement,
             extra_specs=instance.flavor.extra_specs,
-            system_metadata=instance.system_metadata,
+            image_properties=inputs.image_properties_from_system_metadata(
+                instance.system_metadata),
             available_strategies=planner.available_strategies(),
-            observed_bandwidth=self.host_state.observed_bandwidth,
+            link_bandwidth=link,
             seconds_since_instance_migration=(
                 self.seconds_since_instance_migration(s)),
             seconds_since_host_migration=self.host_state.since_last_start(),
             instance_uuid=s.instance_uuid)
-        plan = planner.build_plan(context, conf.migtuner.default_strategy,
+        LOG.debug('nova_migtuner plans over the %(cls)s link to %(dest)s',
+                  {'cls': link_class, 'dest': s.dest}, instance=instance)
+        plan = planner.build_plan(migration_inputs,
+                                  conf.migtuner.default_strategy,
                                   operator_strategy=s.operator_strategy)
         # Fail here, before anything started, if this libvirt cannot do it.
         flags_mod.libvirt_flags(plan, s.base_flags, s.libvirt)

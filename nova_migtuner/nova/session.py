@@ -38,9 +38,10 @@ from nova_migtuner.engine import actuator as actuator_mod
 from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import stats as stats_mod
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner.nova import actuator as nova_actuator
-from nova_migtuner.nova import notifications as notif
+from nova_migtuner.nova import notifications
+from nova_migtuner.planning import notification_schema as notif
 
 LOG = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class MigrationSession:
                         'payload: %(error)s', {'event': event, 'error': e},
                         instance=self.instance)
             return None
-        notif.emit(self.context, self.source_host, event, payload)
+        notifications.emit(self.context, self.source_host, event, payload)
         return payload
 
     # -- hooks ------------------------------------------------------------

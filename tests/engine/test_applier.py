@@ -4,7 +4,7 @@ from nova_migtuner.engine import actuator as actuator_mod
 from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import report
 from nova_migtuner.engine import stats
-from nova_migtuner import plan as P
+from nova_migtuner.planning import plan as P
 from tests.engine.plans import make_plan
 
 MiB = 1024 ** 2

@@ -5,7 +5,7 @@ import types
 
 from nova_migtuner.engine import report
 from nova_migtuner.engine import runner
-from nova_migtuner import plan as P
+from nova_migtuner.planning import plan as P
 from tests.engine.plans import make_plan
 
 MiB = 1024 ** 2

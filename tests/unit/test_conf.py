@@ -5,7 +5,7 @@ import pytest
 from nova_migtuner import conf as conf_pkg
 from nova_migtuner.conf import migtuner as mt_opts
 from nova_migtuner.conf import opts
-from nova_migtuner import limits
+from nova_migtuner.planning import limits
 
 
 @pytest.fixture

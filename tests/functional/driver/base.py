@@ -7,9 +7,8 @@ with nova's fake libvirt; the computes load the driver through nova's own
 
 Run with stestr (not pytest)::
 
-    cd /tmp && /tmp/venv-probe/bin/python -m stestr \
-        --test-path /work/main/tests/functional/driver \
-        --top-dir /work/main run --concurrency 2
+    .venv/bin/python -m stestr --test-path tests/functional/driver \
+        --top-dir . run --concurrency 2
 """
 
 import importlib.util

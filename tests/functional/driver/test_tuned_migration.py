@@ -10,10 +10,10 @@ import fixtures  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 from nova.virt import driver as virt_driver  # noqa: E402
 
-from nova_migtuner.nova import compat  # noqa: E402
+from nova_migtuner.planning import compat  # noqa: E402
 from nova_migtuner.nova import driver as mt_driver  # noqa: E402
-from nova_migtuner.nova import handoff  # noqa: E402
-from nova_migtuner.nova import notifications as notif  # noqa: E402
+from nova_migtuner.planning import handoff  # noqa: E402
+from nova_migtuner.planning import notification_schema as notif  # noqa: E402
 from nova_migtuner import operator_marker  # noqa: E402
 from tests.functional.driver import base  # noqa: E402
 
@@ -311,7 +311,7 @@ class TestTunedMigration(base.MigTunerTestBase):
 
     def test_planner_crash_falls_back_to_stock(self):
         self.useFixture(fixtures.MockPatch(
-            'nova_migtuner.planner.build_plan',
+            'nova_migtuner.planning.planner.build_plan',
             side_effect=RuntimeError('planner exploded')))
         script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
         server = self.create_server_on_src()

@@ -36,6 +36,7 @@ from nova.tests.functional.libvirt import base
 from nova.virt.libvirt import driver as libvirt_driver
 
 from nova_migtuner.nova import notifications
+from nova_migtuner.planning import notification_schema
 from nova_migtuner import operator_marker
 from nova_migtuner.osc import client as client_mod
 from nova_migtuner.osc import drain as drain_mod
@@ -162,8 +163,8 @@ class MigtunerOscTest(base.ServersTestBase):
             original(driver, context, instance, dest, post_method,
                      recover_method, block_migration, migrate_data)
             memory = instance.flavor.memory_mb * MiB
-            payload = notifications.build(
-                notifications.END, instance_uuid=instance.uuid,
+            payload = notification_schema.build(
+                notification_schema.END, instance_uuid=instance.uuid,
                 migration_uuid=migrate_data.migration.uuid
                 if migrate_data and 'migration' in migrate_data else None,
                 source_host=host, destination_host=dest, tuned=True,
@@ -183,7 +184,8 @@ class MigtunerOscTest(base.ServersTestBase):
                 total_time_s=round(time.time() - started, 3),
                 max_auto_converge_throttle=None, waited_s=0.0,
                 stats_source='destination', fallback_reason=None)
-            notifications.emit(context, host, notifications.END, payload)
+            notifications.emit(context, host, notification_schema.END,
+                               payload)
 
         self.useFixture(fixtures.MonkeyPatch(
             'nova.virt.libvirt.driver.LibvirtDriver.live_migration',
@@ -461,7 +463,8 @@ class ReportTest(MigtunerOscTest):
         for server in servers:
             self._live_migrate(server, migration_expected_state='completed')
         ends = self.notifier.wait_for_versioned_notifications(
-            notifications.event_type(notifications.END), n_events=3)
+            notification_schema.event_type(notification_schema.END),
+            n_events=3)
         self.assertEqual(3, len(ends))
         endpoint = self._collect()
         self.assertEqual(3, endpoint.stored)
