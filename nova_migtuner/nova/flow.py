@@ -21,9 +21,9 @@ from taskflow import engines
 from taskflow.patterns import linear_flow
 from taskflow import task
 
+from nova_migtuner.nova import session as session_mod
 from nova_migtuner.planning import notification_schema as notif
 from nova_migtuner.planning import payloads
-from nova_migtuner.nova import session as session_mod
 from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
@@ -98,7 +98,6 @@ class TimingTask(_Task):
         start = s.clock()
         while True:
             decision = s.plan.timing
-            s.timing_reason = decision.reason
             if decision.action == plan_mod.TIMING_REFUSE:
                 LOG.warning('nova_migtuner refuses to start this migration: '
                             '%(reason)s', {'reason': decision.reason},

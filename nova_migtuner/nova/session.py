@@ -38,10 +38,10 @@ from nova_migtuner.engine import actuator as actuator_mod
 from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import stats as stats_mod
-from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner.nova import actuator as nova_actuator
 from nova_migtuner.nova import notifications
 from nova_migtuner.planning import notification_schema as notif
+from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -54,49 +54,72 @@ PHASE_DONE = 'done'
 MAX_SAMPLES = 240
 
 
-class MigrationSession:
-    """Everything one migration shares between the flow and the hooks."""
+# nova's arguments of ``_live_migration``, passed on unchanged.
+NovaCall = collections.namedtuple('NovaCall', (
+    'context', 'instance', 'dest', 'post_method', 'recover_method',
+    'block_migration', 'migrate_data'))
 
-    def __init__(self, context, instance, dest, source_host, migrate_data,
-                 libvirt_module, clock=time.monotonic):
-        self.context = context
-        self.instance = instance
-        self.instance_uuid = instance.uuid
-        self.dest = dest
+
+class MigrationSession:
+    """What the driver's hooks share about one migration.
+
+    :param call: the ``NovaCall`` of nova's ``_live_migration``.
+    :param base_flags: nova's flags for this migration.
+    """
+
+    def __init__(self, call, source_host, libvirt_module, base_flags=None,
+                 clock=time.monotonic):
+        self.call = call
+        self.instance_uuid = call.instance.uuid
         self.source_host = source_host
-        self.migrate_data = migrate_data
-        self.migration = getattr(migrate_data, 'migration', None)
+        self.migration = getattr(call.migrate_data, 'migration', None)
         self.libvirt = libvirt_module
+        self.base_flags = base_flags
         self.clock = clock
+        # The driver's abort/force-complete while the flow waits.
         self.phase = PHASE_PREPARING
         self._lock = threading.Lock()
         self.wake = threading.Event()
         self.abort_requested = False
         self.start_requested = False
-        # Decisions.
+        # What the flow decided.
         self.measurement = None
         # The operator's one-off strategy (signed marker), read once.
         self.operator_strategy = None
         self.marker_taken = False
         self.plan = None
-        # The plan's executor, made when nova starts the job.
-        self.applier = None
         self.fallback_reason = None
         self.waited_s = 0.0
-        self.timing_reason = None
-        # Execution.
-        self.base_flags = None          # nova's flags for this migration
+        # What the hooks saw and did.
+        self.applier = None
         self.flags_used = None          # what migrateToURI3 received
         self.params_used = None
         self.started_at = None
         self.ended_at = None
         self.samples = collections.deque(maxlen=MAX_SAMPLES)
         self.last_type = None
+        self._nova_steps_ignored = False
+        # How it ended.
         self.destination_stats = None
         self.nova_called = False
         self.nova_error = None
         self.outcome = None
-        self._nova_steps_ignored = False
+
+    @property
+    def context(self):
+        return self.call.context
+
+    @property
+    def instance(self):
+        return self.call.instance
+
+    @property
+    def dest(self):
+        return self.call.dest
+
+    @property
+    def migrate_data(self):
+        return self.call.migrate_data
 
     # -- state ------------------------------------------------------------
 
