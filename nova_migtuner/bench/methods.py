@@ -142,7 +142,8 @@ def nova_plan(method, libvirt, memory_bytes, run_cap_s, dirty_rate,
 
 def migtuner_inputs(memory_bytes, link_mib_s, dirty_rate, touched):
     """The planner's inputs: dirty rate and touched memory measured on the
-    guest, the link the bench's own cap (given, not measured)."""
+    guest, the link the bench's own cap (given, not measured).
+    """
     return inputs.build_inputs(
         memory_bytes=memory_bytes,
         link_bandwidth=inputs.given(link_mib_s * units.MiB),

@@ -159,7 +159,8 @@ class PlanApplier:
                          whoever_paused=False):
         """Resume the guest on *where* (default: the source) if the plan
         paused it (or anybody, with *whoever_paused*) and it is still
-        paused; True if it was resumed."""
+        paused; True if it was resumed.
+        """
         if not (self._may_have_paused or whoever_paused):
             return False
         where = self.actuator if where is None else where

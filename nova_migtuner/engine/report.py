@@ -134,7 +134,8 @@ class MigrationReport:
 
     def to_dict(self):
         """Plain JSON-able dict; field names are stable (notifications and
-        bench results use them)."""
+        bench results use them).
+        """
         result = dataclasses.asdict(self)
         result['flags'] = list(self.flags)
         result['escalations'] = [dict(e) for e in self.escalations]

@@ -262,7 +262,8 @@ class MigrationBackend:
 
     def poll(self, candidate):
         """Return a ``MigrationResult`` once ended, else progress 0..1 or
-        None."""
+        None.
+        """
         raise NotImplementedError
 
 

@@ -13,10 +13,10 @@ from typing import Mapping, Optional, Tuple
 
 from nova_migtuner.conf import cli as cli_conf
 from nova_migtuner.conf import migtuner as mt_opts
+from nova_migtuner import operator_marker
 from nova_migtuner.planning import context as ctx_mod
 from nova_migtuner.planning import inputs
 from nova_migtuner.planning import limits as limits_mod
-from nova_migtuner import operator_marker
 from nova_migtuner.planning import planner
 from nova_migtuner.planning import policy as policy_mod
 from nova_migtuner import units

@@ -72,11 +72,11 @@ from nova.virt.libvirt import guest as libvirt_guest  # noqa: E402
 
 from nova_migtuner.engine import dirtyrate  # noqa: E402
 from nova_migtuner.engine import flags as flags_mod  # noqa: E402
-from nova_migtuner.nova import driver as driver_mod  # noqa: E402
-from nova_migtuner.planning import handoff  # noqa: E402
 from nova_migtuner.engine import measure  # noqa: E402
-from nova_migtuner.planning import notification_schema as notif  # noqa: E402
+from nova_migtuner.nova import driver as driver_mod  # noqa: E402
 from nova_migtuner.nova import ops as ops_mod  # noqa: E402
+from nova_migtuner.planning import handoff  # noqa: E402
+from nova_migtuner.planning import notification_schema as notif  # noqa: E402
 from nova_migtuner.planning import plan as P  # noqa: E402
 from nova_migtuner.testbed import Workload  # noqa: E402
 from nova_migtuner import units  # noqa: E402
@@ -157,7 +157,8 @@ class RecordingDomain(libvirt.virDomain):
     so ``isinstance(dom, virDomain)`` holds, as ``domainListGetStats``
     requires), recording the calls nova and the session make. The first
     active poll after each ``migrateSetMaxDowntime`` also reads the max
-    downtime in force."""
+    downtime in force.
+    """
 
     mt_calls = None
 
@@ -292,7 +293,8 @@ class BedHost:
 class BedOps(ops_mod.NovaOps):
     """``NovaOps`` as the driver builds it; keeps the session for the test
     and lets a test edit the plan ``NovaOps.plan`` built (see the stall
-    test for why)."""
+    test for why).
+    """
 
     plan_edit = None
     session = None
@@ -309,7 +311,8 @@ class BedOps(ops_mod.NovaOps):
 
 def make_driver(host):
     """A ``MigTunerDriver`` without nova's start-up (no compute service):
-    the attributes its migration path reads, set as __init__ sets them."""
+    the attributes its migration path reads, set as __init__ sets them.
+    """
     drv = object.__new__(driver_mod.MigTunerDriver)
     drv._host = host
     drv.active_migrations = {}
@@ -333,7 +336,8 @@ def _bed_live_migration_operation(bed):
         ``persistent_xml``, ``migrate_uri``), called on ``guest._domain``
         as ``Guest.migrate`` does; plus ``listen_address`` (loopback only
         on the test bed; nova sets it through qemu.conf). Left out: nova's
-        XML rewriting for ports/volumes/serial consoles (none here)."""
+        XML rewriting for ports/volumes/serial consoles (none here).
+        """
         flags = (self._block_migration_flags if migrate_data.block_migration
                  else self._live_migration_flags)
         xml = guest._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
@@ -742,7 +746,8 @@ def test_dirty_rate_is_measured_through_a_proxied_domain(testbed, guest):
     """nova in eventlet mode hands the driver ``tpool.Proxy`` objects
     (host.py ``_wrap_libvirt_proxy``, autowrap of every vir* class), and
     ``virConnect.domainListGetStats`` accepts real ``virDomain`` objects
-    only: engine/dirtyrate.py must unwrap the proxy."""
+    only: engine/dirtyrate.py must unwrap the proxy.
+    """
     tpool = pytest.importorskip('eventlet.tpool')
     name = guest(Workload('constant', dirty_mib=32, rate_mib_s=16), 'proxy')
     conn = testbed.connect('a')

@@ -36,8 +36,8 @@ for info in pkgutil.walk_packages(planning.__path__,
                                   planning.__name__ + '.'):
     importlib.import_module(info.name)
     modules.append(info.name)
-from nova_migtuner.planning import context, inputs, planner
 from nova_migtuner import units
+from nova_migtuner.planning import context, inputs, planner
 built = inputs.build_inputs(memory_bytes=4 * units.GiB,
                             link_bandwidth=inputs.given(100 * units.MiB),
                             limits=context.AdminLimits())

@@ -282,9 +282,9 @@ def _ext(name, plugin):
 
 
 def test_entry_point_name_must_match_the_strategy_class():
-    from oslo_config import cfg
     from nova_migtuner.planning.strategies import balanced
     from nova_migtuner.planning.strategies import fastest
+    from oslo_config import cfg
     loaded = planner.strategies_from(
         _manager(_ext('balanced', balanced.BalancedStrategy),
                  _ext('speedy', fastest.FastestStrategy)),
@@ -293,8 +293,8 @@ def test_entry_point_name_must_match_the_strategy_class():
 
 
 def test_strategy_tunables_are_options_of_its_own_group():
-    from oslo_config import cfg
     from nova_migtuner.planning.strategies import fastest
+    from oslo_config import cfg
     conf = cfg.ConfigOpts()
     loaded = planner.strategies_from(
         _manager(_ext('fastest', fastest.FastestStrategy)), conf)

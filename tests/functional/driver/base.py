@@ -19,8 +19,8 @@ import time
 
 import fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
-from nova.tests.functional.libvirt import base as libvirt_base
 from nova.tests.functional import integrated_helpers
+from nova.tests.functional.libvirt import base as libvirt_base
 
 from nova_migtuner.nova import driver as mt_driver
 

@@ -10,11 +10,11 @@ import fixtures  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 from nova.virt import driver as virt_driver  # noqa: E402
 
-from nova_migtuner.planning import compat  # noqa: E402
 from nova_migtuner.nova import driver as mt_driver  # noqa: E402
+from nova_migtuner import operator_marker  # noqa: E402
+from nova_migtuner.planning import compat  # noqa: E402
 from nova_migtuner.planning import handoff  # noqa: E402
 from nova_migtuner.planning import notification_schema as notif  # noqa: E402
-from nova_migtuner import operator_marker  # noqa: E402
 from tests.functional.driver import base  # noqa: E402
 
 MIB = base.MIB

@@ -19,13 +19,13 @@ import sys
 import fixtures
 from lxml import etree
 
+from nova.api.validation.extra_specs import validators as nova_validators
 from nova import context as nova_context
 from nova import objects
-from nova.api.validation.extra_specs import validators as nova_validators
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client
-from nova.tests.functional.libvirt import base as libvirt_base
 from nova.tests.functional import integrated_helpers
+from nova.tests.functional.libvirt import base as libvirt_base
 from nova.virt.libvirt import driver as libvirt_driver
 
 import nova_migtuner.conf

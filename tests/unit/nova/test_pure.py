@@ -7,19 +7,19 @@ notification schemas and payload building, with plain values.
 import datetime
 import json
 
-import pytest
 from oslo_config import cfg
+import pytest
 
-from nova_migtuner.planning import context as ctx_mod
 from nova_migtuner.conf import migtuner as conf_mod
-from nova_migtuner.planning import limits as limits_mod
 from nova_migtuner.engine import escalation
+from nova_migtuner.engine import measure
 from nova_migtuner.engine import stats as stats_mod
 from nova_migtuner.planning import compat
+from nova_migtuner.planning import context as ctx_mod
 from nova_migtuner.planning import handoff
 from nova_migtuner.planning import inputs
+from nova_migtuner.planning import limits as limits_mod
 from nova_migtuner.planning import links
-from nova_migtuner.engine import measure
 from nova_migtuner.planning import notification_schema as notif
 from nova_migtuner.planning import payloads
 from nova_migtuner.planning import planner
