@@ -98,6 +98,7 @@ class TimingTask(_Task):
         start = s.clock()
         while True:
             decision = s.plan.timing
+            s.timing_reason = decision.reason
             if decision.action == plan_mod.TIMING_REFUSE:
                 LOG.warning('nova_migtuner refuses to start this migration: '
                             '%(reason)s', {'reason': decision.reason},

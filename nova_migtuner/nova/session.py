@@ -90,6 +90,7 @@ class MigrationSession:
         self.plan = None
         self.fallback_reason = None
         self.waited_s = 0.0
+        self.timing_reason = None       # why it started (or not) when it did
         # What the hooks saw and did.
         self.applier = None
         self.flags_used = None          # what migrateToURI3 received

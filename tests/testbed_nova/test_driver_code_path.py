@@ -74,6 +74,7 @@ from nova_migtuner.engine import dirtyrate  # noqa: E402
 from nova_migtuner.engine import flags as flags_mod  # noqa: E402
 from nova_migtuner.engine import measure  # noqa: E402
 from nova_migtuner.nova import driver as driver_mod  # noqa: E402
+from nova_migtuner.nova import notifications  # noqa: E402
 from nova_migtuner.nova import ops as ops_mod  # noqa: E402
 from nova_migtuner.planning import handoff  # noqa: E402
 from nova_migtuner.planning import notification_schema as notif  # noqa: E402
@@ -375,7 +376,7 @@ class Rig:
         self.post_calls = []
         self.recover_calls = []
         self.flow_error = None
-        monkeypatch.setattr(notif, 'emit', self._emit)
+        monkeypatch.setattr(notifications, 'emit', self._emit)
         monkeypatch.setattr(libvirt_driver.LibvirtDriver,
                             '_live_migration_operation',
                             _bed_live_migration_operation(bed))
