@@ -262,7 +262,8 @@ class MemoryNonceStore:
 
     def remember(self, nonce, expires_at, now):
         """Record *nonce*; False if it was already recorded and not yet
-        expired."""
+        expired.
+        """
         with self._lock:
             for old in [n for n, exp in self._expiry_by_nonce.items()
                         if exp <= now]:
@@ -278,7 +279,8 @@ class MemoryNonceStore:
 
 class SqliteNonceStore:
     """Used nonces in a SQLite file, so a restart of nova-compute does not
-    make a used marker valid again. One file per compute host."""
+    make a used marker valid again. One file per compute host.
+    """
 
     def __init__(self, path):
         self.path = path

@@ -11,8 +11,8 @@ import argparse
 import statistics
 import time
 
-from nova_migtuner import context as ctx
-from nova_migtuner import planner
+from nova_migtuner.planning import context as ctx
+from nova_migtuner.planning import planner
 from nova_migtuner import units
 
 TARGET_MS = 5.0
@@ -23,7 +23,7 @@ def contexts():
     for memory_gib in (0.5, 2, 8, 32, 128, 1024):
         for dirty_ratio in (0.0, 0.1, 0.5, 0.9, 1.5, 3.0):
             for post_copy in (False, True):
-                yield ctx.MigrationContext(
+                yield ctx.MigrationInputs(
                     memory_bytes=int(memory_gib * units.GiB),
                     link_bandwidth=link, dirty_rate=dirty_ratio * link,
                     touched_bytes=int(memory_gib * units.GiB * 0.85),

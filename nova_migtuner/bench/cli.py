@@ -72,7 +72,8 @@ def parse_args(argv, prog='nova-migtuner bench'):
 
 def _touched(cases):
     """Memory the guest touches besides its workload buffer, measured by
-    the first completed idle migration (zero pages cost nothing)."""
+    the first completed idle migration (zero pages cost nothing).
+    """
     for c in cases:
         r = c['report']
         if c['workload'] == 'idle' and r['outcome'] == 'completed' \

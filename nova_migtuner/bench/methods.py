@@ -27,10 +27,11 @@ method so the source keeps the completed stats after post-copy.
 import dataclasses
 import logging
 
-from nova_migtuner import context as ctx_mod
-from nova_migtuner import model
-from nova_migtuner import plan as P
-from nova_migtuner import planner
+from nova_migtuner.planning import context as ctx_mod
+from nova_migtuner.planning import inputs
+from nova_migtuner.planning import model
+from nova_migtuner.planning import plan as P
+from nova_migtuner.planning import planner
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -139,28 +140,27 @@ def nova_plan(method, libvirt, memory_bytes, run_cap_s, dirty_rate,
     return plan, base
 
 
-def migtuner_context(memory_bytes, link_mib_s, dirty_rate, touched):
-    measured = {ctx_mod.LINK_BANDWIDTH}
-    if dirty_rate is not None:
-        measured.add(ctx_mod.DIRTY_RATE)
-    if touched is not None:
-        measured.add(ctx_mod.TOUCHED)
-    return ctx_mod.MigrationContext(
-        memory_bytes=memory_bytes, link_bandwidth=link_mib_s * units.MiB,
-        dirty_rate=dirty_rate, touched_bytes=touched,
+def migtuner_inputs(memory_bytes, link_mib_s, dirty_rate, touched):
+    """The planner's inputs: dirty rate and touched memory measured on the
+    guest, the link the bench's own cap (given, not measured).
+    """
+    return inputs.build_inputs(
+        memory_bytes=memory_bytes,
+        link_bandwidth=inputs.given(link_mib_s * units.MiB),
+        dirty_rate=inputs.measured(dirty_rate),
+        touched=inputs.measured(touched),
         limits=ctx_mod.AdminLimits(
             permit_post_copy=True, permit_auto_converge=True,
             max_bandwidth_mib_s=link_mib_s,
-            stall_window_s=MIGTUNER_STALL_WINDOW_S),
-        measured=frozenset(measured))
+            stall_window_s=MIGTUNER_STALL_WINDOW_S))
 
 
 def migtuner_plan(libvirt, memory_bytes, run_cap_s, dirty_rate, touched,
                   link_mib_s):
     """Return ``(plan, base_flags)`` built by ``planner.build_plan``."""
-    context = migtuner_context(memory_bytes, link_mib_s, dirty_rate,
-                               touched)
-    plan = planner.build_plan(context, MIGTUNER_STRATEGY)
+    plan = planner.build_plan(
+        migtuner_inputs(memory_bytes, link_mib_s, dirty_rate, touched),
+        MIGTUNER_STRATEGY)
     if plan.completion_deadline_s > run_cap_s:
         plan = dataclasses.replace(
             plan, completion_deadline_s=float(run_cap_s),

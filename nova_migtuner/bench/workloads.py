@@ -37,7 +37,7 @@ def matrix(quick=False):
         % (3.0 * LINK_MIB_S, BUFFER_MIB))
     stalling = BenchWorkload(
         'dirty-3x', Workload('constant', BUFFER_MIB, 100.0),
-        'shared/testbed.md stalled case: 100 MiB/s over %d MiB'
+        'the test bed\'s stalled case: 100 MiB/s over %d MiB'
         % BUFFER_MIB)
     if quick:
         return (idle, double)

@@ -198,7 +198,7 @@ def driver_findings(conf, nova_version=None):
     except ImportError as e:
         return [Finding(ERROR, 'driver', 'compute_driver = %s: nova cannot '
                         'be imported here: %s' % (driver, e))]
-    from nova_migtuner.nova import compat
+    from nova_migtuner.planning import compat
 
     if nova_version is None:
         from nova import version

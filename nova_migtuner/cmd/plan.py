@@ -1,19 +1,19 @@
 """``nova-migtuner plan``: what nova_migtuner would do for a described guest.
 
-Reads ``[migtuner]`` from ``--config-file`` (the defaults otherwise); values
-given on the command line override it and are marked as given, everything
-else in the explanation is marked as assumed.
+Reads ``[migtuner]`` and nova's ``[libvirt]`` from ``--config-file`` as
+the compute does (``conf.cli``; the defaults otherwise); values given on
+the command line override it and are marked as given, everything else in
+the explanation is marked as assumed.
 """
 
 import json
 
-from oslo_config import cfg
-
 from nova_migtuner.cmd import argtypes
-from nova_migtuner import conf as mt_conf
-from nova_migtuner import context as ctx_mod
-from nova_migtuner import limits as limits_mod
-from nova_migtuner import planner
+from nova_migtuner.conf import cli as cli_conf
+from nova_migtuner.planning import context as ctx_mod
+from nova_migtuner.planning import inputs
+from nova_migtuner.planning import limits as limits_mod
+from nova_migtuner.planning import planner
 from nova_migtuner import units
 
 
@@ -58,20 +58,17 @@ def add_parser(subparsers):
     p.add_argument('--format', choices=('table', 'json'), default='table',
                    help='output format (default: table)')
     p.add_argument('--config-file', action='append', default=[],
-                   help='nova.conf to read [migtuner] from (repeatable)')
+                   help='nova.conf to read [migtuner] and [libvirt] from '
+                        '(repeatable)')
     p.set_defaults(func=run)
     return p
 
 
-def _load_conf(config_files):
-    conf = cfg.ConfigOpts()
-    mt_conf.register_opts(conf)
-    conf(args=[], project='nova', default_config_files=config_files)
-    mt_conf.check_values(conf)
-    return conf
-
-
-def context_from_args(args, conf):
+def inputs_from_args(args, conf):
+    if args.permit_post_copy and cli_conf.nova_libvirt_registered(conf):
+        # The flag stands for nova's option; it wins over the file's.
+        conf.set_override('live_migration_permit_post_copy', True,
+                          group='libvirt')
     limits = limits_mod.admin_limits(
         conf, nova_permit_post_copy=args.permit_post_copy)
     overrides = {}
@@ -83,26 +80,19 @@ def context_from_args(args, conf):
         overrides['max_deferral_s'] = int(args.max_deferral)
     if overrides:
         limits = ctx_mod.AdminLimits(**{**limits.__dict__, **overrides})
-    given = set()
     if args.bandwidth is not None:
-        bandwidth = args.bandwidth
-        given.add(ctx_mod.LINK_BANDWIDTH)
+        link = inputs.given(args.bandwidth)
     else:
-        bandwidth, _ = limits_mod.link_bandwidth(
-            conf.migtuner.link_bandwidth)
-    for flag, name in ((args.dirty_rate, ctx_mod.DIRTY_RATE),
-                       (args.touched, ctx_mod.TOUCHED),
-                       (args.working_set, ctx_mod.WORKING_SET),
-                       (args.host_load, ctx_mod.SOURCE_HOST_LOAD)):
-        if flag is not None:
-            given.add(name)
-    return ctx_mod.MigrationContext(
-        memory_bytes=args.memory, link_bandwidth=bandwidth,
-        touched_bytes=args.touched, dirty_rate=args.dirty_rate,
-        working_set_bytes=args.working_set,
-        source_host_load=args.host_load,
+        link = inputs.assumed(limits_mod.link_bandwidth(
+            conf.migtuner.link_bandwidth)[0])
+    return inputs.build_inputs(
+        memory_bytes=args.memory, link_bandwidth=link,
+        touched=inputs.given(args.touched),
+        dirty_rate=inputs.given(args.dirty_rate),
+        working_set=inputs.given(args.working_set),
+        source_host_load=inputs.given(args.host_load),
         seconds_since_instance_migration=args.since_last_migration,
-        limits=limits, given=frozenset(given))
+        limits=limits)
 
 
 def format_table(plan):
@@ -154,19 +144,18 @@ def plan_as_json(plan):
 def run(args, parser):
     available = planner.available_strategies()
     try:
-        conf = _load_conf(args.config_file)
-    except (cfg.Error, ValueError) as e:
-        parser.error('cannot read configuration %s: %s'
-                     % (', '.join(args.config_file), e))
+        conf = cli_conf.load_config(args.config_file)
+    except cli_conf.ConfigError as e:
+        parser.error(str(e))
     strategy = args.strategy or conf.migtuner.default_strategy
     if strategy not in available:
         parser.error('unknown strategy %r; available: %s'
                      % (strategy, ', '.join(available)))
     try:
-        context = context_from_args(args, conf)
-    except ctx_mod.ContextError as e:
+        migration_inputs = inputs_from_args(args, conf)
+    except ctx_mod.InputsError as e:
         parser.error(str(e))
-    plan = planner.build_plan(context, operator_strategy=strategy)
+    plan = planner.build_plan(migration_inputs, operator_strategy=strategy)
     if args.format == 'json':
         print(plan_as_json(plan))
     else:

@@ -10,9 +10,9 @@ import signal
 import sys
 import threading
 
-from oslo_config import cfg
 from oslo_log import log as logging
 
+from nova_migtuner.conf import cli as cli_conf
 from nova_migtuner.reports import collector
 from nova_migtuner.reports import store as store_mod
 
@@ -52,10 +52,11 @@ def add_parser(subparsers):
 
 
 def _load_conf(config_files, debug):
-    conf = cfg.ConfigOpts()
-    logging.register_options(conf)
-    collector.register_transport_opts(conf)
-    conf(args=[], project='nova', default_config_files=config_files)
+    def register(conf):
+        logging.register_options(conf)
+        collector.register_transport_opts(conf)
+
+    conf = cli_conf.load_config(config_files, register=register)
     conf.set_override('debug', debug)
     logging.setup(conf, 'nova-migtuner-report-collector')
     return conf
@@ -79,9 +80,8 @@ def run(args, parser):
     try:
         conf = _load_conf(args.config_file, args.debug)
         url, where = collector.transport_url(conf)
-    except (cfg.Error, ValueError) as e:
-        return _fail('cannot read configuration %s: %s'
-                     % (', '.join(args.config_file), e))
+    except cli_conf.ConfigError as e:
+        return _fail(str(e))
     if not url:
         # oslo.messaging would otherwise try RabbitMQ on localhost.
         return _fail('no notification transport URL in %s: set '

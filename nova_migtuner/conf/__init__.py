@@ -39,7 +39,7 @@ def rate_settings(conf=CONF):
     uses them, which says why.
     """
     # Imported here: both import this package's option module.
-    from nova_migtuner import limits as limits_mod
+    from nova_migtuner.planning import limits as limits_mod
     from nova_migtuner import units
 
     mt = conf.migtuner

@@ -241,8 +241,15 @@ counts as stalled and the next escalation step is taken.
         default=0.5,
         min=0.05,
         max=10.0,
+        deprecated_for_removal=True,
+        deprecated_reason="""
+Inside nova the plan is applied at every poll of nova's own live-migration
+monitor, which reads the job statistics every 0.5 s; this option was never
+read there and has no effect.
+""",
         help="""
-Seconds between two reads of the migration job statistics.
+Has no effect: the plan is applied at every poll of nova's live-migration
+monitor (every 0.5 s).
 """),
     cfg.IntOpt(
         'dirty_rate_calc_s',
@@ -366,7 +373,7 @@ Related options:
 Seconds after an incoming live migration ended during which
 ``MigTunerFilter`` does not choose the host as a live-migration destination
 again, so the host and the guests that just arrived return to normal before
-the next one (field notes 4: response times take seconds to recover after a
+the next one (response times take seconds to recover after a
 switch-over). 0 disables the settle time.
 
 Related options:
@@ -392,7 +399,9 @@ e.g. ``rack:25Gbit/s,pod:10Gbit/s``. A host aggregate with the metadata
 ``migtuner_link_class=<class>`` says that its hosts reach each other over a
 link of that class; two hosts in several such aggregates use the fastest
 class. Hosts that share no such aggregate use ``link_bandwidth``.
-``MigTunerWeigher`` prefers destinations reached over faster links.
+``MigTunerWeigher`` prefers destinations reached over faster links, and the
+source compute plans the migration with the class of the link to the
+destination it was given (read from the destination's aggregates).
 
 Related options:
 

@@ -1,6 +1,6 @@
 """Flavor extra specs for a guest's CPU topology, NUMA layout and CPU mode.
 
-Field notes 3: a 32-vCPU guest seen as 32 sockets x 1 core in one NUMA node
+An observed case: a 32-vCPU guest seen as 32 sockets x 1 core in one NUMA node
 on a 4-node host, with ``host-model`` hiding the L3 cache, used 70 %+ CPU;
 ``host-passthrough`` and 4 sockets x 8 cores over 4 NUMA nodes brought it
 to 10-20 %. This advisor derives such a layout from the guest and host
@@ -148,8 +148,8 @@ def advise(guest, host):
         numa_reason = (
             '%d vCPUs do not fit one host NUMA node (%d %s); %d guest nodes '
             'of %d vCPUs and %s each keep every vCPU next to its memory '
-            '(field notes 3: 32 vCPUs in one guest node on a 4-node host '
-            'ran with numa_miss > numa_hit)'
+            '(32 vCPUs in one guest node on a 4-node host were seen '
+            'running with numa_miss > numa_hit)'
             % (guest.vcpus, per_node,
                'cores' if guest.workload == LATENCY else 'vCPUs', nodes,
                node_vcpus, node_memory))
@@ -207,7 +207,7 @@ def advise(guest, host):
         specs.append(SpecAdvice(
             CPU_MODE, cpu_model.HOST_PASSTHROUGH,
             'the guest sees the real CPU, caches and all features '
-            '(field notes 3: host-model hid the L3 cache; host-passthrough '
+            '(host-model was seen hiding the L3 cache; host-passthrough '
             'cut CPU use from 70 % to 10-20 %)',
             'host-passthrough: live migration limited to hosts with %s '
             'and identical features (MigTunerFilter keeps it '

@@ -17,7 +17,7 @@ a 100 MiB/s workload dirtied ~23 MiB/s during pre-copy).
 Fallback: when libvirt or QEMU cannot measure (old versions, nova's fake
 libvirt, an error, a timeout), ``measure_dirty_rate`` returns a
 ``DirtyRateMeasurement`` whose ``bytes_per_second`` is None and whose
-``reason`` says why. The caller then leaves ``MigrationContext.dirty_rate``
+``reason`` says why. The caller then leaves ``MigrationInputs.dirty_rate``
 at None (strategies assume a rate and say so), and the migration itself
 measures it: QEMU reports ``memory_dirty_rate`` from the second pre-copy
 round, which the escalator's stall detection uses.

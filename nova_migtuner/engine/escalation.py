@@ -51,13 +51,25 @@ Rules:
 * Terminal states: after ``post_copy`` nothing ever fires again (post-copy
   cannot be aborted without losing the guest); after ``abort`` nothing
   fires either.
+* Confirmation: the escalator's state (current max downtime, paused,
+  post-copy, aborted) changes only when the caller reports that libvirt
+  took the action (``confirm(action)``); ``refuse(action, error)`` says it
+  did not. A refused action leaves the ladder and the deadline running:
+  a refused ``raise_downtime``, ``post_copy`` or ``pause`` step is recorded
+  in ``refused`` and the next step is considered at the next poll (with
+  the stall window the refused step found); a refused deadline action
+  fires again at the next poll, as ``abort`` when it was a ``post_copy``
+  or ``pause`` that libvirt refused; a refused ``abort`` is retried at
+  every poll until libvirt takes it. Within one ``observe`` call nothing
+  is emitted after a ``post_copy``, ``pause`` or ``abort``: the caller
+  must learn first whether it took.
 """
 
 import dataclasses
 import logging
 from typing import Optional
 
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -121,6 +133,16 @@ class Action:
 
 
 @dataclasses.dataclass(frozen=True)
+class RefusedAction:
+    """An action the caller could not apply (libvirt refused or failed)."""
+    action: Action
+    error: str
+
+    def to_dict(self):
+        return {'action': self.action.to_dict(), 'error': self.error}
+
+
+@dataclasses.dataclass(frozen=True)
 class SkippedStep:
     """A ladder step that was reached but not applied, and why."""
     step: int
@@ -154,6 +176,12 @@ class Escalator:
         self._next_step = 0
         self._taken = []
         self._skipped = []
+        self._refused = []
+        # Emitted, neither confirmed nor refused yet.
+        self._pending = []
+        # Kinds libvirt refused: a deadline of that kind aborts instead.
+        self._refused_kinds = set()
+        self._abort_to_retry = None
         self._deadline_fired = False
         self.post_copy_started = False
         self.aborted = False
@@ -178,8 +206,13 @@ class Escalator:
 
     @property
     def taken(self):
-        """Tuple of the ``Action`` objects returned so far, in order."""
+        """Tuple of the confirmed ``Action`` objects, in order."""
         return tuple(self._taken)
+
+    @property
+    def refused(self):
+        """Tuple of ``RefusedAction``: what libvirt did not take."""
+        return tuple(self._refused)
 
     @property
     def skipped(self):
@@ -214,6 +247,11 @@ class Escalator:
         Samples of a job that is not running (type none/completed/failed/
         cancelled) are ignored and return ``[]``.
         """
+        if self._pending:
+            raise RuntimeError(
+                'confirm or refuse every action before the next sample; '
+                'pending: %s' % ', '.join(a.describe()
+                                          for a, _ in self._pending))
         if not sample.active:
             return []
         elapsed = self.elapsed(sample)
@@ -226,6 +264,14 @@ class Escalator:
         self._track_link(sample)
         self._track_progress(sample, elapsed)
         actions = []
+        if self._abort_to_retry is not None:
+            failed, self._abort_to_retry = self._abort_to_retry, None
+            actions.append(self._act(
+                plan_mod.ACTION_ABORT, sample, elapsed, step=failed.step,
+                source=failed.source,
+                reason='retrying the abort libvirt refused (%s)'
+                       % failed.reason))
+            return actions
         if self.paused:
             if elapsed - self.paused_at_s > self._pause_allowed_s:
                 actions.append(self._act(
@@ -237,6 +283,7 @@ class Escalator:
             return actions
         actions.extend(self._walk_ladder(sample, elapsed))
         if (not self.finished and not self.paused and
+                not self._awaiting_outcome and
                 not self._deadline_fired and
                 elapsed >= self.plan.completion_deadline_s):
             self._deadline_fired = True
@@ -249,7 +296,7 @@ class Escalator:
         actions = []
         steps = self.plan.escalation
         while (self._next_step < len(steps) and not self.finished and
-               not self.paused):
+               not self.paused and not self._awaiting_outcome):
             index = self._next_step
             step = steps[index]
             why = self._triggered(step, sample, elapsed)
@@ -271,6 +318,20 @@ class Escalator:
             if action is not None:
                 actions.append(action)
         return actions
+
+    @property
+    def _awaiting_outcome(self):
+        # After a post-copy switch, a pause or an abort the next action
+        # depends on whether libvirt took it.
+        return any(a.kind != plan_mod.ACTION_RAISE_DOWNTIME
+                   for a, _ in self._pending)
+
+    @property
+    def _planned_downtime_ms(self):
+        """The max downtime once every pending raise is confirmed."""
+        raises = [a.downtime_ms for a, _ in self._pending
+                  if a.kind == plan_mod.ACTION_RAISE_DOWNTIME]
+        return max([self.current_downtime_ms] + raises)
 
     def _triggered(self, step, sample, elapsed):
         """Return the trigger's reason text if *step* fires now, else None."""
@@ -300,10 +361,10 @@ class Escalator:
     def _step_action(self, index, step, sample, elapsed, why):
         reason = '%s; %s' % (why, step.reason) if step.reason else why
         if step.action == plan_mod.ACTION_RAISE_DOWNTIME:
-            if step.downtime_ms <= self.current_downtime_ms:
+            if step.downtime_ms <= self._planned_downtime_ms:
                 return self._skip(index, elapsed,
                                   'downtime already %d ms >= %d ms'
-                                  % (self.current_downtime_ms,
+                                  % (self._planned_downtime_ms,
                                      step.downtime_ms))
             return self._act(plan_mod.ACTION_RAISE_DOWNTIME, sample, elapsed,
                              reason=reason, step=index,
@@ -335,6 +396,11 @@ class Escalator:
                              reason='%s; no data moved since the previous '
                                     'poll, %s would strand the guest: abort '
                                     'instead' % (why, kind.replace('_', '-')))
+        if kind in self._refused_kinds:
+            return self._act(plan_mod.ACTION_ABORT, sample, elapsed,
+                             source=SOURCE_DEADLINE,
+                             reason='%s; libvirt refused %s earlier, abort '
+                                    'instead' % (why, kind.replace('_', '-')))
         if kind == plan_mod.ACTION_POST_COPY:
             if self.plan.may_post_copy:
                 return self._act(kind, sample, elapsed, reason=why,
@@ -354,7 +420,7 @@ class Escalator:
                              reason='%s; estimated pause %.0f ms'
                                     % (why, pause_s * 1000))
         if kind == plan_mod.ACTION_RAISE_DOWNTIME:
-            if self.plan.max_downtime_ms <= self.current_downtime_ms:
+            if self.plan.max_downtime_ms <= self._planned_downtime_ms:
                 return None
             return self._act(kind, sample, elapsed, source=SOURCE_DEADLINE,
                              reason=why,
@@ -401,22 +467,57 @@ class Escalator:
                         step=step, source=source, downtime_ms=downtime_ms,
                         iteration=sample.memory_iteration,
                         remaining_bytes=sample.remaining_bytes)
-        self._taken.append(action)
-        # A new setting deserves a full window of its own.
+        # A new setting deserves a full window of its own; the window the
+        # action found comes back if libvirt refuses it.
+        self._pending.append((action, self._progress_at_s))
         self._progress_at_s = elapsed
+        LOG.info('Migration escalation (%(strategy)s): %(what)s',
+                 {'strategy': self.plan.strategy, 'what': action.describe()})
+        return action
+
+    def _resolve(self, action):
+        for index, (pending, window) in enumerate(self._pending):
+            if pending is action:
+                del self._pending[index]
+                return window
+        raise ValueError('action %s was not emitted by this escalator or '
+                         'was already confirmed or refused'
+                         % action.describe())
+
+    def confirm(self, action):
+        """libvirt took *action*: the escalator's state follows it."""
+        self._resolve(action)
+        self._taken.append(action)
+        kind = action.kind
         if kind == plan_mod.ACTION_RAISE_DOWNTIME:
-            self.current_downtime_ms = downtime_ms
+            self.current_downtime_ms = max(self.current_downtime_ms,
+                                           action.downtime_ms)
         elif kind == plan_mod.ACTION_POST_COPY:
             self.post_copy_started = True
         elif kind == plan_mod.ACTION_ABORT:
             self.aborted = True
         elif kind == plan_mod.ACTION_PAUSE:
-            self.paused_at_s = elapsed
+            self.paused_at_s = action.elapsed_s
             self._pause_allowed_s = max(
                 MIN_PAUSE_WATCHDOG_S, 2 * self.plan.max_pause_ms / 1000.0)
-        LOG.info('Migration escalation (%(strategy)s): %(what)s',
-                 {'strategy': self.plan.strategy, 'what': action.describe()})
-        return action
+
+    def refuse(self, action, error):
+        """libvirt did not take *action*: keep the ladder and deadline."""
+        window = self._resolve(action)
+        self._refused.append(RefusedAction(action, str(error)))
+        if self._progress_at_s == action.elapsed_s:
+            self._progress_at_s = window
+        kind = action.kind
+        if kind == plan_mod.ACTION_ABORT:
+            self._abort_to_retry = action
+        elif kind in (plan_mod.ACTION_POST_COPY, plan_mod.ACTION_PAUSE):
+            self._refused_kinds.add(kind)
+        if action.source == SOURCE_DEADLINE:
+            self._deadline_fired = False
+        LOG.warning('Migration escalation (%(strategy)s): libvirt refused '
+                    '%(what)s: %(error)s; the ladder and the deadline go '
+                    'on', {'strategy': self.plan.strategy,
+                           'what': action.describe(), 'error': error})
 
     def _skip(self, index, elapsed, reason):
         self._skipped.append(SkippedStep(index, elapsed, reason))

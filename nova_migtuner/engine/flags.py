@@ -14,7 +14,7 @@ NON_SHARED_*, TLS, TUNNELLED, ...) come from the caller's ``base_flags``
 
 import logging
 
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def libvirt_flags(plan, base_flags, libvirt_module):
     skipped when clearing; a plan flag the module does not define raises
     ``UnsupportedFlagError`` (a plan must not be silently weakened).
 
-    :param plan: a ``nova_migtuner.plan.MigrationPlan``.
+    :param plan: a ``nova_migtuner.planning.plan.MigrationPlan``.
     :param base_flags: int, e.g. nova's ``self._live_migration_flags`` or
         ``VIR_MIGRATE_PEER2PEER`` on the test bed. Not modified.
     :param libvirt_module: the ``libvirt`` module (real or fake).
@@ -112,8 +112,8 @@ def migration_params(plan, base_params, libvirt_module):
 
     Auto-converge's ``cpu-throttle-initial``/``-increment`` are left at
     QEMU's defaults (20 %/10 %) on purpose: the model
-    (``nova_migtuner.model``) predicts with those defaults, and changing
-    them here would make the prediction wrong.
+    (``nova_migtuner.planning.model``) predicts with those defaults, and
+    changing them here would make the prediction wrong.
 
     Everything else in *base_params* (``VIR_MIGRATE_PARAM_URI``,
     ``DEST_XML``, ``MIGRATE_DISKS``, ...) is kept; *base_params* itself is

@@ -3,7 +3,8 @@
 ``report_from_stats`` builds it from the job's completed statistics, the
 samples polled while it ran and the plan it executed, and says for every
 number where it came from (``sources``), because libvirt does not always
-have the completed statistics where one would look (shared/testbed.md):
+have the completed statistics where one would look (as seen on the test
+bed):
 
 * after a post-copy migration the destination's
   ``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)`` is just ``{'type': 0}``;
@@ -25,10 +26,15 @@ from typing import Optional, Tuple
 
 from nova_migtuner.engine import stats as stats_mod
 
-OUTCOME_COMPLETED = 'completed'
-OUTCOME_ABORTED = 'aborted'
-OUTCOME_FAILED = 'failed'
-OUTCOMES = (OUTCOME_COMPLETED, OUTCOME_ABORTED, OUTCOME_FAILED)
+# How a migration ended: the one vocabulary of reports and notifications.
+OUTCOME_COMPLETED = 'completed'  # the guest runs on the destination
+OUTCOME_ABORTED = 'aborted'      # aborted by the plan (deadline/ladder)
+OUTCOME_CANCELLED = 'cancelled'  # aborted by a user (or nova's timeout)
+OUTCOME_FAILED = 'failed'        # libvirt/QEMU or the engine failed
+OUTCOME_REFUSED = 'refused'      # the timing decision refused to start it
+OUTCOME_ERROR = 'error'          # nova raised: instance set to ERROR
+OUTCOMES = (OUTCOME_COMPLETED, OUTCOME_ABORTED, OUTCOME_CANCELLED,
+            OUTCOME_FAILED, OUTCOME_REFUSED, OUTCOME_ERROR)
 
 SOURCE_DEST_COMPLETED = 'destination completed stats'
 SOURCE_SOURCE_COMPLETED = 'source completed stats'
@@ -65,10 +71,11 @@ class MigrationReport:
     completed stats', 'source completed stats', 'last sample', 'wall
     clock').
 
-    :ivar outcome: 'completed', 'aborted' (the engine or an operator
-        stopped it; the guest stays on the source) or 'failed' (libvirt or
-        the engine hit an error).
-    :ivar error: what went wrong, for 'aborted'/'failed'; None otherwise.
+    :ivar outcome: one of ``OUTCOMES``: 'completed', 'aborted' (the plan
+        stopped it; the guest stays on the source), 'cancelled' (somebody
+        else did), 'failed' (libvirt or the engine hit an error),
+        'refused' (never started) or 'error' (nova raised).
+    :ivar error: what went wrong when it did not complete; None otherwise.
     :ivar flags: names of the libvirt flags the migration was started with.
     :ivar initial_downtime_ms / final_downtime_ms: the max downtime limit
         at the start and at the end (after escalations).
@@ -127,7 +134,8 @@ class MigrationReport:
 
     def to_dict(self):
         """Plain JSON-able dict; field names are stable (notifications and
-        bench results use them)."""
+        bench results use them).
+        """
         result = dataclasses.asdict(self)
         result['flags'] = list(self.flags)
         result['escalations'] = [dict(e) for e in self.escalations]
@@ -260,7 +268,7 @@ def report_from_stats(completed_stats, samples, plan, escalations, outcome,
         initial downtime, bandwidth).
     :param escalations: ``escalation.Action`` objects (or their dicts)
         taken, in order.
-    :param outcome: 'completed', 'aborted' or 'failed'.
+    :param outcome: one of ``OUTCOMES``.
     :param error: error text for aborted/failed migrations.
     :param fallback_stats: completed stats read elsewhere (normally the
         source domain's), used for whatever *completed_stats* lacks.

@@ -1,24 +1,21 @@
-"""Run one live migration from a plan on real libvirt and measure it.
+"""The standalone poll loop: one live migration from a plan on libvirt.
 
 ``LibvirtMigration(domain, plan, dest_uri, ...).run()`` returns a
 ``MigrationReport``. It works with a plain ``libvirt.virDomain`` (the test
-bed, the bench) and with the domain nova's ``Guest`` wraps
-(``guest._domain``); it never imports nova.
+bed, the bench) and never imports nova; inside nova, nova's own monitor
+polls instead and ``nova_migtuner.nova.session`` feeds the same
+``PlanApplier``.
 
 What it does, in order:
 
 1. computes flags (``engine.flags.libvirt_flags``) and typed params
    (``engine.flags.migration_params``) from the plan;
-2. sets ``migrateSetMaxDowntime(plan.initial_downtime_ms)`` *before* the
-   job: on libvirt 9.0/QEMU 7.2 the limit set on an idle domain holds for
-   the following job (``migrateGetMaxDowntime`` reads it back during the
-   job on the test bed); it is read back once the job runs and set again if
-   an older libvirt reset it at the start;
+2. has the ``PlanApplier`` set the plan's first max downtime before the
+   job;
 3. calls ``migrateToURI3(dest_uri, params, flags)`` in a worker thread;
 4. polls the raw ``jobStats()`` every ``monitor_interval_s``, turns each
-   poll into a ``JobSample``, feeds the ``Escalator`` and applies its
-   actions (``migrateSetMaxDowntime``, ``migrateStartPostCopy``,
-   ``suspend``, ``abortJob``);
+   poll into a ``JobSample`` and feeds the applier, which escalates
+   through a ``DomainActuator``;
 5. reads the completed stats on the destination
    (``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)`` via a connection to
    *dest_uri*) and on the source (works while the source domain is still
@@ -40,11 +37,12 @@ import logging
 import threading
 import time
 
-from nova_migtuner.engine import escalation
+from nova_migtuner.engine import actuator as actuator_mod
+from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import report as report_mod
 from nova_migtuner.engine import stats as stats_mod
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -53,9 +51,11 @@ LOG = logging.getLogger(__name__)
 MAX_POLL_FAILURES = 5
 # How long to wait for migrateToURI3 to return after abortJob.
 DEFAULT_ABORT_TIMEOUT_S = 120.0
+# How long to wait for migrateToURI3 to return once post-copy runs and the
+# monitor has stopped.
+DEFAULT_POST_COPY_TIMEOUT_S = 1800.0
 # libvirt virDomainState values (stable enum).
 _STATE_RUNNING = 1
-_STATE_PAUSED = 3
 
 
 class EngineError(RuntimeError):
@@ -105,7 +105,9 @@ class LibvirtMigration:
         Polls and actions stay on the domain's own connection, from one
         thread.
     :param abort_timeout_s: how long to wait for the migration call to
-        return after ``abortJob``.
+        return after ``abortJob`` (or after the job ended).
+    :param post_copy_timeout_s: how long to wait for the migration call to
+        return after the monitor stopped during post-copy.
     """
 
     def __init__(self, domain, plan, dest_uri, migrate_uri=None,
@@ -113,7 +115,8 @@ class LibvirtMigration:
                  on_sample=None, on_escalation=None, stall_window_s=None,
                  dest_connection=None, libvirt_module=None,
                  abort_timeout_s=DEFAULT_ABORT_TIMEOUT_S,
-                 migration_connection=None):
+                 migration_connection=None,
+                 post_copy_timeout_s=DEFAULT_POST_COPY_TIMEOUT_S):
         if libvirt_module is None:
             import libvirt as libvirt_module
         self.libvirt = libvirt_module
@@ -133,8 +136,11 @@ class LibvirtMigration:
         self._own_migration_connection = False
         self._migrating_domain = domain
         self.abort_timeout_s = abort_timeout_s
-        self.escalator = escalation.Escalator(plan,
-                                              stall_window_s=stall_window_s)
+        self.post_copy_timeout_s = post_copy_timeout_s
+        self.actuator = actuator_mod.DomainActuator(domain, libvirt_module)
+        self.applier = applier_mod.PlanApplier(
+            plan, self.actuator, stall_window_s=stall_window_s)
+        self.escalator = self.applier.escalator
         self.samples = []
         self.flags = None
         self.params = None
@@ -143,11 +149,7 @@ class LibvirtMigration:
         self._call_error = None
         self._call_done = threading.Event()
         self._engine_error = None
-        self._abort_reason = None
-        self._paused_by_us = False
         self._poll_failures = 0
-        self._downtime_checked = False
-        self.current_downtime_ms = None
 
     # -- the migration -----------------------------------------------------
 
@@ -211,8 +213,7 @@ class LibvirtMigration:
             params[self.libvirt.VIR_MIGRATE_PARAM_URI] = self.migrate_uri
         self.params = flags_mod.migration_params(self.plan, params,
                                                  self.libvirt)
-        self.domain.migrateSetMaxDowntime(self.plan.initial_downtime_ms, 0)
-        self.current_downtime_ms = self.plan.initial_downtime_ms
+        self.applier.set_initial_downtime()
 
     def _domain_for_migration_call(self):
         if self.migration_connection is False:
@@ -242,21 +243,19 @@ class LibvirtMigration:
             self.samples.append(sample)
             if self.on_sample is not None:
                 self.on_sample(sample)
-            try:
-                if sample.active and not self._downtime_checked:
-                    self._check_downtime()
-                for action in self.escalator.observe(sample):
-                    self._apply(action)
-                    if self.on_escalation is not None:
-                        self.on_escalation(action)
-            except self.libvirt.libvirtError as exc:
-                if self._call_done.is_set() or not self._is_active():
-                    # The job ended between the poll and the call: the
-                    # guest has moved (or the migration failed on its own).
-                    LOG.info('Job ended before the engine could act: %s',
-                             exc)
+            for done in self.applier.observe(sample):
+                if not done.applied and self._job_ended(done.error):
                     return
-                raise
+                if done.applied and self.on_escalation is not None:
+                    self.on_escalation(done.action)
+
+    def _job_ended(self, exc):
+        if self._call_done.is_set() or not self._is_active():
+            # The job ended between the poll and the call: the guest has
+            # moved (or the migration failed on its own).
+            LOG.info('Job ended before the engine could act: %s', exc)
+            return True
+        return False
 
     def _poll(self):
         try:
@@ -282,37 +281,6 @@ class LibvirtMigration:
         return stats_mod.JobSample.from_job_stats(raw,
                                                   taken_at=time.monotonic())
 
-    def _check_downtime(self):
-        self._downtime_checked = True
-        getter = getattr(self.domain, 'migrateGetMaxDowntime', None)
-        if getter is None:
-            return
-        try:
-            current = getter(0)
-        except self.libvirt.libvirtError as exc:
-            LOG.debug('migrateGetMaxDowntime failed: %s', exc)
-            return
-        if current != self.current_downtime_ms:
-            LOG.info('Max downtime is %(cur)s ms in the running job, not '
-                     '%(want)d ms: setting it again',
-                     {'cur': current, 'want': self.current_downtime_ms})
-            self.domain.migrateSetMaxDowntime(self.current_downtime_ms, 0)
-
-    def _apply(self, action):
-        kind = action.kind
-        if kind == plan_mod.ACTION_RAISE_DOWNTIME:
-            self.domain.migrateSetMaxDowntime(action.downtime_ms, 0)
-            self.current_downtime_ms = action.downtime_ms
-        elif kind == plan_mod.ACTION_POST_COPY:
-            self.domain.migrateStartPostCopy(0)
-        elif kind == plan_mod.ACTION_PAUSE:
-            self._paused_by_us = True
-            self.domain.suspend()
-        elif kind == plan_mod.ACTION_ABORT:
-            self._abort_reason = action.reason
-            self._abort_job()
-        LOG.info('Applied %s', action.describe())
-
     def _abort_job(self):
         try:
             self.domain.abortJob()
@@ -323,7 +291,7 @@ class LibvirtMigration:
     def _stop_after_engine_error(self):
         if self._call_done.is_set():
             return
-        if self.escalator.post_copy_started:
+        if self.applier.post_copy:
             LOG.error('Engine error during post-copy: the job cannot be '
                       'aborted without losing the guest; waiting for it')
             return
@@ -332,68 +300,58 @@ class LibvirtMigration:
         self._abort_job()
 
     def _wait_for_call(self, worker):
-        # Post-copy must be waited for whatever it takes; otherwise abortJob
-        # was called and the call returns once QEMU has cancelled.
-        timeout = None if self.escalator.post_copy_started else (
-            self.abort_timeout_s if (self._engine_error is not None or
-                                     self._abort_reason) else None)
+        # The monitor only stops early when the job ended, was aborted or
+        # the engine failed: the call returns soon, or it hangs (a dead
+        # peer). Post-copy is given longer (aborting it would lose the
+        # guest) but not forever.
+        timeout = (self.post_copy_timeout_s
+                   if self.applier.post_copy
+                   else self.abort_timeout_s)
         worker.join(timeout)
         if worker.is_alive():
-            LOG.error('migrateToURI3 has not returned %.0f s after abortJob',
-                      timeout)
+            LOG.error('migrateToURI3 has not returned %.0f s after the '
+                      'monitor stopped', timeout)
 
     def _outcome(self):
         call_error = self._call_error
         if not self._call_done.is_set():
             call_error = EngineError('the migration call did not return '
-                                     'after abortJob')
+                                     'after the monitor stopped')
         engine = self._engine_error
-        if call_error is None:
-            error = None
-            if engine is not None:
-                error = ('engine error after the migration had completed: '
-                         '%s' % _text(engine))
-            return report_mod.OUTCOME_COMPLETED, error
-        if engine is not None:
+        completed = call_error is None
+        if engine is not None and not completed:
             return report_mod.OUTCOME_FAILED, (
                 'engine error: %s; migration aborted (libvirt: %s)'
                 % (_text(engine), _text(call_error)))
-        if self._abort_reason:
-            return report_mod.OUTCOME_ABORTED, (
-                'aborted by the plan: %s (libvirt: %s)'
-                % (self._abort_reason, _text(call_error)))
-        return report_mod.OUTCOME_FAILED, _text(call_error)
+        outcome = self.applier.outcome(
+            completed=completed, cancelled=self.applier.aborted_by_plan)
+        if outcome == report_mod.OUTCOME_COMPLETED:
+            error = None if engine is None else (
+                'engine error after the migration had completed: %s'
+                % _text(engine))
+        elif outcome == report_mod.OUTCOME_ABORTED:
+            abort = [a for a in self.applier.taken
+                     if a.kind == plan_mod.ACTION_ABORT][-1]
+            error = 'aborted by the plan: %s (libvirt: %s)' % (
+                abort.reason, _text(call_error))
+        else:
+            error = _text(call_error)
+        return outcome, error
 
     def _keep_guest_running(self, outcome, was_running):
         """Leave the guest running where it is, as it was before."""
         if not was_running:
             return
         if outcome != report_mod.OUTCOME_COMPLETED:
-            if self._state() == _STATE_PAUSED:
-                LOG.warning('Guest %s paused on the source after a %s '
-                            'migration: resuming it', self._domain_name(),
-                            outcome)
-                self._resume(self.domain, 'source')
+            # Whoever paused it: a guest that ran before the migration
+            # runs on the source after one that failed.
+            self.applier.resume_if_paused(whoever_paused=True)
             return
-        if self._paused_by_us:
-            dest = self._dest_domain()
-            try:
-                dest_state = dest.state()[0] if dest is not None else None
-            except self.libvirt.libvirtError as exc:
-                LOG.error('Could not read the guest state on the '
-                          'destination: %s', exc)
-                dest_state = None
-            if dest_state == _STATE_PAUSED:
-                LOG.warning('Guest %s paused on the destination after a '
-                            'paused migration: resuming it',
-                            self._domain_name())
-                self._resume(dest, 'destination')
-
-    def _resume(self, domain, where):
-        try:
-            domain.resume()
-        except self.libvirt.libvirtError as exc:
-            LOG.error('Could not resume the guest on the %s: %s', where, exc)
+        dest = self._dest_domain()
+        if dest is not None:
+            self.applier.resume_if_paused(
+                actuator_mod.DomainActuator(dest, self.libvirt),
+                'destination')
 
     # -- completed statistics ---------------------------------------------
 
@@ -460,10 +418,10 @@ class LibvirtMigration:
                 dest_stats, self.samples, self.plan, self.escalator.taken,
                 outcome, error, fallback_stats=source_stats,
                 wall_seconds=wall,
-                final_downtime_ms=self.current_downtime_ms,
+                final_downtime_ms=self.applier.downtime_ms,
                 flags=self._flag_names(),
                 skipped_steps=self.escalator.skipped,
-                post_copy=self.escalator.post_copy_started)
+                post_copy=self.applier.post_copy)
         finally:
             self.close()
 

@@ -1,6 +1,6 @@
 """Apply the flavor's ``migtuner:cpu_mode`` when the guest XML is generated.
 
-Nova 34 has one CPU mode per host (``[libvirt] cpu_mode``). Field notes 3:
+Nova 34 has one CPU mode per host (``[libvirt] cpu_mode``). Yet
 a guest that needs the host's cache topology (host-passthrough) and guests
 that must stay movable across CPU generations (host-model, custom baseline)
 live in the same cloud. ``CPUModeMixin`` lets a flavor choose, within what

@@ -13,21 +13,21 @@ into five private methods of ``LibvirtDriver``. Everything else is nova's.
 
 import threading
 
+from nova import version as nova_version
 from nova.virt.libvirt import driver as libvirt_driver
 from nova.virt.libvirt import guest as libvirt_guest
 from nova.virt.libvirt import migration as libvirt_migration
-from nova import version as nova_version
 from oslo_log import log as logging
 
 import nova_migtuner.conf
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.nova import action_event
-from nova_migtuner.nova import compat
 from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
 from nova_migtuner.nova import host_stats
 from nova_migtuner.nova import ops as ops_mod
 from nova_migtuner.nova import session as session_mod
+from nova_migtuner.planning import compat
 
 LOG = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from nova import exception
 
 from nova_migtuner.cpu import mode as cpu_mode
 from nova_migtuner.cpu import model as cpu_model
-from nova_migtuner import planner
-from nova_migtuner import policy
+from nova_migtuner.planning import planner
+from nova_migtuner.planning import policy
 
 _TYPES = {'int': int, 'bool': bool, 'strategy': str}
 

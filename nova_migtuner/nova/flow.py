@@ -21,10 +21,10 @@ from taskflow import engines
 from taskflow.patterns import linear_flow
 from taskflow import task
 
-from nova_migtuner.nova import notifications as notif
-from nova_migtuner.nova import payloads
 from nova_migtuner.nova import session as session_mod
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import notification_schema as notif
+from nova_migtuner.planning import payloads
+from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -66,7 +66,6 @@ class PlanTask(_Task):
             return False
         try:
             self.session.plan = self.ops.plan(self.session)
-            self.session.new_escalator()
         except Exception as e:
             self.session.degrade('plan', e)
             return False
@@ -138,7 +137,6 @@ class TimingTask(_Task):
                 continue
             s.measurement = self.ops.measure(s)
             s.plan = self.ops.plan(s)
-            s.new_escalator()
 
 
 class MigrateTask(_Task):
@@ -170,16 +168,16 @@ class MigrateTask(_Task):
         finally:
             s.ended_at = s.clock()
             s.phase = session_mod.PHASE_DONE
-        s.outcome = self.ops.outcome(s)
+        s.outcome = s.job_outcome()
         if s.outcome != notif.OUTCOME_COMPLETED:
-            self.ops.resume_if_paused(s)
+            s.resume_if_paused()
         return s.outcome
 
     def revert(self, timing, result, flow_failures, **kwargs):
         s = self.session
         s.outcome = notif.OUTCOME_ERROR
         try:
-            self.ops.resume_if_paused(s)
+            s.resume_if_paused()
         except Exception as e:
             LOG.warning('nova_migtuner could not check the source guest: '
                         '%(error)s', {'error': e}, instance=s.instance)
@@ -239,10 +237,6 @@ class NotifyTask(_Task):
         wall = (s.ended_at - s.started_at
                 if s.started_at is not None and s.ended_at is not None
                 else None)
-        post_copy = (getattr(s.migration, 'status', None) ==
-                     session_mod.POST_COPY_STATUS or any(
-                         a.kind == plan_mod.ACTION_POST_COPY and ok
-                         for a, ok, _ in s.applied))
         return payloads.end_fields(
             plan=s.plan if s.tuned else None,
             flag_names=s.flag_names(),
@@ -250,7 +244,7 @@ class NotifyTask(_Task):
             samples=s.samples, applied=s.applied,
             final_downtime_ms=s.downtime_ms if s.tuned else None,
             wall_seconds=wall, waited_s=s.waited_s,
-            fallback_reason=s.fallback_reason, post_copy=post_copy,
+            fallback_reason=s.fallback_reason, post_copy=s.post_copy,
             error=str(s.nova_error) if s.nova_error else None)
 
 

@@ -9,10 +9,12 @@ its calls are where the plan meets nova, and nothing else changes:
   host-wide ones for this call only (``self._live_migration_flags`` is
   never touched);
 * ``jobStats()``: every poll of nova's monitor is also a sample for the
-  plan's ``Escalator``; its actions are applied right there (raise the
-  downtime, switch to post-copy through nova's own helper so the Migration
-  record says 'running (post-copy)', pause, abort). nova then sees the job
-  as it always does: COMPLETED calls ``post_method``, CANCELLED/FAILED call
+  plan's ``PlanApplier`` (``engine.applier``, the same executor the
+  standalone poll loop uses); its actions are applied right there through
+  nova's ``Guest`` (``nova.actuator``: raise the downtime, switch to
+  post-copy through nova's own helper so the Migration record says
+  'running (post-copy)', pause, abort). nova then sees the job as it
+  always does: COMPLETED calls ``post_method``, CANCELLED/FAILED call
   ``recover_method`` (so an abort leaves the guest running on the source);
 * ``migrateSetMaxDowntime``: nova's time-based downtime steps are ignored
   while a plan owns the downtime.
@@ -32,11 +34,14 @@ import time
 
 from oslo_log import log as logging
 
-from nova_migtuner.engine import escalation as escalation_mod
+from nova_migtuner.engine import actuator as actuator_mod
+from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import stats as stats_mod
-from nova_migtuner import plan as plan_mod
-from nova_migtuner.nova import notifications as notif
+from nova_migtuner.nova import actuator as nova_actuator
+from nova_migtuner.nova import notifications
+from nova_migtuner.planning import notification_schema as notif
+from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -47,55 +52,75 @@ PHASE_DONE = 'done'
 
 # Samples with progress data kept for the report (0.5 s polls: 2 min).
 MAX_SAMPLES = 240
-POST_COPY_STATUS = 'running (post-copy)'
+
+
+# nova's arguments of ``_live_migration``, passed on unchanged.
+NovaCall = collections.namedtuple('NovaCall', (
+    'context', 'instance', 'dest', 'post_method', 'recover_method',
+    'block_migration', 'migrate_data'))
 
 
 class MigrationSession:
-    """Everything one migration shares between the flow and the hooks."""
+    """What the driver's hooks share about one migration.
 
-    def __init__(self, context, instance, dest, source_host, migrate_data,
-                 libvirt_module, clock=time.monotonic):
-        self.context = context
-        self.instance = instance
-        self.instance_uuid = instance.uuid
-        self.dest = dest
+    :param call: the ``NovaCall`` of nova's ``_live_migration``.
+    :param base_flags: nova's flags for this migration.
+    """
+
+    def __init__(self, call, source_host, libvirt_module, base_flags=None,
+                 clock=time.monotonic):
+        self.call = call
+        self.instance_uuid = call.instance.uuid
         self.source_host = source_host
-        self.migrate_data = migrate_data
-        self.migration = getattr(migrate_data, 'migration', None)
+        self.migration = getattr(call.migrate_data, 'migration', None)
         self.libvirt = libvirt_module
+        self.base_flags = base_flags
         self.clock = clock
+        # The driver's abort/force-complete while the flow waits.
         self.phase = PHASE_PREPARING
         self._lock = threading.Lock()
         self.wake = threading.Event()
         self.abort_requested = False
         self.start_requested = False
-        # Decisions.
+        # What the flow decided.
         self.measurement = None
         # The operator's one-off strategy (signed marker), read once.
         self.operator_strategy = None
         self.marker_taken = False
         self.plan = None
-        self.escalator = None
         self.fallback_reason = None
         self.waited_s = 0.0
-        self.timing_reason = None
-        # Execution.
-        self.base_flags = None          # nova's flags for this migration
+        self.timing_reason = None       # why it started (or not) when it did
+        # What the hooks saw and did.
+        self.applier = None
         self.flags_used = None          # what migrateToURI3 received
         self.params_used = None
         self.started_at = None
         self.ended_at = None
-        self.downtime_ms = None         # max downtime currently in force
-        self.paused_by_plan = False
-        self.aborted_by_plan = False
         self.samples = collections.deque(maxlen=MAX_SAMPLES)
         self.last_type = None
-        self.applied = []               # (Action, applied, error)
+        self._nova_steps_ignored = False
+        # How it ended.
         self.destination_stats = None
         self.nova_called = False
         self.nova_error = None
         self.outcome = None
-        self._nova_steps_ignored = False
+
+    @property
+    def context(self):
+        return self.call.context
+
+    @property
+    def instance(self):
+        return self.call.instance
+
+    @property
+    def dest(self):
+        return self.call.dest
+
+    @property
+    def migrate_data(self):
+        return self.call.migrate_data
 
     # -- state ------------------------------------------------------------
 
@@ -178,7 +203,7 @@ class MigrationSession:
                         'payload: %(error)s', {'event': event, 'error': e},
                         instance=self.instance)
             return None
-        notif.emit(self.context, self.source_host, event, payload)
+        notifications.emit(self.context, self.source_host, event, payload)
         return payload
 
     # -- hooks ------------------------------------------------------------
@@ -239,23 +264,51 @@ class MigrationSession:
                      {'ms': downtime_ms}, instance=self.instance)
         return True
 
+    @property
+    def applied(self):
+        """``AppliedAction`` of every action the plan emitted, in order."""
+        return self.applier.applied if self.applier is not None else []
+
+    @property
+    def post_copy(self):
+        """The plan switched to post-copy, or nova did (force-complete)."""
+        return (getattr(self.migration, 'status', None) ==
+                nova_actuator.POST_COPY_STATUS or
+                (self.applier is not None and self.applier.post_copy))
+
+    @property
+    def aborted_by_plan(self):
+        """The plan aborted the job (or is calling abortJob right now)."""
+        return self.applier is not None and self.applier.abort_requested
+
+    @property
+    def downtime_ms(self):
+        """The max downtime the plan has in force (None: not yet)."""
+        return self.applier.downtime_ms if self.applier is not None \
+            else None
+
+    def _applier_for(self, domain):
+        if self.applier is None:
+            self.applier = applier_mod.PlanApplier(
+                self.plan, nova_actuator.NovaGuestActuator(
+                    domain, self.libvirt, self.instance, self.migration))
+        return self.applier
+
     def set_initial_downtime(self, domain):
         """Set the plan's first max downtime before the job starts.
 
         libvirt keeps it for the job (verified on the test bed), and a call
         made during the job can wait for the job on a busy connection;
-        ``observe`` sets it on the first poll when this did not work.
+        the first poll sets it when this did not work.
         """
-        if not self.tuned or self.downtime_ms is not None:
+        if not self.tuned:
             return
         try:
-            domain.migrateSetMaxDowntime(self.plan.initial_downtime_ms)
-        except self.libvirt.libvirtError as e:
+            self._applier_for(domain).set_initial_downtime()
+        except actuator_mod.ActionRefused as e:
             LOG.debug('Max downtime not set before the job (%(error)s); '
                       'the first poll sets it', {'error': e},
                       instance=self.instance)
-            return
-        self.downtime_ms = self.plan.initial_downtime_ms
 
     def observe(self, domain, raw):
         """One poll of nova's monitor; applies the plan; never raises."""
@@ -267,64 +320,32 @@ class MigrationSession:
                 self.samples.append(sample)
             if not self.tuned:
                 return
+            applier = self._applier_for(domain)
             if (sample.type in (stats_mod.JOB_FAILED,
                                 stats_mod.JOB_CANCELLED)):
-                self.resume_if_paused(domain)
+                self.resume_if_paused()
                 return
-            if not sample.active:
-                return
-            if self.downtime_ms is None:
-                self.downtime_ms = self.plan.initial_downtime_ms
-                domain.migrateSetMaxDowntime(self.downtime_ms)
-            for action in self.escalator.observe(sample):
-                self.apply(domain, action)
+            for done in applier.observe(sample):
+                self._notify_applied(done)
         except Exception as e:
             self.degrade('monitor', e)
 
-    def apply(self, domain, action):
-        applied, error = True, None
-        try:
-            if action.kind == plan_mod.ACTION_RAISE_DOWNTIME:
-                domain.migrateSetMaxDowntime(action.downtime_ms)
-                self.downtime_ms = action.downtime_ms
-            elif action.kind == plan_mod.ACTION_POST_COPY:
-                from nova.virt.libvirt import guest as guest_mod
-                from nova.virt.libvirt import migration as migration_mod
-                migration_mod.trigger_postcopy_switch(
-                    guest_mod.Guest(domain), self.instance, self.migration)
-                if getattr(self.migration, 'status', None) != \
-                        POST_COPY_STATUS:
-                    applied, error = False, 'libvirt refused the switch'
-            elif action.kind == plan_mod.ACTION_PAUSE:
-                domain.suspend()
-                self.paused_by_plan = True
-            elif action.kind == plan_mod.ACTION_ABORT:
-                self.aborted_by_plan = True
-                domain.abortJob()
-        except self.libvirt.libvirtError as e:
-            applied, error = False, str(e)
-            if action.kind == plan_mod.ACTION_ABORT:
-                self.aborted_by_plan = False
-            LOG.warning('nova_migtuner could not %(what)s: %(error)s',
-                        {'what': action.kind, 'error': e},
-                        instance=self.instance)
-        self.applied.append((action, applied, error))
+    def _notify_applied(self, done):
+        action = done.action
         self.notify(notif.ESCALATED, action=action.kind,
                     downtime_ms=action.downtime_ms, source=action.source,
                     step=action.step, elapsed_s=round(action.elapsed_s, 3),
                     iteration=action.iteration,
                     remaining_bytes=action.remaining_bytes,
-                    reason=action.reason, applied=applied, error=error)
+                    reason=action.reason, applied=done.applied,
+                    error=done.error)
 
-    def resume_if_paused(self, domain):
+    def resume_if_paused(self):
         """Leave the guest running on the source after a failed run."""
-        if not self.paused_by_plan:
+        if self.applier is None:
             return
-        self.paused_by_plan = False
         try:
-            paused = getattr(self.libvirt, 'VIR_DOMAIN_PAUSED', 3)
-            if domain.info()[0] == paused:
-                domain.resume()
+            if self.applier.resume_if_paused():
                 LOG.info('nova_migtuner resumed the guest it paused, the '
                          'migration did not complete',
                          instance=self.instance)
@@ -332,9 +353,15 @@ class MigrationSession:
             LOG.warning('nova_migtuner could not resume the guest: '
                         '%(error)s', {'error': e}, instance=self.instance)
 
-    def new_escalator(self):
-        self.escalator = escalation_mod.Escalator(self.plan)
-        return self.escalator
+    def job_outcome(self):
+        """How nova's migration ended, from its Migration record."""
+        status = getattr(self.migration, 'status', None)
+        completed = status == 'completed' or (
+            status not in ('cancelled', 'failed', 'error') and
+            self.last_type == stats_mod.JOB_COMPLETED)
+        return applier_mod.outcome(
+            completed, status == 'cancelled',
+            self.applier is not None and self.applier.aborted_by_plan)
 
 
 class TunedDomain:

@@ -97,7 +97,8 @@ class MigtunerClient:
 
     def image_properties(self, image_id):
         """Image properties through nova's image proxy (microversion <
-        2.36), so no image endpoint is needed; {} if unavailable."""
+        2.36), so no image endpoint is needed; {} if unavailable.
+        """
         if not image_id:
             return {}
         try:

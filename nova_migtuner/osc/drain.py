@@ -6,8 +6,8 @@ migration may start; ``run_drain`` drives it with a ``MigrationBackend``
 (the openstack API in ``osc.client``, a fake in the unit tests), a clock and
 a sleep function.
 
-Spacing (field notes 4, "Cost of Virtual Machine Live Migration in
-Clouds"): response times peak right after a migration's switch-over and
+Spacing ("Cost of Virtual Machine Live Migration in Clouds", Voorsluys
+et al., 2009): response times peak right after a migration's switch-over and
 take about 5 s to recover, and two migrations close together broke even a
 90th-percentile SLA. So a new migration starts only ``spacing`` seconds after
 the previous start AND after the previous end: with one migration at a time
@@ -121,7 +121,7 @@ def order_candidates(candidates, order=ORDER_CHEAPEST_FIRST):
     not to converge last - the most servers leave the host soonest and the
     risky ones are tried when the host is least loaded.
     largest-first: most memory first - frees the most memory soonest (memory
-    is what limits the destinations, field notes 5).
+    is what limits the destinations: real memory must not be overcommitted).
     """
     if order == ORDER_CHEAPEST_FIRST:
         return tuple(sorted(candidates, key=_cost_key))
@@ -262,7 +262,8 @@ class MigrationBackend:
 
     def poll(self, candidate):
         """Return a ``MigrationResult`` once ended, else progress 0..1 or
-        None."""
+        None.
+        """
         raise NotImplementedError
 
 

@@ -11,23 +11,15 @@ migrations.
 import dataclasses
 from typing import Mapping, Optional, Tuple
 
-from oslo_config import cfg
-
-from nova_migtuner import conf as mt_conf
-from nova_migtuner import context as ctx_mod
-from nova_migtuner import limits as limits_mod
+from nova_migtuner.conf import cli as cli_conf
+from nova_migtuner.conf import migtuner as mt_opts
 from nova_migtuner import operator_marker
-from nova_migtuner import planner
-from nova_migtuner import policy as policy_mod
+from nova_migtuner.planning import context as ctx_mod
+from nova_migtuner.planning import inputs
+from nova_migtuner.planning import limits as limits_mod
+from nova_migtuner.planning import planner
+from nova_migtuner.planning import policy as policy_mod
 from nova_migtuner import units
-
-# Nova's own [libvirt] options that narrow [migtuner] (same names and
-# defaults as nova 34), registered on the CLI's private configuration so a
-# nova.conf given with --config-file is read as the compute reads it.
-_NOVA_LIBVIRT_OPTS = (
-    cfg.BoolOpt('live_migration_permit_post_copy', default=False),
-    cfg.IntOpt('live_migration_bandwidth', default=0),
-)
 
 
 class PlanningError(ValueError):
@@ -74,32 +66,23 @@ class PlanSettings:
 @dataclasses.dataclass(frozen=True)
 class ServerPlan:
     facts: ServerFacts
-    plan: object               # nova_migtuner.plan.MigrationPlan
+    plan: object               # nova_migtuner.planning.plan.MigrationPlan
     strategy_source: str
     notes: Tuple[str, ...]
 
 
 def load_config(config_files):
-    """A private ``ConfigOpts`` with ``[migtuner]`` (and the operator
-    marker options) and nova's two ``[libvirt]`` options, read from
-    *config_files*."""
-    conf = cfg.ConfigOpts()
-    mt_conf.register_opts(conf)
-    conf.register_opts(list(_NOVA_LIBVIRT_OPTS), group='libvirt')
+    """``conf.cli.load_config``; raises ``PlanningError``."""
     try:
-        conf(args=[], project='nova',
-             default_config_files=list(config_files))
-        mt_conf.check_values(conf)
-    except (cfg.Error, ValueError) as e:
-        raise PlanningError('cannot read configuration %s: %s'
-                            % (', '.join(config_files) or '(defaults)', e))
-    return conf
+        return cli_conf.load_config(config_files)
+    except cli_conf.ConfigError as e:
+        raise PlanningError(str(e))
 
 
 def settings_from_config(conf, config_files=()):
     mt = conf.migtuner
     bandwidth, _ = limits_mod.link_bandwidth(mt.link_bandwidth)
-    if mt.link_bandwidth == mt_conf.migtuner.MEASURE or not config_files:
+    if mt.link_bandwidth == mt_opts.MEASURE or not config_files:
         source = 'assumed'
     else:
         source = 'given'
@@ -113,26 +96,24 @@ def settings_from_config(conf, config_files=()):
         marker_max_ttl_s=mt.operator_marker_max_ttl_s)
 
 
-def context_for(facts, settings, available_strategies):
-    """The ``MigrationContext`` the CLI can build for *facts*."""
-    try:
-        guest_policy = policy_mod.guest_policy_from(
-            facts.extra_specs, facts.image_properties,
-            available_strategies=available_strategies,
-            tenant_strategies=settings.tenant_strategies)
-    except policy_mod.PolicyError as e:
-        raise PlanningError('server %s: %s' % (facts.name, e))
-    given = ({ctx_mod.LINK_BANDWIDTH}
-             if settings.link_bandwidth_source == 'given' else set())
+def inputs_for(facts, settings, available_strategies):
+    """The ``MigrationInputs`` the CLI can build for *facts*."""
     if facts.memory_mb <= 0:
         raise PlanningError('server %s: flavor %s has no memory size'
                             % (facts.name, facts.flavor_name))
-    return ctx_mod.MigrationContext(
-        memory_bytes=facts.memory_bytes,
-        link_bandwidth=settings.link_bandwidth,
-        seconds_since_instance_migration=facts.seconds_since_migration,
-        policy=guest_policy, limits=settings.limits,
-        given=frozenset(given), instance_uuid=facts.server_id)
+    link = inputs.Known(settings.link_bandwidth,
+                        settings.link_bandwidth_source)
+    try:
+        return inputs.build_inputs(
+            memory_bytes=facts.memory_bytes, link_bandwidth=link,
+            seconds_since_instance_migration=facts.seconds_since_migration,
+            policy=policy_mod.guest_policy_from(
+                facts.extra_specs, facts.image_properties,
+                available_strategies=available_strategies,
+                tenant_strategies=settings.tenant_strategies),
+            limits=settings.limits, instance_uuid=facts.server_id)
+    except policy_mod.PolicyError as e:
+        raise PlanningError('server %s: %s' % (facts.name, e))
 
 
 def history_notes(reports):
@@ -156,7 +137,7 @@ def plan_for(facts, settings, operator_strategy=None, reports=(),
     """Return the ``ServerPlan`` for *facts*; raises PlanningError."""
     available = (planner.available_strategies()
                  if available_strategies is None else available_strategies)
-    context = context_for(facts, settings, available)
+    context = inputs_for(facts, settings, available)
     name, source = planner.choose_strategy(
         context, settings.default_strategy, operator_strategy)
     try:

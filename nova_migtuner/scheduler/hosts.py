@@ -2,7 +2,7 @@
 
 from nova_migtuner.cpu import mode as cpu_mode
 from nova_migtuner.cpu import model as cpu_model
-from nova_migtuner.scheduler import rules
+from nova_migtuner.planning import links
 from nova_migtuner.scheduler import stats as mt_stats
 
 
@@ -39,7 +39,7 @@ def libvirt_cpu_config(facts, cpu):
 
 
 def aggregate_views(host_state):
-    return [rules.AggregateView(hosts=tuple(getattr(agg, 'hosts', None) or
+    return [links.AggregateView(hosts=tuple(getattr(agg, 'hosts', None) or
                                             ()),
                                 metadata=dict(getattr(agg, 'metadata', None)
                                               or {}))

@@ -15,8 +15,8 @@ The source ComputeNode is read in the same pass: the source host is in
 """
 
 import dataclasses
-import weakref
 from typing import Optional
+import weakref
 
 from oslo_log import log as logging
 

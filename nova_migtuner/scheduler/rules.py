@@ -7,13 +7,11 @@ scheduler's debug log.
 """
 
 import dataclasses
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 from nova_migtuner.cpu import compat
 from nova_migtuner import units
 
-LINK_CLASS_KEY = 'migtuner_link_class'
-DEFAULT_LINK_CLASS = 'default'
 
 # Unknown destination load counts as half busy: neither preferred over a
 # host known to be idle nor pushed behind one known to be busy.
@@ -21,8 +19,8 @@ UNKNOWN_CPU_LOAD = 0.5
 # Above this a host is saturated; more load says nothing more.
 MAX_CPU_LOAD = 2.0
 # A destination left with less free memory than the guest needs after
-# placement would overcommit real memory (field notes 5: OOM beyond about
-# 1:1.2); it is ranked as if its link were this many times slower.
+# placement would overcommit real memory (guests were OOM-killed
+# beyond about 1:1.2); it is ranked as if its link were this many times slower.
 MEMORY_OVERCOMMIT_PENALTY = 4.0
 # Same CPU model as the source: a tie-breaker, so equal hosts prefer the
 # one that keeps host-model guests' features identical.
@@ -60,38 +58,6 @@ def admission(incoming_migrations, last_incoming_end, limits, now):
                        '(destination_settle_s)'
                 % (elapsed, limits.settle_s))
     return compat.PASS
-
-
-@dataclasses.dataclass(frozen=True)
-class AggregateView:
-    """The part of a host aggregate the link rule needs."""
-    hosts: Tuple[str, ...]
-    metadata: Mapping[str, str]
-
-
-def link_between(source_host, destination_aggregates, link_classes,
-                 default_bandwidth):
-    """Bandwidth class of the link from *source_host* to a destination.
-
-    An aggregate with metadata ``migtuner_link_class=<class>`` says its hosts
-    reach each other over that class of link (``[migtuner] link_classes``
-    maps class names to rates). Source and destination are connected by the
-    fastest class of the aggregates they share; with none, by the default.
-
-    :param destination_aggregates: ``AggregateView`` of each aggregate the
-        destination is in.
-    :param link_classes: class name -> bytes per second.
-    :returns: (class name, bytes per second).
-    """
-    best = (DEFAULT_LINK_CLASS, default_bandwidth)
-    for aggregate in destination_aggregates:
-        name = aggregate.metadata.get(LINK_CLASS_KEY)
-        if not name or source_host not in aggregate.hosts:
-            continue
-        rate = link_classes.get(name)
-        if rate is not None and rate > best[1]:
-            best = (name, rate)
-    return best
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,24 +135,6 @@ def migration_cost(inputs):
         factors.append(('same CPU model as source',
                         '%.2f' % SAME_CPU_MODEL_FACTOR))
     return MigrationCost(seconds, tuple(factors))
-
-
-def parse_link_classes(raw, parse_rate=units.parse_rate):
-    """``{'rack': '25Gbit/s'}`` -> ({'rack': 3.125e9}, [errors])."""
-    classes = {}
-    errors = []
-    for name, text in sorted((raw or {}).items()):
-        try:
-            rate = parse_rate(text, what='link class %s' % name)
-        except units.UnitError as e:
-            errors.append(str(e))
-            continue
-        if rate <= 0:
-            errors.append('link class %s=%r must be above zero'
-                          % (name, text))
-            continue
-        classes[name] = rate
-    return classes, errors
 
 
 def destination_summary(rejections: Sequence[Tuple[str, str]]):

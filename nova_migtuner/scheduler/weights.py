@@ -16,7 +16,8 @@ from nova.scheduler import utils as scheduler_utils
 from nova.scheduler import weights
 
 import nova_migtuner.conf
-from nova_migtuner import limits as limits_mod
+from nova_migtuner.planning import limits as limits_mod
+from nova_migtuner.planning import links
 from nova_migtuner.scheduler import hosts
 from nova_migtuner.scheduler import request
 from nova_migtuner.scheduler import rules
@@ -35,7 +36,7 @@ def _default_link_bandwidth():
 
 
 def _link_classes():
-    classes, errors = rules.parse_link_classes(
+    classes, errors = links.parse_link_classes(
         CONF.migtuner.link_classes)
     for error in errors:
         LOG.warning('[migtuner] link_classes: %s; class ignored', error)
@@ -77,7 +78,7 @@ class MigTunerWeigher(weights.BaseHostWeigher):
             host_state = weighed.obj
             facts = hosts.facts_of(host_state)
             cpu = hosts.cpu_of(host_state, facts)
-            link_class, bandwidth = rules.link_between(
+            link_class, bandwidth = links.link_between(
                 source.host, hosts.aggregate_views(host_state),
                 link_classes, default_bandwidth)
             total_mb = getattr(host_state, 'total_usable_ram_mb', None)

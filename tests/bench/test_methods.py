@@ -6,7 +6,7 @@ import pytest
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import output
 from nova_migtuner.bench import runs
-from nova_migtuner import plan as P
+from nova_migtuner.planning import plan as P
 from nova_migtuner.testbed.heartbeat import HeartbeatSample
 
 MiB = 1024 ** 2

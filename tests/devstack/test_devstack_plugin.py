@@ -15,8 +15,8 @@ import shutil
 import subprocess
 import sys
 
-import pytest
 from oslo_config import cfg
+import pytest
 
 import nova.conf  # noqa: F401  (registers nova's options on cfg.CONF)
 import nova_migtuner.conf  # noqa: F401  (registers [migtuner] on cfg.CONF)

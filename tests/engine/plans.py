@@ -1,7 +1,7 @@
 """Hand-built plans for the engine's unit tests (no strategy involved)."""
 
-from nova_migtuner import model
-from nova_migtuner import plan as P
+from nova_migtuner.planning import model
+from nova_migtuner.planning import plan as P
 
 MiB = 1024 ** 2
 

@@ -2,7 +2,7 @@ import pytest
 
 from nova_migtuner.engine import escalation
 from nova_migtuner.engine import stats
-from nova_migtuner import plan as P
+from nova_migtuner.planning import plan as P
 from tests.engine.plans import make_plan
 
 MiB = 1024 ** 2
@@ -50,10 +50,18 @@ def precopy_samples(total, dirty, bandwidth, working_set, seconds,
     return out
 
 
+def observe(escalator, sample):
+    """Feed one sample; libvirt takes every action (confirmed)."""
+    actions = escalator.observe(sample)
+    for action in actions:
+        escalator.confirm(action)
+    return actions
+
+
 def run(escalator, samples):
     actions = []
     for s in samples:
-        actions.extend(escalator.observe(s))
+        actions.extend(observe(escalator, s))
     return actions
 
 
@@ -140,11 +148,11 @@ def test_iteration_step_fires_once_at_threshold():
     plan = make_plan(flags=(P.LIVE, P.POSTCOPY), escalation=(
         P.EscalationStep(P.TRIGGER_ITERATION, 2, P.ACTION_POST_COPY),))
     esc = escalation.Escalator(plan, started_at=0.0)
-    assert esc.observe(sample(1, iteration=1)) == []
-    actions = esc.observe(sample(2, iteration=2))
+    assert observe(esc, sample(1, iteration=1)) == []
+    actions = observe(esc, sample(2, iteration=2))
     assert [(a.kind, a.step, a.iteration) for a in actions] == [
         (P.ACTION_POST_COPY, 0, 2)]
-    assert esc.observe(sample(3, iteration=3)) == []
+    assert observe(esc, sample(3, iteration=3)) == []
 
 
 def test_ladder_is_walked_in_order():
@@ -155,8 +163,8 @@ def test_ladder_is_walked_in_order():
                          downtime_ms=400)))
     esc = escalation.Escalator(plan, started_at=0.0)
     # Step 1's trigger holds, but step 0 has not fired yet.
-    assert esc.observe(sample(5, iteration=5)) == []
-    actions = esc.observe(sample(10, iteration=6))
+    assert observe(esc, sample(5, iteration=5)) == []
+    actions = observe(esc, sample(10, iteration=6))
     assert [(a.step, a.downtime_ms) for a in actions] == [(0, 200), (1, 400)]
 
 
@@ -168,7 +176,7 @@ def test_raise_below_current_downtime_and_post_copy_without_flag_skipped():
         P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_RAISE_DOWNTIME,
                          downtime_ms=500)))
     esc = escalation.Escalator(plan, started_at=0.0)
-    actions = esc.observe(sample(1))
+    actions = observe(esc, sample(1))
     assert [(a.kind, a.step) for a in actions] == [
         (P.ACTION_RAISE_DOWNTIME, 2)]
     assert [s.step for s in esc.skipped] == [0, 1]
@@ -183,20 +191,20 @@ def test_nothing_after_post_copy_not_even_the_deadline():
                          P.EscalationStep(P.TRIGGER_ELAPSED, 2,
                                           P.ACTION_ABORT)))
     esc = escalation.Escalator(plan, started_at=0.0)
-    assert [a.kind for a in esc.observe(sample(1))] == [P.ACTION_POST_COPY]
-    assert esc.observe(sample(5)) == []
-    assert esc.observe(sample(60)) == []
+    assert [a.kind for a in observe(esc, sample(1))] == [P.ACTION_POST_COPY]
+    assert observe(esc, sample(5)) == []
+    assert observe(esc, sample(60)) == []
     assert len(esc.taken) == 1
 
 
 def test_deadline_abort_fires_once():
     plan = make_plan(deadline_s=30, deadline_action=P.ACTION_ABORT)
     esc = escalation.Escalator(plan, started_at=100.0)
-    assert esc.observe(sample(129.5, remaining=0)) == []
-    actions = esc.observe(sample(130.0))
+    assert observe(esc, sample(129.5, remaining=0)) == []
+    actions = observe(esc, sample(130.0))
     assert [(a.kind, a.source, a.elapsed_s) for a in actions] == [
         (P.ACTION_ABORT, 'deadline', 30.0)]
-    assert esc.observe(sample(131.0)) == []
+    assert observe(esc, sample(131.0)) == []
 
 
 def rounds_then(last, start=24 * MiB):
@@ -223,7 +231,7 @@ def test_deadline_pause_when_short_else_abort():
     blind = escalation.Escalator(
         make_plan(deadline_s=10, deadline_action=P.ACTION_PAUSE,
                   max_pause_ms=2000, bandwidth_mib_s=0), started_at=0.0)
-    assert [a.kind for a in blind.observe(sample(10, bps=None))] == [
+    assert [a.kind for a in observe(blind, sample(10, bps=None))] == [
         P.ACTION_ABORT]
 
 
@@ -234,7 +242,7 @@ def test_pause_during_first_pass_counts_sent_memory_as_dirty_again():
     first_pass = stats.JobSample.from_job_stats(
         {'type': 2, 'memory_iteration': 1, 'memory_remaining': 16 * MiB,
          'memory_total': 256 * MiB, 'memory_bps': 32 * MiB}, taken_at=1.0)
-    actions = esc.observe(first_pass)
+    actions = observe(esc, first_pass)
     assert [a.kind for a in actions] == [P.ACTION_ABORT]
     assert '256 MiB' in actions[0].reason
 
@@ -245,8 +253,8 @@ def test_pause_watchdog_aborts_a_pause_that_lasts_too_long():
     esc = escalation.Escalator(plan, started_at=0.0)
     run(esc, rounds_then(sample(10, 3, remaining=8 * MiB)))
     assert esc.paused
-    assert esc.observe(sample(13.5, remaining=30 * MiB)) == []
-    actions = esc.observe(sample(14.5, remaining=30 * MiB))
+    assert observe(esc, sample(13.5, remaining=30 * MiB)) == []
+    actions = observe(esc, sample(14.5, remaining=30 * MiB))
     assert [(a.kind, a.source) for a in actions] == [
         (P.ACTION_ABORT, 'pause-watchdog')]
 
@@ -255,15 +263,15 @@ def test_post_copy_deadline_without_flag_aborts():
     plan = make_plan(flags=(P.LIVE,), deadline_s=5,
                      deadline_action=P.ACTION_POST_COPY)
     esc = escalation.Escalator(plan, started_at=0.0)
-    assert [a.kind for a in esc.observe(sample(5))] == [P.ACTION_ABORT]
+    assert [a.kind for a in observe(esc, sample(5))] == [P.ACTION_ABORT]
 
 
 def test_inactive_samples_are_ignored_and_throttle_tracked():
     plan = make_plan(deadline_s=1)
     esc = escalation.Escalator(plan)
-    assert esc.observe(sample(50, job_type=stats.JOB_COMPLETED)) == []
+    assert observe(esc, sample(50, job_type=stats.JOB_COMPLETED)) == []
     assert esc.taken == ()
-    esc.observe(sample(0.5, throttle=40))
+    observe(esc, sample(0.5, throttle=40))
     assert esc.max_throttle == 40
 
 
@@ -272,10 +280,10 @@ def test_start_time_derived_from_libvirt_elapsed():
     esc = escalation.Escalator(plan)
     first = stats.JobSample.from_job_stats(
         {'type': 2, 'time_elapsed': 9000}, taken_at=1000.0)
-    assert esc.observe(first) == []
+    assert observe(esc, first) == []
     assert esc.started_at == 991.0
     second = stats.JobSample.from_job_stats({'type': 2}, taken_at=1001.0)
-    assert [a.kind for a in esc.observe(second)] == [P.ACTION_ABORT]
+    assert [a.kind for a in observe(esc, second)] == [P.ACTION_ABORT]
 
 
 def test_one_long_round_is_not_a_stall():
@@ -320,14 +328,14 @@ def test_post_copy_is_held_while_the_link_moves_nothing():
     plan = make_plan(flags=(P.LIVE, P.POSTCOPY), escalation=(
         P.EscalationStep(P.TRIGGER_ELAPSED, 2, P.ACTION_POST_COPY),))
     esc = escalation.Escalator(plan, started_at=0.0)
-    esc.observe(moving(1, 10 * MiB))
-    esc.observe(moving(1.5, 20 * MiB))
+    observe(esc, moving(1, 10 * MiB))
+    observe(esc, moving(1.5, 20 * MiB))
     # Link cut: processed bytes stop growing.
-    assert esc.observe(moving(2, 20 * MiB)) == []
-    assert esc.observe(moving(3, 20 * MiB)) == []
+    assert observe(esc, moving(2, 20 * MiB)) == []
+    assert observe(esc, moving(3, 20 * MiB)) == []
     assert not esc.post_copy_started
     # Data moves again: the step fires.
-    actions = esc.observe(moving(4, 30 * MiB))
+    actions = observe(esc, moving(4, 30 * MiB))
     assert [a.kind for a in actions] == [P.ACTION_POST_COPY]
 
 
@@ -335,7 +343,91 @@ def test_post_copy_deadline_over_a_dead_link_aborts():
     plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=3,
                      deadline_action=P.ACTION_POST_COPY)
     esc = escalation.Escalator(plan, started_at=0.0)
-    esc.observe(moving(1, 10 * MiB))
-    actions = esc.observe(moving(3, 10 * MiB))
+    observe(esc, moving(1, 10 * MiB))
+    actions = observe(esc, moving(3, 10 * MiB))
     assert [a.kind for a in actions] == [P.ACTION_ABORT]
     assert 'no data moved' in actions[0].reason
+
+
+# -- the escalator follows what libvirt took, not what it asked for --------
+
+def test_refused_post_copy_step_leaves_the_ladder_running():
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), escalation=(
+        P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_POST_COPY),
+        P.EscalationStep(P.TRIGGER_ELAPSED, 2, P.ACTION_ABORT)))
+    esc = escalation.Escalator(plan, started_at=0.0)
+    [switch] = esc.observe(sample(1))
+    assert switch.kind == P.ACTION_POST_COPY
+    esc.refuse(switch, 'libvirt refused the switch')
+    assert not esc.post_copy_started and not esc.finished
+    assert [r.action for r in esc.refused] == [switch]
+    assert esc.taken == ()
+    # The next step still fires: the guest is not left to run unbounded.
+    assert [a.kind for a in observe(esc, sample(2))] == [P.ACTION_ABORT]
+    assert esc.aborted and esc.finished
+
+
+def test_refused_post_copy_deadline_aborts_at_the_next_poll():
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=10,
+                     deadline_action=P.ACTION_POST_COPY)
+    esc = escalation.Escalator(plan, started_at=0.0)
+    [switch] = esc.observe(sample(10))
+    assert (switch.kind, switch.source) == (P.ACTION_POST_COPY,
+                                            escalation.SOURCE_DEADLINE)
+    esc.refuse(switch, 'refused')
+    [abort] = observe(esc, sample(10.5))
+    assert (abort.kind, abort.source) == (P.ACTION_ABORT,
+                                          escalation.SOURCE_DEADLINE)
+    assert 'refused post-copy' in abort.reason
+    assert esc.aborted
+
+
+def test_failed_abort_is_retried_until_libvirt_takes_it():
+    plan = make_plan(deadline_s=10, deadline_action=P.ACTION_ABORT)
+    esc = escalation.Escalator(plan, started_at=0.0)
+    [abort] = esc.observe(sample(10))
+    esc.refuse(abort, 'abortJob failed')
+    assert not esc.aborted and not esc.finished
+    [again] = esc.observe(sample(10.5))
+    assert again.kind == P.ACTION_ABORT
+    esc.refuse(again, 'abortJob failed')
+    [third] = observe(esc, sample(11))
+    assert third.kind == P.ACTION_ABORT and esc.aborted
+    assert len(esc.refused) == 2 and esc.taken == (third,)
+
+
+def test_refused_raise_keeps_the_downtime_and_the_next_step_fires():
+    plan = make_plan(initial_downtime_ms=100, escalation=(
+        P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_RAISE_DOWNTIME,
+                         downtime_ms=300),
+        P.EscalationStep(P.TRIGGER_ELAPSED, 2, P.ACTION_RAISE_DOWNTIME,
+                         downtime_ms=200)))
+    esc = escalation.Escalator(plan, started_at=0.0)
+    [raise_300] = esc.observe(sample(1))
+    esc.refuse(raise_300, 'no')
+    assert esc.current_downtime_ms == 100
+    # 200 ms is still a raise over the 100 ms in force.
+    [raise_200] = observe(esc, sample(2))
+    assert raise_200.downtime_ms == 200
+    assert esc.current_downtime_ms == 200
+
+
+def test_refused_pause_deadline_aborts_instead():
+    plan = make_plan(deadline_s=10, deadline_action=P.ACTION_PAUSE,
+                     max_pause_ms=10000)
+    esc = escalation.Escalator(plan, started_at=0.0)
+    [pause] = esc.observe(sample(10, remaining=1 * MiB))
+    assert pause.kind == P.ACTION_PAUSE
+    esc.refuse(pause, 'suspend failed')
+    assert not esc.paused
+    assert [a.kind for a in observe(esc, sample(10.5))] == [P.ACTION_ABORT]
+
+
+def test_nothing_is_emitted_after_a_switch_until_libvirt_answers():
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), escalation=(
+        P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_POST_COPY),
+        P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_ABORT)))
+    esc = escalation.Escalator(plan, started_at=0.0)
+    assert [a.kind for a in esc.observe(sample(1))] == [P.ACTION_POST_COPY]
+    with pytest.raises(RuntimeError):
+        esc.observe(sample(1.5))

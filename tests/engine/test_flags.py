@@ -9,7 +9,7 @@ import libvirt
 import pytest
 
 from nova_migtuner.engine import flags
-from nova_migtuner import plan as P
+from nova_migtuner.planning import plan as P
 from tests.engine.plans import make_plan
 
 BASE = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
@@ -57,7 +57,7 @@ def test_nova_fake_libvirt_module_works():
         import json
         from nova.tests.fixtures import libvirt as fakelibvirt
         from nova_migtuner.engine import flags
-        from nova_migtuner import plan as P
+        from nova_migtuner.planning import plan as P
         from tests.engine.plans import make_plan
         plan = make_plan(flags=(P.LIVE, P.AUTO_CONVERGE))
         result = flags.libvirt_flags(

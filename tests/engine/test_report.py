@@ -5,7 +5,7 @@ import pytest
 from nova_migtuner.engine import escalation
 from nova_migtuner.engine import report
 from nova_migtuner.engine import stats
-from nova_migtuner import plan as P
+from nova_migtuner.planning import plan as P
 from tests.engine.plans import make_plan
 
 MiB = 1024 ** 2

@@ -1,6 +1,6 @@
 """The engine on real libvirt: two libvirtd hosts and TCG guests.
 
-TCG limit (shared/testbed.md): after multi-round pre-copy under load the
+TCG limit of the test bed: after multi-round pre-copy under load the
 destination guest may be corrupted, so these tests assert outcomes,
 statistics and that flags/params took effect, not destination guest health.
 The source guest's health after a failed migration is asserted.
@@ -15,7 +15,7 @@ import pytest
 from nova_migtuner.engine import dirtyrate
 from nova_migtuner.engine import report
 from nova_migtuner.engine import runner
-from nova_migtuner import plan as P
+from nova_migtuner.planning import plan as P
 from nova_migtuner.testbed import Workload
 from tests.engine.plans import make_plan
 
@@ -24,7 +24,7 @@ libvirt = pytest.importorskip('libvirt')
 pytestmark = pytest.mark.testbed
 
 MiB = 1024 ** 2
-# shared/testbed.md's non-converging case: 100 MiB/s over 128 MiB, 32 MiB/s.
+# The test bed's non-converging case: 100 MiB/s over 128 MiB, 32 MiB/s.
 STALLING = Workload('constant', dirty_mib=128, rate_mib_s=100.0)
 
 

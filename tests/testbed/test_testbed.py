@@ -1,5 +1,6 @@
 """Tests of the two-host libvirt/QEMU test bed, against real libvirtd and
-QEMU (TCG). Skipped with the reason when the machine cannot run it."""
+QEMU (TCG). Skipped with the reason when the machine cannot run it.
+"""
 
 import os
 import signal
@@ -67,7 +68,8 @@ def migrate(testbed, name, source, destination, flags):
 
 def report_then_kill(testbed, name):
     """``on_timeout`` for watchdog.call_within: the bed's report, then the
-    guest's QEMU killed, which makes the blocked libvirt call return."""
+    guest's QEMU killed, which makes the blocked libvirt call return.
+    """
     def unblock():
         # Collect first: killing the guest rewrites the logs.
         report = testbed.diagnostics(name)

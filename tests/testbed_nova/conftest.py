@@ -14,8 +14,8 @@ os.environ.setdefault('NOVA_MIGTUNER_TESTBED_DIR',
                       '/var/tmp/nova-migtuner-testbed-nova')
 
 from nova_migtuner.testbed.fixtures import testbed  # noqa: F401,E402
-from nova_migtuner.testbed.fixtures import (  # noqa: F401,E402
-    testbed_hang_guard)
+from nova_migtuner.testbed.fixtures import testbed_hang_guard  # noqa
+
 
 _event_loop = []
 
@@ -24,7 +24,8 @@ def start_libvirt_event_loop(libvirt):
     """What nova's Host does before it opens a connection (host.py
     _ThreadingLibvirtEventHandler.start): register libvirt's default event
     implementation and run it in a native daemon thread. Connections
-    opened afterwards get keepalive and event-driven I/O, as in nova."""
+    opened afterwards get keepalive and event-driven I/O, as in nova.
+    """
     if _event_loop:
         return
     libvirt.virEventRegisterDefaultImpl()

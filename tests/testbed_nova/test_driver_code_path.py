@@ -9,7 +9,7 @@ What runs for real here, unchanged:
 * ``MigTunerDriver._live_migration`` -> ``NovaOps.new_session`` ->
   ``flow.run`` (taskflow: measure -> plan -> timing -> migrate -> report ->
   notify) with ``NovaOps.measure`` (``measure.measure_guest``, dirty rate by
-  ``startDirtyRateCalc``) and ``NovaOps.plan`` (``inputs.migration_context``
+  ``startDirtyRateCalc``) and ``NovaOps.plan`` (``inputs.migration_inputs``
   + ``planner.build_plan`` from nova's global ``CONF``);
 * nova 34's own ``LibvirtDriver._live_migration`` (operation thread +
   ``_live_migration_monitor``) through ``MigTunerDriver``'s overrides, so
@@ -36,7 +36,7 @@ a no-op here), and the body of nova's ``_live_migration_operation``: same
 flags and the params ``Guest.migrate`` builds, plus the test bed's
 ``listen_address`` (see ``_bed_live_migration_operation``).
 
-TCG (shared/testbed.md): guest health on the destination is not asserted.
+TCG (the test bed): guest health on the destination is not asserted.
 
 Observations (raw numbers, libvirt errors, job types seen by nova's monitor)
 are written to $NOVA_MIGTUNER_TESTBED_NOVA_OBS (default
@@ -72,12 +72,13 @@ from nova.virt.libvirt import guest as libvirt_guest  # noqa: E402
 
 from nova_migtuner.engine import dirtyrate  # noqa: E402
 from nova_migtuner.engine import flags as flags_mod  # noqa: E402
+from nova_migtuner.engine import measure  # noqa: E402
 from nova_migtuner.nova import driver as driver_mod  # noqa: E402
-from nova_migtuner.nova import handoff  # noqa: E402
-from nova_migtuner.nova import measure  # noqa: E402
-from nova_migtuner.nova import notifications as notif  # noqa: E402
+from nova_migtuner.nova import notifications  # noqa: E402
 from nova_migtuner.nova import ops as ops_mod  # noqa: E402
-from nova_migtuner import plan as P  # noqa: E402
+from nova_migtuner.planning import handoff  # noqa: E402
+from nova_migtuner.planning import notification_schema as notif  # noqa: E402
+from nova_migtuner.planning import plan as P  # noqa: E402
 from nova_migtuner.testbed import Workload  # noqa: E402
 from nova_migtuner import units  # noqa: E402
 from tests.testbed_nova.conftest import start_libvirt_event_loop  # noqa
@@ -93,7 +94,7 @@ COMPLETED_FLAGS = (libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED |
                    libvirt.VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED)
 # A workload the plan sees dirtying, that still converges at 32 MiB/s.
 CONVERGING = Workload('constant', dirty_mib=32, rate_mib_s=16.0)
-# shared/testbed.md's non-converging case: 100 MiB/s over 128 MiB, 32 MiB/s.
+# The test bed's non-converging case: 100 MiB/s over 128 MiB, 32 MiB/s.
 STALLING = Workload('constant', dirty_mib=128, rate_mib_s=100.0)
 
 _OBSERVATIONS = {}
@@ -157,7 +158,8 @@ class RecordingDomain(libvirt.virDomain):
     so ``isinstance(dom, virDomain)`` holds, as ``domainListGetStats``
     requires), recording the calls nova and the session make. The first
     active poll after each ``migrateSetMaxDowntime`` also reads the max
-    downtime in force."""
+    downtime in force.
+    """
 
     mt_calls = None
 
@@ -292,7 +294,8 @@ class BedHost:
 class BedOps(ops_mod.NovaOps):
     """``NovaOps`` as the driver builds it; keeps the session for the test
     and lets a test edit the plan ``NovaOps.plan`` built (see the stall
-    test for why)."""
+    test for why).
+    """
 
     plan_edit = None
     session = None
@@ -309,7 +312,8 @@ class BedOps(ops_mod.NovaOps):
 
 def make_driver(host):
     """A ``MigTunerDriver`` without nova's start-up (no compute service):
-    the attributes its migration path reads, set as __init__ sets them."""
+    the attributes its migration path reads, set as __init__ sets them.
+    """
     drv = object.__new__(driver_mod.MigTunerDriver)
     drv._host = host
     drv.active_migrations = {}
@@ -333,7 +337,8 @@ def _bed_live_migration_operation(bed):
         ``persistent_xml``, ``migrate_uri``), called on ``guest._domain``
         as ``Guest.migrate`` does; plus ``listen_address`` (loopback only
         on the test bed; nova sets it through qemu.conf). Left out: nova's
-        XML rewriting for ports/volumes/serial consoles (none here)."""
+        XML rewriting for ports/volumes/serial consoles (none here).
+        """
         flags = (self._block_migration_flags if migrate_data.block_migration
                  else self._live_migration_flags)
         xml = guest._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_MIGRATABLE)
@@ -371,7 +376,7 @@ class Rig:
         self.post_calls = []
         self.recover_calls = []
         self.flow_error = None
-        monkeypatch.setattr(notif, 'emit', self._emit)
+        monkeypatch.setattr(notifications, 'emit', self._emit)
         monkeypatch.setattr(libvirt_driver.LibvirtDriver,
                             '_live_migration_operation',
                             _bed_live_migration_operation(bed))
@@ -592,7 +597,7 @@ def _run_converging(testbed, rig, name, workload_rate):
         'end_payload': end[-1] if end else None,
         'events': [e for e, _ in rig.events]})
 
-    # design.md: COMPLETED stats are on the destination after a normal
+    # COMPLETED stats are on the destination after a normal
     # pre-copy migration (UNDEFINE_SOURCE|PERSIST_DEST).
     assert completed['type'] == libvirt.VIR_DOMAIN_JOB_COMPLETED
     assert completed['data_processed'] > 0 and 'downtime' in completed
@@ -742,7 +747,8 @@ def test_dirty_rate_is_measured_through_a_proxied_domain(testbed, guest):
     """nova in eventlet mode hands the driver ``tpool.Proxy`` objects
     (host.py ``_wrap_libvirt_proxy``, autowrap of every vir* class), and
     ``virConnect.domainListGetStats`` accepts real ``virDomain`` objects
-    only: engine/dirtyrate.py must unwrap the proxy."""
+    only: engine/dirtyrate.py must unwrap the proxy.
+    """
     tpool = pytest.importorskip('eventlet.tpool')
     name = guest(Workload('constant', dirty_mib=32, rate_mib_s=16), 'proxy')
     conn = testbed.connect('a')

@@ -5,7 +5,7 @@ import pytest
 from nova_migtuner import conf as conf_pkg
 from nova_migtuner.conf import migtuner as mt_opts
 from nova_migtuner.conf import opts
-from nova_migtuner import limits
+from nova_migtuner.planning import limits
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_nova_libvirt_options_are_read_when_registered(conf):
 
 
 def test_link_bandwidth_in_nova_conf_reads_b_as_bits(tmp_path):
-    from nova_migtuner import limits as limits_mod
+    from nova_migtuner.planning import limits as limits_mod
     f = tmp_path / 'nova.conf'
     f.write_text('[migtuner]\nlink_bandwidth = 10Gb/s\n')
     c = cfg.ConfigOpts()

@@ -5,7 +5,7 @@ from nova.conf import libvirt as nova_libvirt_conf
 from oslo_config import cfg
 
 from nova_migtuner.conf import migtuner as mt_opts
-from nova_migtuner import limits as limits_mod
+from nova_migtuner.planning import limits as limits_mod
 
 
 @pytest.fixture

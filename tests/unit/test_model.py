@@ -1,13 +1,13 @@
-"""The migration model against closed forms and the field notes."""
+"""The migration model against closed forms and observed migrations."""
 
 import pytest
 
-from nova_migtuner import model
+from nova_migtuner.planning import model
 from nova_migtuner import units
 
 GiB = units.GiB
 MiB = units.MiB
-LINK_1G = 110e6   # field notes: 1 Gbit/s measured at about 110 MB/s
+LINK_1G = 110e6   # 1 Gbit/s is measured at about 110 MB/s in practice
 
 
 def test_field_notes_paused_32gib_guest_is_down_about_five_minutes():
@@ -53,7 +53,7 @@ def test_precopy_never_converges_when_dirty_rate_reaches_the_link():
 
 
 def test_small_working_set_converges_even_above_link_speed():
-    # shared/testbed.md: 100 MiB/s dirtying of 128 MiB over 32 MiB/s
+    # The test bed: 100 MiB/s dirtying of 128 MiB over 32 MiB/s
     # completed once max downtime was raised to 5000 ms.
     kwargs = dict(memory=256 * MiB, dirty_rate=100 * MiB,
                   bandwidth=32 * MiB, touched=200 * MiB,

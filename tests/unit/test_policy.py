@@ -1,6 +1,6 @@
 import pytest
 
-from nova_migtuner import policy
+from nova_migtuner.planning import policy
 
 STRATEGIES = ('balanced', 'conservative', 'fastest', 'min_downtime')
 

@@ -7,9 +7,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 import pytest
 
-from nova_migtuner import context as ctx
-from nova_migtuner import plan as P
-from nova_migtuner import planner
+from nova_migtuner.planning import context as ctx
+from nova_migtuner.planning import plan as P
+from nova_migtuner.planning import planner
 from nova_migtuner import units
 
 GiB = units.GiB
@@ -22,7 +22,7 @@ def make(memory=8 * GiB, dirty=20 * MiB, link=110e6, **limits):
     extra = {k: limits.pop(k) for k in list(limits)
              if k in ('source_host_load', 'seconds_since_instance_migration',
                       'touched_bytes', 'working_set_bytes')}
-    return ctx.MigrationContext(
+    return ctx.MigrationInputs(
         memory_bytes=memory, link_bandwidth=link, dirty_rate=dirty,
         policy=policy, limits=ctx.AdminLimits(**limits), **extra)
 
@@ -235,7 +235,7 @@ policy_st = st.builds(
 def contexts(draw):
     memory = draw(st.integers(64 * MiB, 4 * units.TiB))
     touched = draw(st.none() | st.integers(0, memory))
-    return ctx.MigrationContext(
+    return ctx.MigrationInputs(
         memory_bytes=memory,
         link_bandwidth=draw(st.floats(1e5, 5e10)),
         touched_bytes=touched,
@@ -267,3 +267,45 @@ def test_random_contexts_never_crash_or_break_invariants(c, name):
                                   P.TIMING_REFUSE)
     assert plan.timing.max_wait_seconds <= c.limits.max_deferral_s
     assert plan.explain()
+
+
+# -- plugin identity and per-strategy options --------------------------------
+
+def _manager(*extensions):
+    import stevedore
+    return stevedore.ExtensionManager.make_test_instance(list(extensions))
+
+
+def _ext(name, plugin):
+    import stevedore
+    return stevedore.extension.Extension(name, None, plugin, None)
+
+
+def test_entry_point_name_must_match_the_strategy_class():
+    from nova_migtuner.planning.strategies import balanced
+    from nova_migtuner.planning.strategies import fastest
+    from oslo_config import cfg
+    loaded = planner.strategies_from(
+        _manager(_ext('balanced', balanced.BalancedStrategy),
+                 _ext('speedy', fastest.FastestStrategy)),
+        cfg.ConfigOpts())
+    assert list(loaded) == ['balanced']
+
+
+def test_strategy_tunables_are_options_of_its_own_group():
+    from nova_migtuner.planning.strategies import fastest
+    from oslo_config import cfg
+    conf = cfg.ConfigOpts()
+    loaded = planner.strategies_from(
+        _manager(_ext('fastest', fastest.FastestStrategy)), conf)
+    conf([], default_config_files=[])
+    inputs = make(memory=8 * GiB, dirty=1 * MiB, permit_post_copy=True)
+    assert loaded['fastest'].build(inputs).prediction.method == 'pre-copy'
+    # A gain of 1.0 takes post-copy whenever it is faster at all.
+    conf.set_override('post_copy_gain', 1.0, 'migtuner_strategy_fastest')
+    assert conf.migtuner_strategy_fastest.post_copy_gain == 1.0
+    groups = dict(planner.list_strategy_opts())
+    assert [o.dest for o in groups['migtuner_strategy_fastest']] == [
+        'post_copy_gain']
+    assert [o.dest for o in groups['migtuner_strategy_balanced']] == [
+        'max_comfortable_rounds', 'auto_converge_tolerance']

@@ -9,7 +9,7 @@ from nova_migtuner.osc import client as client_mod
 from nova_migtuner.osc import drain as drain_mod
 from nova_migtuner.osc import planning
 from nova_migtuner.osc.v1 import common
-from nova_migtuner import planner
+from nova_migtuner.planning import planner
 
 LOG = logging.getLogger(__name__)
 

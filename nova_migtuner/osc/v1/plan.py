@@ -5,7 +5,7 @@ from osc_lib import exceptions
 
 from nova_migtuner.osc import planning
 from nova_migtuner.osc.v1 import common
-from nova_migtuner import planner
+from nova_migtuner.planning import planner
 
 
 def plan_rows(server_plan, destination=None):

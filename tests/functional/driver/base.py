@@ -7,9 +7,8 @@ with nova's fake libvirt; the computes load the driver through nova's own
 
 Run with stestr (not pytest)::
 
-    cd /tmp && /tmp/venv-probe/bin/python -m stestr \
-        --test-path /work/main/tests/functional/driver \
-        --top-dir /work/main run --concurrency 2
+    .venv/bin/python -m stestr --test-path tests/functional/driver \
+        --top-dir . run --concurrency 2
 """
 
 import importlib.util
@@ -20,8 +19,8 @@ import time
 
 import fixtures
 from nova.tests.fixtures import libvirt as fakelibvirt
-from nova.tests.functional.libvirt import base as libvirt_base
 from nova.tests.functional import integrated_helpers
+from nova.tests.functional.libvirt import base as libvirt_base
 
 from nova_migtuner.nova import driver as mt_driver
 
@@ -107,8 +106,10 @@ class ScriptedMigration:
                                            'cancelled')
 
     def __init__(self, test, samples, completed=None,
-                 complete_after_samples=True, bytes_per_poll=50 * MIB):
+                 complete_after_samples=True, bytes_per_poll=50 * MIB,
+                 refuse_post_copy=False):
         self.test = test
+        self.refuse_post_copy = refuse_post_copy
         self.bytes_per_poll = bytes_per_poll
         self.samples = list(samples)
         self.completed = dict(completed or {})
@@ -194,6 +195,12 @@ class ScriptedMigration:
         self.downtimes.append(downtime)
 
     def _migrateStartPostCopy(self, domain, flags=0):
+        if self.refuse_post_copy:
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                'Requested operation is not valid: post-copy migration '
+                'is not active', error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR,
+                error_domain=fakelibvirt.VIR_FROM_QEMU)
         self.postcopy_started = True
         if self.state == self.RUNNING:
             self.state = self.FINISHING

@@ -13,7 +13,7 @@ monkey_patch.patch()  # noqa: E402  (as nova's own functional tests do)
 
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 
-from nova_migtuner.nova import notifications as notif  # noqa: E402
+from nova_migtuner.planning import notification_schema as notif  # noqa: E402
 from tests.functional.driver import base  # noqa: E402
 
 MIB = base.MIB

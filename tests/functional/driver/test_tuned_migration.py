@@ -11,11 +11,11 @@ from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 from nova.virt import driver as virt_driver  # noqa: E402
 
 from nova_migtuner.nova import action_event  # noqa: E402
-from nova_migtuner.nova import compat  # noqa: E402
 from nova_migtuner.nova import driver as mt_driver  # noqa: E402
-from nova_migtuner.nova import handoff  # noqa: E402
-from nova_migtuner.nova import notifications as notif  # noqa: E402
 from nova_migtuner import operator_marker  # noqa: E402
+from nova_migtuner.planning import compat  # noqa: E402
+from nova_migtuner.planning import handoff  # noqa: E402
+from nova_migtuner.planning import notification_schema as notif  # noqa: E402
 from tests.functional.driver import base  # noqa: E402
 
 MIB = base.MIB
@@ -301,9 +301,33 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.assertEqual(end['max_downtime_ms'],
                          end['final_max_downtime_ms'])
 
+    def test_refused_post_copy_switch_still_ends_at_the_deadline(self):
+        self.flags(live_migration_permit_post_copy=True, group='libvirt')
+        self.restart_computes()
+        self.use_clock(base.FastClock(40))
+        script = base.ScriptedMigration(self, STALLED, COMPLETED,
+                                        complete_after_samples=False,
+                                        refuse_post_copy=True)
+        server = self.create_server_on_src()
+        self.migrate(server, script, status='cancelled')
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertFalse(script.postcopy_started)
+        self.assertTrue(script.aborted)
+        self.assertEqual('src', self.host_of(server))
+        escalated = [n['payload'] for n in
+                     self.notifications(notif.ESCALATED)]
+        switches = [p for p in escalated if p['action'] == 'post_copy']
+        self.assertTrue(switches)
+        self.assertFalse(any(p['applied'] for p in switches))
+        self.assertEqual(('abort', True), (escalated[-1]['action'],
+                                           escalated[-1]['applied']))
+        end = self.notifications(notif.END)[-1]['payload']
+        self.assertEqual('aborted', end['outcome'])
+        self.assertFalse(end['post_copy'])
+
     def test_planner_crash_falls_back_to_stock(self):
         self.useFixture(fixtures.MockPatch(
-            'nova_migtuner.planner.build_plan',
+            'nova_migtuner.planning.planner.build_plan',
             side_effect=RuntimeError('planner exploded')))
         script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
         server = self.create_server_on_src()

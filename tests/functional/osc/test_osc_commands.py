@@ -44,6 +44,7 @@ from nova_migtuner.osc.v1 import drain as drain_cmd
 from nova_migtuner.osc.v1 import migrate as migrate_cmd
 from nova_migtuner.osc.v1 import plan as plan_cmd
 from nova_migtuner.osc.v1 import report as report_cmd
+from nova_migtuner.planning import notification_schema
 from nova_migtuner.reports import collector
 from nova_migtuner.reports import store as store_mod
 
@@ -57,7 +58,8 @@ MiB = 1024 * 1024
 
 class _NovaTestAuth(ks_plugin.BaseAuthPlugin):
     """keystoneauth plugin sending the headers nova's functional API
-    fixture reads instead of a token (it stubs keystonemiddleware)."""
+    fixture reads instead of a token (it stubs keystonemiddleware).
+    """
 
     def __init__(self, endpoint, user, project_id, roles):
         super().__init__()
@@ -79,6 +81,10 @@ class _NovaTestAuth(ks_plugin.BaseAuthPlugin):
 
     def get_user_id(self, session, **kwargs):
         return self.user
+
+
+# The commands' errors below are osc's CommandError or the argument
+# parser's; the tests assert the message (hence noqa: H202).
 
 
 class MigtunerOscTest(base.ServersTestBase):
@@ -163,8 +169,8 @@ class MigtunerOscTest(base.ServersTestBase):
             original(driver, context, instance, dest, post_method,
                      recover_method, block_migration, migrate_data)
             memory = instance.flavor.memory_mb * MiB
-            payload = notifications.build(
-                notifications.END, instance_uuid=instance.uuid,
+            payload = notification_schema.build(
+                notification_schema.END, instance_uuid=instance.uuid,
                 migration_uuid=migrate_data.migration.uuid
                 if migrate_data and 'migration' in migrate_data else None,
                 source_host=host, destination_host=dest, tuned=True,
@@ -184,7 +190,8 @@ class MigtunerOscTest(base.ServersTestBase):
                 total_time_s=round(time.time() - started, 3),
                 max_auto_converge_throttle=None, waited_s=0.0,
                 stats_source='destination', fallback_reason=None)
-            notifications.emit(context, host, notifications.END, payload)
+            notifications.emit(context, host, notification_schema.END,
+                               payload)
 
         self.useFixture(fixtures.MonkeyPatch(
             'nova.virt.libvirt.driver.LibvirtDriver.live_migration',
@@ -225,7 +232,8 @@ class MigtunerOscTest(base.ServersTestBase):
 
     def _collect_continuously(self):
         """Feed captured notifications to the collector as they come,
-        as a running report-collector would."""
+        as a running report-collector would.
+        """
         stop = []
 
         def loop():
@@ -287,14 +295,14 @@ class PlanTest(MigtunerOscTest):
                 ([server['id'], '--host', 'compute1'], 'already on compute1'),
                 ([server['id'], '--strategy', 'yolo'],
                  "unknown strategy 'yolo'")):
-            error = self.assertRaises(Exception, self._run,
+            error = self.assertRaises(Exception, self._run,  # noqa: H202
                                       plan_cmd.PlanMigration, argv)
             self.assertIn(fragment, str(error))
 
     def test_non_admin_is_told_it_lacks_admin_rights(self):
         server = self._boot('web', 1024)
         member = self._sdk_client('fake', ['reader', 'member'])
-        error = self.assertRaises(Exception, self._run,
+        error = self.assertRaises(Exception, self._run,  # noqa: H202
                                   plan_cmd.PlanMigration,
                                   [server['id'], '--host', 'compute2'],
                                   client=member)
@@ -383,7 +391,7 @@ class MigrateTest(MigtunerOscTest):
 
     def test_migrate_refuses_without_a_secret(self):
         server = self._boot('db', 1024)
-        error = self.assertRaises(Exception, self._run,
+        error = self.assertRaises(Exception, self._run,  # noqa: H202
                                   migrate_cmd.MigrateServer,
                                   [server['id'], '--strategy', 'fastest'])
         self.assertIn('no operator secret configured', str(error))
@@ -503,7 +511,8 @@ class DrainTest(MigtunerOscTest):
                          app.stderr.getvalue().splitlines()[-1])
 
     def test_drain_of_an_unknown_host_and_invalid_values(self):
-        error = self.assertRaises(Exception, self._run, drain_cmd.DrainHost,
+        error = self.assertRaises(Exception,  # noqa: H202
+                                  self._run, drain_cmd.DrainHost,
                                   ['compute9'])
         self.assertIn("unknown compute host 'compute9'", str(error))
         for argv in (['compute1', '--max-parallel', '0'],
@@ -521,7 +530,8 @@ class ReportTest(MigtunerOscTest):
         for server in servers:
             self._live_migrate(server, migration_expected_state='completed')
         ends = self.notifier.wait_for_versioned_notifications(
-            notifications.event_type(notifications.END), n_events=3)
+            notification_schema.event_type(notification_schema.END),
+            n_events=3)
         self.assertEqual(3, len(ends))
         endpoint = self._collect()
         self.assertEqual(3, endpoint.stored)
@@ -538,7 +548,7 @@ class ReportTest(MigtunerOscTest):
         csv_out, _ = self._run(report_cmd.MigrationReport,
                                ['--per-migration'], fmt='csv')
         self.assertEqual(4, len(csv_out.strip().splitlines()))
-        error = self.assertRaises(Exception, self._run,
+        error = self.assertRaises(Exception, self._run,  # noqa: H202
                                   report_cmd.MigrationReport,
                                   ['--since', 'yesterday'])
         self.assertIn("'yesterday' cannot be read", str(error))

@@ -9,9 +9,8 @@ place of ``nova.virt.libvirt.LibvirtDriver`` so nova loads it by its usual
 
 Run with stestr or testtools (not pytest)::
 
-    cd /tmp && /tmp/venv-probe/bin/python -m stestr \
-        --test-path /work/main/tests/functional/scheduler \
-        --top-dir /work/main run --concurrency 2
+    .venv/bin/python -m stestr --test-path tests/functional/scheduler \
+        --top-dir . run --concurrency 2
 """
 
 import os
@@ -20,13 +19,13 @@ import sys
 import fixtures
 from lxml import etree
 
+from nova.api.validation.extra_specs import validators as nova_validators
 from nova import context as nova_context
 from nova import objects
-from nova.api.validation.extra_specs import validators as nova_validators
 from nova.tests.fixtures import libvirt as fakelibvirt
 from nova.tests.functional.api import client
-from nova.tests.functional.libvirt import base as libvirt_base
 from nova.tests.functional import integrated_helpers
+from nova.tests.functional.libvirt import base as libvirt_base
 from nova.virt.libvirt import driver as libvirt_driver
 
 import nova_migtuner.conf
@@ -173,7 +172,7 @@ class SchedulingTestBase(libvirt_base.LibvirtMigrationMixin,
 
 
 class PassthroughGuestTest(SchedulingTestBase):
-    """Field notes 3: host-passthrough guests need an identical CPU."""
+    """host-passthrough guests need an identical CPU."""
 
     HOST_CPUS = {'src': SKYLAKE, 'twin': SKYLAKE, 'newer': CASCADE}
 

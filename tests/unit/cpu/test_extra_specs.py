@@ -25,7 +25,7 @@ def registered(monkeypatch):
 
 
 def test_every_policy_spec_and_cpu_spec_is_covered():
-    from nova_migtuner import policy
+    from nova_migtuner.planning import policy
     names = {v.name for v in extra_specs.register()}
     assert names == ({'migtuner:' + s.name for s in policy.SPECS} |
                      {'migtuner:cpu_mode', 'migtuner:cpu_model'})

@@ -7,22 +7,23 @@ notification schemas and payload building, with plain values.
 import datetime
 import json
 
-import pytest
 from oslo_config import cfg
+import pytest
 
-from nova_migtuner import context as ctx_mod
 from nova_migtuner.conf import migtuner as conf_mod
-from nova_migtuner import limits as limits_mod
 from nova_migtuner.engine import escalation
+from nova_migtuner.engine import measure
 from nova_migtuner.engine import stats as stats_mod
-from nova_migtuner.nova import compat
-from nova_migtuner.nova import handoff
-from nova_migtuner.nova import inputs
-from nova_migtuner.nova import measure
-from nova_migtuner.nova import notifications as notif
-from nova_migtuner.nova import payloads
-from nova_migtuner import planner
-from nova_migtuner import policy
+from nova_migtuner.planning import compat
+from nova_migtuner.planning import context as ctx_mod
+from nova_migtuner.planning import handoff
+from nova_migtuner.planning import inputs
+from nova_migtuner.planning import limits as limits_mod
+from nova_migtuner.planning import links
+from nova_migtuner.planning import notification_schema as notif
+from nova_migtuner.planning import payloads
+from nova_migtuner.planning import planner
+from nova_migtuner.planning import policy
 from nova_migtuner import units
 
 MiB = units.MiB
@@ -291,17 +292,20 @@ def test_seconds_since_last_excludes_the_running_migration():
     assert inputs.seconds_since_last([], now) is None
 
 
-def test_migration_context_from_flavor_image_and_conf(conf):
+def test_migration_inputs_from_flavor_image_and_conf(conf):
     conf.set_override('tenant_strategies', ['conservative'], 'migtuner')
     conf.set_override('max_downtime_ms', 300, 'migtuner')
     m = measure.Measurement(memory_bytes=4 * GiB, touched_bytes=GiB,
                             dirty_rate=10 * MiB, host_cpu_load=0.5)
-    ctx = inputs.migration_context(
+    ctx = inputs.migration_inputs(
         conf=conf, memory_bytes=4 * GiB, measurement=m,
         extra_specs={'migtuner:max_downtime_ms': '200',
                      'hw:cpu_policy': 'shared'},
-        system_metadata={'image_migtuner_strategy': 'conservative'},
+        image_properties=inputs.image_properties_from_system_metadata(
+            {'image_migtuner_strategy': 'conservative'}),
         available_strategies=planner.available_strategies(),
+        link_bandwidth=inputs.link_from_config(
+            conf.migtuner.link_bandwidth),
         seconds_since_instance_migration=12.0, instance_uuid='u')
     assert ctx.policy.strategy == 'conservative'
     assert ctx.policy.strategy_source == 'image'
@@ -313,12 +317,13 @@ def test_migration_context_from_flavor_image_and_conf(conf):
     assert ctx_mod.LINK_BANDWIDTH not in ctx.measured
 
 
-def test_migration_context_rejects_untrusted_image_strategy(conf):
+def test_migration_inputs_rejects_untrusted_image_strategy(conf):
     with pytest.raises(policy.PolicyError):
-        inputs.migration_context(
+        inputs.migration_inputs(
             conf=conf, memory_bytes=GiB, measurement=None, extra_specs={},
-            system_metadata={'image_migtuner_strategy': 'fastest'},
-            available_strategies=planner.available_strategies())
+            image_properties={'migtuner_strategy': 'fastest'},
+            available_strategies=planner.available_strategies(),
+            link_bandwidth=inputs.given(GiB))
 
 
 # -- handoff ---------------------------------------------------------------
@@ -401,7 +406,7 @@ def _plan(**overrides):
     values = dict(memory_bytes=2 * GiB, link_bandwidth=125e6,
                   limits=ctx_mod.AdminLimits(permit_post_copy=True))
     values.update(overrides)
-    return planner.build_plan(ctx_mod.MigrationContext(**values))
+    return planner.build_plan(ctx_mod.MigrationInputs(**values))
 
 
 def _common():
@@ -483,3 +488,38 @@ def test_admin_doc_lists_every_field_of_every_payload():
         assert 'migtuner.live_migration.%s' % event in text
         for field in notif.PAYLOAD_FIELDS[event]:
             assert '``%s``' % field.name in text, (event, field.name)
+
+
+def test_every_input_carries_its_provenance():
+    limits = ctx_mod.AdminLimits()
+    built = inputs.build_inputs(
+        memory_bytes=4 * GiB, limits=limits,
+        link_bandwidth=inputs.assumed(100 * MiB),
+        dirty_rate=inputs.measured(10 * MiB), touched=inputs.given(GiB))
+    assert built.source_of(ctx_mod.DIRTY_RATE) == 'measured'
+    assert built.source_of(ctx_mod.TOUCHED) == 'given'
+    assert built.source_of(ctx_mod.LINK_BANDWIDTH) == 'assumed'
+    assert built.source_of(ctx_mod.WORKING_SET) == 'assumed'
+    with pytest.raises(ctx_mod.InputsError, match='no provenance'):
+        inputs.build_inputs(memory_bytes=GiB, limits=limits,
+                            link_bandwidth=100 * MiB)
+    with pytest.raises(ctx_mod.InputsError, match='provenance'):
+        inputs.Known(1, 'guessed')
+
+
+def test_link_to_destination_uses_the_shared_link_class():
+    views = [links.AggregateView(('src', 'dest'),
+                                 {links.LINK_CLASS_KEY: 'rack'})]
+    classes = {'rack': '25Gbit/s'}
+    link, name = inputs.link_to_destination('src', views, classes,
+                                            '1Gbit/s')
+    assert (name, link.provenance) == ('rack', 'given')
+    assert link.value == 25e9 / 8
+    link, name = inputs.link_to_destination('other', views, classes,
+                                            '1Gbit/s')
+    assert (name, link.value) == ('default', 1e9 / 8)
+    link, _ = inputs.link_to_destination('src', [], classes, 'measure',
+                                         observed=50 * MiB)
+    assert (link.value, link.provenance) == (50 * MiB, 'measured')
+    link, _ = inputs.link_to_destination('src', [], classes, 'measure')
+    assert link.provenance == 'assumed'

@@ -22,7 +22,7 @@ def test_commands_import_without_nova_libvirt_or_taskflow():
     code = BLOCK_NOVA_AND_LIBVIRT + '''
 from nova_migtuner.osc.v1 import drain, migrate, plan, report
 from nova_migtuner.osc import plugin
-from nova_migtuner import planner
+from nova_migtuner.planning import planner
 assert planner.available_strategies()
 from cliff import columns
 print('ok')

@@ -1,5 +1,6 @@
 import pytest
 
+from nova_migtuner.planning import links
 from nova_migtuner.scheduler import rules
 from nova_migtuner.scheduler import stats
 from nova_migtuner import units
@@ -31,8 +32,8 @@ def test_unknown_facts_pass():
 
 
 def agg(hosts, link_class=None):
-    return rules.AggregateView(
-        tuple(hosts), {rules.LINK_CLASS_KEY: link_class}
+    return links.AggregateView(
+        tuple(hosts), {links.LINK_CLASS_KEY: link_class}
         if link_class else {})
 
 
@@ -40,17 +41,17 @@ def test_link_between_takes_fastest_shared_class():
     classes = {'rack': 25 * GBIT, 'pod': 10 * GBIT}
     aggregates = [agg(['src', 'dst'], 'pod'), agg(['src', 'dst'], 'rack'),
                   agg(['other', 'dst'], 'rack'), agg(['src', 'dst'])]
-    assert rules.link_between('src', aggregates, classes, GBIT) == (
+    assert links.link_between('src', aggregates, classes, GBIT) == (
         'rack', 25 * GBIT)
-    assert rules.link_between('far', aggregates, classes, GBIT) == (
+    assert links.link_between('far', aggregates, classes, GBIT) == (
         'default', GBIT)
     # an unknown class name falls back to the default
-    assert rules.link_between('src', [agg(['src'], 'wan')], classes,
+    assert links.link_between('src', [agg(['src'], 'wan')], classes,
                               GBIT) == ('default', GBIT)
 
 
 def test_parse_link_classes_reports_bad_rates():
-    classes, errors = rules.parse_link_classes(
+    classes, errors = links.parse_link_classes(
         {'rack': '25Gbit/s', 'bad': 'fast', 'zero': '0'})
     assert classes == {'rack': 25 * GBIT}
     assert len(errors) == 2 and any("'fast'" in e for e in errors)

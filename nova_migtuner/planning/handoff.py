@@ -2,8 +2,9 @@
 
 Only the destination can read a migration's final numbers: after the
 source domain is undefined, libvirt on the source has nothing left
-(design.md). The destination reads ``jobStats(VIR_DOMAIN_JOB_STATS_
-COMPLETED)`` in ``post_live_migration_at_destination`` and stores the few
+(it synthesises an all-zero COMPLETED job). The destination reads
+``jobStats(VIR_DOMAIN_JOB_STATS_COMPLETED)`` in
+``post_live_migration_at_destination`` and stores the few
 numbers the report needs in the instance's system metadata (nova saves the
 instance right after that call); the source, whose ``post_method`` waits
 for that RPC call, reads them back, removes them and reports.

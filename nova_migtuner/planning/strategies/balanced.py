@@ -1,20 +1,39 @@
 """The default: live pre-copy, escalated step by step, never unbounded."""
 
-from nova_migtuner import model
-from nova_migtuner import plan as P
-from nova_migtuner.strategies import base
+from oslo_config import cfg
+
+from nova_migtuner.planning import model
+from nova_migtuner.planning import plan as P
+from nova_migtuner.planning.strategies import base
 from nova_migtuner import units
 
-# Pre-copy needing more rounds than this at a downtime is not worth
-# starting there: every round re-sends the working set.
-MAX_COMFORTABLE_ROUNDS = 30
-# Auto-converge slows the guest; prefer post-copy when throttling would take
-# this many times longer than post-copy.
-AUTO_CONVERGE_TOLERANCE = 3.0
+CONFIG_OPTS = (
+    cfg.IntOpt(
+        'max_comfortable_rounds',
+        default=30,
+        min=1,
+        max=1000,
+        help="""
+Most pre-copy rounds at which a starting max downtime is worth it: a
+downtime needing more rounds is not chosen to start with, because every
+round re-sends the working set.
+"""),
+    cfg.FloatOpt(
+        'auto_converge_tolerance',
+        default=3.0,
+        min=1.0,
+        max=100.0,
+        help="""
+How many times longer than post-copy a throttled (auto-converge) migration
+may take before post-copy, where permitted, is preferred: auto-converge
+slows the guest for the whole migration.
+"""),
+)
 
 
 class BalancedStrategy(base.Strategy):
     name = 'balanced'
+    CONFIG_OPTS = CONFIG_OPTS
     intent = ('live pre-copy with the smallest downtime that converges, '
               'raised step by step; auto-converge for busy guests; '
               'post-copy only when permitted and stalled')
@@ -48,9 +67,10 @@ class BalancedStrategy(base.Strategy):
         else:
             initial = cap
             auto, post = o.auto_converge, o.post_copy
+            tolerance = self.config.auto_converge_tolerance
             if (o.fits_deadline(auto) and
                     (post is None or auto.total_seconds <=
-                     AUTO_CONVERGE_TOLERANCE * post.total_seconds)):
+                     tolerance * post.total_seconds)):
                 prediction = auto
                 reasons.append(
                     'auto-converge throttles up to %.0f %%: predicted %s, %s'
@@ -90,7 +110,7 @@ class BalancedStrategy(base.Strategy):
         for downtime_ms in candidates:
             p = self._predict_at(context, o, downtime_ms)
             if (o.fits_deadline(p) and
-                    p.rounds <= MAX_COMFORTABLE_ROUNDS):
+                    p.rounds <= self.config.max_comfortable_rounds):
                 return downtime_ms, p
         return cap, None
 

@@ -1,7 +1,7 @@
 """Never post-copy, never pause: abort rather than risk the guest."""
 
-from nova_migtuner import plan as P
-from nova_migtuner.strategies import base
+from nova_migtuner.planning import plan as P
+from nova_migtuner.planning.strategies import base
 from nova_migtuner import units
 
 

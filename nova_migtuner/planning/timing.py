@@ -1,13 +1,13 @@
 """When to start a migration: now, after a bounded wait, or not at all.
 
-Field notes section 4: a migration during peak load and two migrations of a
+A migration during peak load and two migrations of a
 service close together are what breaks an SLA. A migration therefore waits
 (at most ``max_deferral_s``) for the spacing since the instance's and the
 host's last migration, and for a quieter moment when the host is busy or
 the guest is predicted not to converge.
 """
 
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
 
 
 def _spacing_left(since, spacing):

@@ -13,8 +13,8 @@ import logging
 import time
 from typing import FrozenSet, Optional, Tuple
 
-from nova_migtuner import context as ctx_mod
 from nova_migtuner.engine import dirtyrate
+from nova_migtuner.planning import context as ctx_mod
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)

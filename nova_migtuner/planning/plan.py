@@ -8,7 +8,7 @@ escalation ladder is walked in order by the engine; each step fires once.
 import dataclasses
 from typing import Optional, Tuple
 
-from nova_migtuner import model
+from nova_migtuner.planning import model
 
 # Tuning flags a plan may set. Flags about storage, persistence and peer to
 # peer belong to whoever calls the engine (nova's host-wide flags or the

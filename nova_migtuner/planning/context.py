@@ -1,6 +1,6 @@
 """The inputs of a migration decision, as plain frozen values.
 
-A ``MigrationContext`` is everything a strategy may look at: the guest, what
+A ``MigrationInputs`` is everything a strategy may look at: the guest, what
 was measured of it and of the hosts, the link, the guest's own policy (from
 flavor extra specs and image properties) and the admin's limits (from
 ``[migtuner]`` and ``[libvirt]``). Admin limits always win over guest wishes.
@@ -11,19 +11,19 @@ from typing import FrozenSet, Optional, Tuple
 
 from nova_migtuner import units
 
-# Names of the measurable inputs, as listed in MigrationContext.measured.
+# Names of the measurable inputs, as listed in MigrationInputs.measured.
 DIRTY_RATE = 'dirty_rate'
 TOUCHED = 'touched'
 WORKING_SET = 'working_set'
+# Measured and reported, not planned with: no strategy looks at it.
 GUEST_CPU_LOAD = 'guest_cpu_load'
 SOURCE_HOST_LOAD = 'source_host_load'
-DEST_HOST_LOAD = 'dest_host_load'
 LINK_BANDWIDTH = 'link_bandwidth'
 MEASURABLE = (DIRTY_RATE, TOUCHED, WORKING_SET, GUEST_CPU_LOAD,
-              SOURCE_HOST_LOAD, DEST_HOST_LOAD, LINK_BANDWIDTH)
+              SOURCE_HOST_LOAD, LINK_BANDWIDTH)
 
 
-class ContextError(ValueError):
+class InputsError(ValueError):
     """A migration context value is out of range; the message names it."""
 
 
@@ -50,16 +50,16 @@ class AdminLimits:
                      'max_parallel_connections',
                      'completion_budget_per_gib_s', 'stall_window_s'):
             if getattr(self, name) < 1:
-                raise ContextError('%s must be >= 1, got %r'
-                                   % (name, getattr(self, name)))
+                raise InputsError('%s must be >= 1, got %r'
+                                  % (name, getattr(self, name)))
         for name in ('max_bandwidth_mib_s', 'max_deferral_s',
                      'instance_spacing_s', 'host_spacing_s'):
             if getattr(self, name) < 0:
-                raise ContextError('%s must be >= 0, got %r'
-                                   % (name, getattr(self, name)))
+                raise InputsError('%s must be >= 0, got %r'
+                                  % (name, getattr(self, name)))
         if not 0.0 <= self.busy_host_cpu_load <= 1.0:
-            raise ContextError('busy_host_cpu_load must be within 0..1, got '
-                               '%r' % self.busy_host_cpu_load)
+            raise InputsError('busy_host_cpu_load must be within 0..1, got '
+                              '%r' % self.busy_host_cpu_load)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,20 +78,21 @@ class GuestPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
-class MigrationContext:
+class MigrationInputs:
     """Everything known about one migration before it starts.
 
     Rates are bytes per second, sizes bytes, loads fractions 0..1. ``None``
     for a measurement means unknown; strategies then assume and say so.
+    Build it with ``inputs.build_inputs``, which records for every input
+    whether it was measured, given or assumed (``source_of``).
+    ``link_bandwidth`` is the link to the chosen destination.
     """
     memory_bytes: int
     link_bandwidth: float
     touched_bytes: Optional[int] = None
     dirty_rate: Optional[float] = None
     working_set_bytes: Optional[int] = None
-    guest_cpu_load: Optional[float] = None
     source_host_load: Optional[float] = None
-    dest_host_load: Optional[float] = None
     seconds_since_instance_migration: Optional[float] = None
     seconds_since_host_migration: Optional[float] = None
     policy: GuestPolicy = GuestPolicy()
@@ -102,32 +103,31 @@ class MigrationContext:
 
     def __post_init__(self):
         if self.memory_bytes <= 0:
-            raise ContextError('memory must be > 0 bytes, got %r'
-                               % self.memory_bytes)
+            raise InputsError('memory must be > 0 bytes, got %r'
+                              % self.memory_bytes)
         if self.link_bandwidth <= 0:
-            raise ContextError('link bandwidth must be > 0 bytes/s, got %r'
-                               % self.link_bandwidth)
+            raise InputsError('link bandwidth must be > 0 bytes/s, got %r'
+                              % self.link_bandwidth)
         if self.touched_bytes is not None and not (
                 0 <= self.touched_bytes <= self.memory_bytes):
-            raise ContextError(
+            raise InputsError(
                 'touched memory %s must be between 0 and the guest memory %s'
                 % (units.format_size(self.touched_bytes),
                    units.format_size(self.memory_bytes)))
         if self.dirty_rate is not None and self.dirty_rate < 0:
-            raise ContextError('dirty rate must be >= 0, got %r'
-                               % self.dirty_rate)
+            raise InputsError('dirty rate must be >= 0, got %r'
+                              % self.dirty_rate)
         if self.working_set_bytes is not None and self.working_set_bytes < 0:
-            raise ContextError('working set must be >= 0 bytes, got %r'
-                               % self.working_set_bytes)
-        for name in ('guest_cpu_load', 'source_host_load', 'dest_host_load'):
-            value = getattr(self, name)
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ContextError('%s must be within 0..1, got %r'
-                                   % (name, value))
+            raise InputsError('working set must be >= 0 bytes, got %r'
+                              % self.working_set_bytes)
+        value = self.source_host_load
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise InputsError('source_host_load must be within 0..1, got '
+                              '%r' % value)
         unknown = (set(self.measured) | set(self.given)) - set(MEASURABLE)
         if unknown:
-            raise ContextError('unknown measured inputs %s; known: %s'
-                               % (sorted(unknown), ', '.join(MEASURABLE)))
+            raise InputsError('unknown measured inputs %s; known: %s'
+                              % (sorted(unknown), ', '.join(MEASURABLE)))
 
     # Effective values: guest wishes narrowed by admin limits.
     @property

@@ -3,12 +3,12 @@
 Flavor extra specs (set by admins) may name any installed strategy; image
 properties (set by tenants) only the strategies listed in
 ``[migtuner] tenant_strategies``. A guest can only restrict what the admin
-allows, never widen it (``context.MigrationContext`` applies that).
+allows, never widen it (``context.MigrationInputs`` applies that).
 """
 
 import dataclasses
 
-from nova_migtuner import context as ctx_mod
+from nova_migtuner.planning import context as ctx_mod
 
 FLAVOR_PREFIX = 'migtuner:'
 IMAGE_PREFIX = 'migtuner_'

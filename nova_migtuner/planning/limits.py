@@ -7,7 +7,7 @@ registered (inside nova services); the command line passes them explicitly.
 from oslo_config import cfg
 
 from nova_migtuner.conf import migtuner as mt_opts
-from nova_migtuner import context as ctx_mod
+from nova_migtuner.planning import context as ctx_mod
 from nova_migtuner import units
 
 # Used with link_bandwidth = measure until a migration has been measured,

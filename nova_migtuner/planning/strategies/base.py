@@ -1,8 +1,12 @@
 """Base class and shared arithmetic of migration strategies.
 
 A strategy is a stevedore plugin in the ``nova_migtuner.strategies``
-namespace: a class with a ``name``, a one-line ``intent`` and a
-``build(context) -> MigrationPlan``. The helpers here compute what every
+namespace: a class with a ``name`` (the entry point's name: the planner
+refuses a plugin whose class says otherwise), a one-line ``intent`` and a
+``build(context) -> MigrationPlan``. Its tunables are oslo.config options
+(``CONFIG_OPTS``) of its own group ``[migtuner_strategy_<name>]``, as
+os-vif does for its plugins; the planner registers them and hands the
+strategy its group. The helpers here compute what every
 strategy needs (predictions for each method, parallel connections, the
 deadline) so that a strategy only states its preferences.
 """
@@ -10,11 +14,12 @@ deadline) so that a strategy only states its preferences.
 import abc
 import dataclasses
 import math
+import types
 from typing import Optional
 
-from nova_migtuner import model
-from nova_migtuner import plan as plan_mod
-from nova_migtuner import timing
+from nova_migtuner.planning import model
+from nova_migtuner.planning import plan as plan_mod
+from nova_migtuner.planning import timing
 from nova_migtuner import units
 
 # A single QEMU migration stream fills about 10 Gbit/s; faster links need
@@ -51,15 +56,31 @@ class Outlook:
                 prediction.total_seconds <= self.deadline_s)
 
 
+def config_group(name):
+    """The option group of strategy *name*'s tunables."""
+    return 'migtuner_strategy_%s' % name
+
+
 class Strategy(metaclass=abc.ABCMeta):
-    """A way of choosing a migration plan."""
+    """A way of choosing a migration plan.
+
+    :param config: the strategy's option group (``conf[config_group(name)]``
+        with ``CONFIG_OPTS`` registered); None: the options' defaults.
+    """
 
     name = None
     intent = ''
+    CONFIG_OPTS = ()
+
+    def __init__(self, config=None):
+        if config is None:
+            config = types.SimpleNamespace(
+                **{opt.dest: opt.default for opt in self.CONFIG_OPTS})
+        self.config = config
 
     @abc.abstractmethod
     def build(self, context):
-        """Return a ``MigrationPlan`` for a ``MigrationContext``."""
+        """Return a ``MigrationPlan`` for a ``MigrationInputs``."""
 
     # -- helpers shared by strategies -----------------------------------
 

@@ -1,6 +1,6 @@
 """Start-up check: is this the nova the driver subclass was written for?
 
-Out-of-tree drivers break silently on nova upgrades (field notes 6): a
+Out-of-tree drivers break silently on nova upgrades: a
 private method is renamed, its arguments change, and the subclass either
 crashes at the first migration or, worse, keeps running with half its hooks
 dead. The driver therefore checks, before anything else, the nova release

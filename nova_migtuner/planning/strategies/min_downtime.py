@@ -1,16 +1,28 @@
 """Smallest pause first: throttle the guest or post-copy, not longer pauses."""
 
-from nova_migtuner import model
-from nova_migtuner import plan as P
-from nova_migtuner.strategies import base
+from oslo_config import cfg
+
+from nova_migtuner.planning import model
+from nova_migtuner.planning import plan as P
+from nova_migtuner.planning.strategies import base
 from nova_migtuner import units
 
-# Compression costs CPU on both hosts: only when the source has room.
-COMPRESSION_MAX_HOST_LOAD = 0.5
+CONFIG_OPTS = (
+    cfg.FloatOpt(
+        'compression_max_host_load',
+        default=0.5,
+        min=0.0,
+        max=1.0,
+        help="""
+Highest source host CPU load (0..1) at which XBZRLE compression is used,
+where permitted: compression costs CPU on both hosts.
+"""),
+)
 
 
 class MinDowntimeStrategy(base.Strategy):
     name = 'min_downtime'
+    CONFIG_OPTS = CONFIG_OPTS
     intent = ('smallest switch-over pause: small downtime limit, '
               'auto-converge early, post-copy before raising the downtime')
 
@@ -53,7 +65,7 @@ class MinDowntimeStrategy(base.Strategy):
         compression = None
         host_load = context.source_host_load
         if (context.limits.permit_compression and host_load is not None and
-                host_load < COMPRESSION_MAX_HOST_LOAD and
+                host_load < self.config.compression_max_host_load and
                 o.dirty_rate >= 0.25 * o.bandwidth):
             compression = P.COMPRESSION_XBZRLE
             reasons.append('XBZRLE compression: source host load %.0f %% '

@@ -10,9 +10,11 @@ invariants that no strategy may break; a plugin that breaks one raises
 import functools
 import logging
 
+from oslo_config import cfg
 import stevedore
 
-from nova_migtuner import plan as plan_mod
+from nova_migtuner.planning import plan as plan_mod
+from nova_migtuner.planning.strategies import base
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = 'nova_migtuner.strategies'
@@ -30,12 +32,46 @@ class PlanInvariantError(RuntimeError):
     """A strategy produced a plan that breaks an admin limit."""
 
 
+def _manager():
+    return stevedore.ExtensionManager(
+        NAMESPACE, on_load_failure_callback=_log_load_failure)
+
+
+def strategies_from(manager, conf):
+    """``{name: strategy}`` of the plugins of *manager*.
+
+    A strategy's identity is its entry point's name: a plugin whose class
+    gives another ``name`` is refused (logged), so that a plan, a flavor's
+    ``migtuner:strategy`` and the notifications all mean the same code.
+    Each strategy's ``CONFIG_OPTS`` are registered on *conf* in its group.
+    """
+    strategies = {}
+    for ext in manager:
+        cls = ext.plugin
+        if getattr(cls, 'name', None) != ext.name:
+            LOG.error('Migration strategy entry point %(ep)s loads %(cls)s, '
+                      'whose name is %(name)r: refused (the entry point '
+                      'name and the class name must match)',
+                      {'ep': ext.name, 'cls': cls,
+                       'name': getattr(cls, 'name', None)})
+            continue
+        group = base.config_group(ext.name)
+        conf.register_group(cfg.OptGroup(group))
+        conf.register_opts(list(cls.CONFIG_OPTS), group=group)
+        strategies[ext.name] = cls(conf[group])
+    return strategies
+
+
 @functools.lru_cache(maxsize=1)
 def _extensions():
-    manager = stevedore.ExtensionManager(
-        NAMESPACE, invoke_on_load=True,
-        on_load_failure_callback=_log_load_failure)
-    return {ext.name: ext.obj for ext in manager}
+    return strategies_from(_manager(), cfg.CONF)
+
+
+def list_strategy_opts():
+    """``(group, opts)`` of every installed strategy with tunables."""
+    return [(base.config_group(ext.name), list(ext.plugin.CONFIG_OPTS))
+            for ext in _manager()
+            if getattr(ext.plugin, 'CONFIG_OPTS', ())]
 
 
 def _log_load_failure(manager, entrypoint, exception):

@@ -1,16 +1,28 @@
 """Shortest total time: post-copy after the first pass where permitted."""
 
-from nova_migtuner import plan as P
-from nova_migtuner.strategies import base
+from oslo_config import cfg
+
+from nova_migtuner.planning import plan as P
+from nova_migtuner.planning.strategies import base
 from nova_migtuner import units
 
-# Pre-copy is safer than post-copy (a failure during post-copy loses the
-# guest): keep pre-copy unless post-copy is clearly faster.
-POST_COPY_GAIN = 1.1
+CONFIG_OPTS = (
+    cfg.FloatOpt(
+        'post_copy_gain',
+        default=1.1,
+        min=1.0,
+        max=100.0,
+        help="""
+How many times longer than post-copy pre-copy must take before post-copy,
+where permitted, is chosen: pre-copy is safer (a failure during post-copy
+loses the guest).
+"""),
+)
 
 
 class FastestStrategy(base.Strategy):
     name = 'fastest'
+    CONFIG_OPTS = CONFIG_OPTS
     intent = ('shortest total time: the downtime cap from the start; '
               'post-copy after the first pass where permitted and faster')
 
@@ -25,9 +37,10 @@ class FastestStrategy(base.Strategy):
         if context.auto_converge_permitted and not pre.converges:
             flags.add(P.AUTO_CONVERGE)
             pre = o.auto_converge
+        gain = self.config.post_copy_gain
         if post is not None and (
                 not o.fits_deadline(pre) or
-                pre.total_seconds > POST_COPY_GAIN * post.total_seconds):
+                pre.total_seconds > gain * post.total_seconds):
             flags.add(P.POSTCOPY)
             prediction = post
             escalation.append(P.EscalationStep(

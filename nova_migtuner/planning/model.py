@@ -38,7 +38,7 @@ THROTTLE_INCREMENT = 0.10
 THROTTLE_MAX = 0.99
 THROTTLE_TRIGGER = 0.50
 # Pause while post-copy hands the guest over: CPU and device state only. The
-# test bed measured 3 ms (shared/testbed.md); 20 ms leaves room for real NICs.
+# test bed measured 3 ms; 20 ms leaves room for real NICs.
 POST_COPY_SWITCH_SECONDS = 0.020
 # A pre-copy that needs more rounds than this is, for any practical purpose,
 # one that does not converge (each round costs a dirty-bitmap sync).

@@ -5,7 +5,6 @@ them against the declared fields).
 """
 
 from nova_migtuner.engine import report as report_mod
-from nova_migtuner.nova import notifications as notif
 
 
 def _round(value, digits=3):
@@ -72,21 +71,13 @@ def start_fields(plan, flag_names, measurement, waited_s, fallback_reason):
     return fields
 
 
-def _report_outcome(outcome):
-    if outcome == notif.OUTCOME_COMPLETED:
-        return report_mod.OUTCOME_COMPLETED
-    if outcome in (notif.OUTCOME_ABORTED, notif.OUTCOME_CANCELLED,
-                   notif.OUTCOME_REFUSED):
-        return report_mod.OUTCOME_ABORTED
-    return report_mod.OUTCOME_FAILED
-
-
 def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
                applied, final_downtime_ms, wall_seconds, waited_s,
                fallback_reason, post_copy, error=None):
     """Fields of ``.end``; the plan's report when tuned.
 
-    :param applied: ``(Action, applied, error)`` tuples, in order.
+    :param applied: ``engine.applier.AppliedAction`` (action, applied,
+        error) tuples, in order.
     """
     samples = list(samples)
     actions = [a for a, ok, _ in applied if ok]
@@ -96,8 +87,7 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
                    for a, ok, err in applied]
     if plan is not None:
         report = report_mod.report_from_stats(
-            completed_stats, samples, plan, actions,
-            _report_outcome(outcome), error=error,
+            completed_stats, samples, plan, actions, outcome, error=error,
             wall_seconds=wall_seconds, final_downtime_ms=final_downtime_ms,
             flags=tuple(flag_names), post_copy=post_copy)
         numbers = dict(

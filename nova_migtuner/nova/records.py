@@ -1,0 +1,33 @@
+"""Queries of nova's database the planner needs: Migration and Aggregate.
+
+``seconds_since_instance_migration`` for instance spacing, and the
+aggregates of the destination for its link class.
+"""
+
+import datetime
+
+from nova import objects
+
+from nova_migtuner.planning import inputs
+from nova_migtuner.planning import links
+
+
+def seconds_since_instance_migration(context, instance_uuid, current_id):
+    """Seconds since the instance's last live migration ended, or None.
+
+    :param current_id: the running migration's id (ignored).
+    """
+    migrations = objects.MigrationList.get_by_filters(
+        context, {'instance_uuid': instance_uuid,
+                  'migration_type': 'live-migration',
+                  'status': list(inputs.FINISHED_STATUSES)})
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return inputs.seconds_since_last(
+        ((m.id, m.updated_at or m.created_at) for m in migrations),
+        now, exclude=(current_id,))
+
+
+def destination_aggregates(context, dest):
+    """``links.AggregateView`` of every aggregate host *dest* is in."""
+    return [links.AggregateView(tuple(a.hosts or ()), dict(a.metadata or {}))
+            for a in objects.AggregateList.get_by_host(context, dest)]
