@@ -47,6 +47,10 @@ def add_parser(subparsers):
     p.add_argument('--permit-post-copy', action='store_true',
                    help='nova permits post-copy ([libvirt] '
                         'live_migration_permit_post_copy = true)')
+    p.add_argument('--permit-auto-converge', action='store_true',
+                   help='nova permits auto-converge ([libvirt] '
+                        'live_migration_permit_auto_converge = true); '
+                        'nova_migtuner never throttles without it')
     p.add_argument('--permit-pause', action='store_true', default=None,
                    help='a short pause may finish the migration')
     p.add_argument('--host-load', type=argtypes.fraction,
@@ -65,12 +69,16 @@ def add_parser(subparsers):
 
 
 def inputs_from_args(args, conf):
-    if args.permit_post_copy and cli_conf.nova_libvirt_registered(conf):
-        # The flag stands for nova's option; it wins over the file's.
-        conf.set_override('live_migration_permit_post_copy', True,
-                          group='libvirt')
+    # Each flag stands for nova's option; it wins over the file's.
+    for flag, option in ((args.permit_post_copy,
+                          'live_migration_permit_post_copy'),
+                         (args.permit_auto_converge,
+                          'live_migration_permit_auto_converge')):
+        if flag and cli_conf.nova_libvirt_registered(conf):
+            conf.set_override(option, True, group='libvirt')
     limits = limits_mod.admin_limits(
-        conf, nova_permit_post_copy=args.permit_post_copy)
+        conf, nova_permit_post_copy=args.permit_post_copy,
+        nova_permit_auto_converge=args.permit_auto_converge)
     overrides = {}
     if args.max_downtime is not None:
         overrides['max_downtime_ms'] = args.max_downtime

@@ -109,3 +109,16 @@ def test_ambiguous_bandwidth_is_refused(capsys):
         cli.main(['plan', '--memory', '2GiB', '--bandwidth', '1gb/s'])
     assert exc.value.code == 2
     assert "'1gb/s' is ambiguous" in capsys.readouterr().err
+
+
+def test_auto_converge_only_when_nova_permits_it(capsys):
+    # As on the compute: nova's live_migration_permit_auto_converge
+    # (default False) bounds the plan.
+    args = ('plan', '--memory', '2GiB', '--dirty-rate', '150MiB/s',
+            '--bandwidth', '110MB/s', '--format', 'json')
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert 'VIR_MIGRATE_AUTO_CONVERGE' not in json.loads(out)['flags']
+    code, out, _ = run(capsys, *(args + ('--permit-auto-converge',)))
+    assert code == 0
+    assert 'VIR_MIGRATE_AUTO_CONVERGE' in json.loads(out)['flags']
