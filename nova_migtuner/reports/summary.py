@@ -1,7 +1,7 @@
-"""The report table of the field notes, computed from stored reports.
+"""The per-flavor migration report, computed from stored reports.
 
-Field notes 2 built, by hand, one row per flavor: total seconds, downtime
-ms, MB out, MB in. Here every number comes from libvirt's job statistics in
+Operators measuring migrations by hand build one row per flavor: total
+seconds, downtime ms, MB out, MB in. Here every number comes from libvirt's job statistics in
 the ``.end`` notification. libvirt counts the migration stream once
 (``data_processed``: memory and disks) and the memory part of it
 (``memory_processed``), not per host and direction; what iptraf showed as
@@ -17,7 +17,7 @@ import datetime
 import re
 from typing import Optional
 
-MB = 1000 * 1000     # the field notes' MB are decimal (iptraf)
+MB = 1000 * 1000     # decimal MB, as traffic counters (iptraf) show
 
 _RELATIVE_RE = re.compile(r'^\s*(\d+(?:\.\d+)?)\s*(s|min|m|h|d|w)\s*$')
 _RELATIVE_UNITS = {'s': 1, 'min': 60, 'm': 60, 'h': 3600, 'd': 86400,

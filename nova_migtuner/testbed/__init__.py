@@ -1,6 +1,6 @@
 """A real two-host libvirt/QEMU (TCG) live-migration test bed on one machine.
 
-See /work/shared/testbed.md for the design; the public API is Testbed,
+See testbed.md beside this file for the design; the public API is Testbed,
 Workload, HeartbeatProbe and the errors below.
 """
 

@@ -105,7 +105,9 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
     Servers are ordered by predicted cost and migrated at most
     --max-parallel at a time, with --spacing seconds after each start and
     each end before the next start (so an application recovers from one
-    switch-over before the next; field notes 4). A server that fails to
+    switch-over before the next: response times take seconds to recover
+    after a switch-over, and two migrations close together add up). A
+    server that fails to
     move is reported and the drain goes on. Ctrl-C starts no more
     migrations and waits for the running ones; a second Ctrl-C stops
     watching them (nova finishes them). Disable the host first
@@ -129,8 +131,8 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
                             default=drain_mod.DEFAULT_SPACING_S,
                             help='time between a migration\'s start or end '
                                  'and the next start, e.g. 10s (default: '
-                                 '%.0f s, twice the ~5 s an application '
-                                 'needed to recover in the field notes)'
+                                 '%.0f s, twice the ~5 s a web application '
+                                 'takes to recover after a switch-over)'
                                  % drain_mod.DEFAULT_SPACING_S)
         parser.add_argument('--order', choices=drain_mod.ORDERS,
                             default=drain_mod.ORDER_CHEAPEST_FIRST,

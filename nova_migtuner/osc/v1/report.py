@@ -41,8 +41,9 @@ def resolve_flavors(client, report_store, reports):
 class MigrationReport(common.LocalChecksFirst, command.Lister):
     """Show measured live migration reports, per flavor by default.
 
-    The table the field-notes experiment built by hand (total time,
-    downtime, bytes per flavor), from the migtuner.live_migration.end
+    The table operators otherwise build by hand from ping logs, compute
+    logs and traffic counters (total time, downtime, bytes per flavor),
+    from the migtuner.live_migration.end
     notifications that "nova-migtuner report-collector" stores. Numbers are
     means over completed migrations; MB sent counts everything the
     migration stream carried (libvirt data_processed, memory and disks),
