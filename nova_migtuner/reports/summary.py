@@ -1,7 +1,7 @@
 """The per-flavor migration report, computed from stored reports.
 
-Operators measuring migrations by hand build one row per flavor: total
-seconds, downtime ms, MB out, MB in. Here every number comes from libvirt's job statistics in
+Operators measuring migrations by hand build one row per flavor:
+total seconds, downtime ms, MB out, MB in. Here every number comes from libvirt's job statistics in
 the ``.end`` notification. libvirt counts the migration stream once
 (``data_processed``: memory and disks) and the memory part of it
 (``memory_processed``), not per host and direction; what iptraf showed as
