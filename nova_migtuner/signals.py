@@ -41,7 +41,8 @@ def _raise(signum, frame):
 @contextlib.contextmanager
 def terminate_gracefully():
     """Within the block SIGTERM/SIGINT raise Terminated; on the way out
-    of the block the previous handlers come back."""
+    of the block the previous handlers come back.
+    """
     previous = {sig: signal.getsignal(sig) for sig in HANDLED}
     for sig in HANDLED:
         signal.signal(sig, _raise)
@@ -55,7 +56,8 @@ def terminate_gracefully():
 @contextlib.contextmanager
 def cleanup_on_signal(cleanup):
     """Run ``cleanup()`` if the block is ended by SIGTERM or SIGINT, then
-    exit with 128 + the signal number, as the shell reports it."""
+    exit with 128 + the signal number, as the shell reports it.
+    """
     with terminate_gracefully():
         try:
             yield

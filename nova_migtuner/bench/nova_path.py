@@ -137,7 +137,8 @@ class Observer:
 
 def observed_numbers(samples, completed):
     """Outcome-independent numbers: the completed statistics where libvirt
-    kept them, else the last polled job statistics."""
+    kept them, else the last polled job statistics.
+    """
     last = samples[-1][1] if samples else {}
     has_completed = bool(completed.get('time_elapsed'))
     source = completed if has_completed else last
@@ -241,7 +242,8 @@ def _wait(predicate, timeout, what):
 
 def _wait_for_end(cli, server_id, timeout):
     """Wait until nova's live migration record is final; abort it through
-    the API (and say so) if it is not by *timeout*."""
+    the API (and say so) if it is not by *timeout*.
+    """
     deadline = time.monotonic() + timeout
     while True:
         found = cli.live_migrations(server_id)

@@ -9,9 +9,9 @@ guest images and flavor, and the report collector.
 """
 
 from concurrent import futures
-import secrets
 import logging
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -319,7 +319,8 @@ class Cloud:
 
     def _run(self, argv, env=None, timeout=600, name=None):
         """Run a set-up command; its whole output goes to the service's
-        log, and its tail into the error if it fails."""
+        log, and its tail into the error if it fails.
+        """
         full_env = dict(os.environ)
         full_env.update(self._env(env))
         log = self.layout.log(name or 'setup')
@@ -364,7 +365,8 @@ class Cloud:
 
     def operator_secret(self):
         """The cloud's [migtuner] operator_secret, made once: 32 random
-        bytes, hex; also in ``operator_secret_file`` for the CLI."""
+        bytes, hex; also in ``operator_secret_file`` for the CLI.
+        """
         path = self.operator_secret_file
         if not os.path.exists(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -430,7 +432,8 @@ class Cloud:
     def _user_clouds_yaml(self, entry):
         """Add (or with None remove) the cloud's entry in the user's
         ``clouds.yaml``, where ``openstack --os-cloud migtuner-local``
-        looks without any environment variable. Other entries stay."""
+        looks without any environment variable. Other entries stay.
+        """
         path = USER_CLOUDS_YAML
         try:
             with open(path) as f:
@@ -614,7 +617,8 @@ class Cloud:
 
     def ensure_guest_image(self, name=IMAGE_NAME, workload=None):
         """The test bed guest in glance: kernel, initramfs, tiny root, and
-        the workload's parameters in ``os_command_line``."""
+        the workload's parameters in ``os_command_line``.
+        """
         conn = self.connection()
         image = conn.image.find_image(name)
         if image is not None:

@@ -64,7 +64,8 @@ class ServerObserver:
 
     def completed_stats(self, bed_host):
         """libvirt's statistics of the last completed job on ``bed_host``
-        (kept for other readers)."""
+        (kept for other readers).
+        """
         dom = self.domain(bed_host)
         if dom is None:
             return {}

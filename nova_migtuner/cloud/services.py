@@ -135,7 +135,8 @@ class Service:
 
     def stop(self):
         """SIGTERM, a bounded wait, then SIGKILL of whatever is left below
-        the reaper."""
+        the reaper.
+        """
         pid = self.pid()
         if pid is not None:
             processes.send_signal(pid, signal.SIGTERM)
@@ -173,7 +174,8 @@ def descendants(pid):
     """``pid`` and every process below it. The reaper above a service is
     a child subreaper, so orphans of the service stay below it too; process
     groups do not serve here, since oslo.service workers and daemons start
-    groups of their own."""
+    groups of their own.
+    """
     found, todo = [], [pid]
     while todo:
         current = todo.pop()

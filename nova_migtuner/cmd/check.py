@@ -125,7 +125,8 @@ def check_driver(name):
 
 def load_config(config_files):
     """A private ``ConfigOpts`` with ``[migtuner]`` and the nova and
-    oslo.messaging options the checks read, from *config_files*."""
+    oslo.messaging options the checks read, from *config_files*.
+    """
     from oslo_config import cfg
     from oslo_messaging import opts as messaging_opts
 

@@ -35,7 +35,8 @@ def start(context, instance, host):
 
 def details(outcome, tuned, reason):
     """The event's details text for a migration that did not complete
-    under a plan; None when it did."""
+    under a plan; None when it did.
+    """
     if tuned and outcome == 'completed':
         return None
     if not tuned:

@@ -29,7 +29,8 @@ def other(bed_host):
 @pytest.fixture(scope='module')
 def migrated(cloud, openstack):
     """One idle server, live-migrated with ``openstack server migrate
-    --live-migration --wait`` while its heartbeat is watched."""
+    --live-migration --wait`` while its heartbeat is watched.
+    """
     server = openstack.json('server', 'create', '--image',
                             cloud_mod.IMAGE_NAME, '--flavor',
                             cloud_mod.FLAVOR_NAME, '--nic', 'none',

@@ -1,8 +1,8 @@
 """Admin limits: [migtuner] narrowed by nova's own [libvirt] options."""
 
-import pytest
 from nova.conf import libvirt as nova_libvirt_conf
 from oslo_config import cfg
+import pytest
 
 from nova_migtuner.conf import migtuner as mt_opts
 from nova_migtuner.planning import limits as limits_mod

@@ -198,7 +198,8 @@ class MigTunerLiveMigrationBase(MigTunerAdminTest):
 
     def migtuner_event(self, server_id):
         """The ``migtuner_live_migration`` event of the server's last
-        live-migration action; fails the test when there is none."""
+        live-migration action; fails the test when there is none.
+        """
         client = self.os_admin.servers_client
         actions = [a for a in client.list_instance_actions(
             server_id)['instanceActions'] if a['action'] == 'live-migration']

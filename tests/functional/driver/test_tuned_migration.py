@@ -85,7 +85,8 @@ class TestTunedMigration(base.MigTunerTestBase):
 
     def migtuner_event(self, server):
         """The migtuner_live_migration event of the server's last live
-        migration, as an admin sees it through the API (2.84: details)."""
+        migration, as an admin sees it through the API (2.84: details).
+        """
         self.api.microversion = '2.84'
         actions = [a for a in self.api.get_instance_actions(server['id'])
                    if a['action'] == 'live-migration']
