@@ -1,10 +1,10 @@
 """The per-flavor migration report, computed from stored reports.
 
-Operators measuring migrations by hand build one row per flavor:
-total seconds, downtime ms, MB out, MB in. Here every number comes from
-libvirt's job statistics in the ``.end`` notification. libvirt counts the migration stream once
-(``data_processed``: memory and disks) and the memory part of it
-(``memory_processed``), not per host and direction; what iptraf showed as
+Operators measuring migrations by hand build one row per flavor: total
+seconds, downtime ms, MB out, MB in. Here every number comes from libvirt's
+job statistics in the ``.end`` notification. libvirt counts the migration
+stream once (``data_processed``: memory and disks) and the memory part of
+it (``memory_processed``), not per host and direction; what iptraf shows as
 "in" on the destination differs from "out" only by protocol overhead that
 libvirt does not see. So the table shows MB sent (all data) and MB memory.
 
