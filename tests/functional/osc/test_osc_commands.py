@@ -93,6 +93,28 @@ class MigtunerOscTest(base.ServersTestBase):
     # started it has returned, or nothing could run in parallel.
     CAST_AS_CALL = False
     microversion = 'latest'
+    # nova's helper gives a migration 5 s to reach a status; the compute
+    # side here measures, plans and reports, which on a loaded 2-core CI
+    # machine took longer (seen: still "running" after 5 s).
+    MIGRATION_STATUS_TIMEOUT_S = 60
+
+    def _wait_for_migration_status(self, server, expected_statuses):
+        statuses = [status.lower() for status in expected_statuses]
+        actual = None
+        api = getattr(self, 'admin_api', self.api)
+        deadline = time.monotonic() + self.MIGRATION_STATUS_TIMEOUT_S
+        while time.monotonic() < deadline:
+            for migration in api.api_get(
+                    '/os-migrations').body['migrations']:
+                if migration['instance_uuid'] == server['id']:
+                    actual = migration['status']
+                    if actual.lower() in statuses:
+                        return migration
+            time.sleep(0.5)
+        self.fail('Timed out after %d s waiting for migration with status '
+                  'for instance %s (expected "%s", got "%s")'
+                  % (self.MIGRATION_STATUS_TIMEOUT_S, server['id'],
+                     expected_statuses, actual))
 
     def setUp(self):
         super().setUp()
