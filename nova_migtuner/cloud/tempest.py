@@ -89,8 +89,17 @@ def run(cloud, regex, concurrency=1):
             % tempest)
     base = workspace(cloud)
     if not os.path.exists(os.path.join(base, '.stestr.conf')):
-        subprocess.run([tempest, 'init', base], check=True,
-                       stdout=subprocess.DEVNULL)
+        # The workspace is registered in a file of the cloud's own, not in
+        # ~/.tempest/workspace.yaml, where an earlier cloud's entry of the
+        # same name would make init refuse.
+        init = subprocess.run(
+            [tempest, 'init', '--name', 'nova-migtuner-cloud',
+             '--workspace-path', L.path('tempest-workspace.yaml'), base],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            timeout=120)
+        if init.returncode:
+            raise cloud_mod.CloudError('tempest init %s failed:\n%s'
+                                       % (base, init.stdout[-2000:]))
     write_config(cloud)
     env = dict(os.environ)
     env.pop('OS_CLOUD', None)
