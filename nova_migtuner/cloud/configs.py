@@ -40,10 +40,9 @@ def write(path, sections):
     return path
 
 
-def authtoken(layout, user):
+def _service_user(user):
+    """keystoneauth password options of a service user in project service."""
     return [
-        ('www_authenticate_uri', layout.url(layout.keystone_port)),
-        ('auth_url', layout.url(layout.keystone_port)),
         ('auth_type', 'password'),
         ('project_domain_name', 'Default'),
         ('user_domain_name', 'Default'),
@@ -51,22 +50,20 @@ def authtoken(layout, user):
         ('username', user),
         ('password', layout_mod.PASSWORD),
         ('region_name', layout_mod.REGION),
-        ('service_token_roles_required', True),
     ]
+
+
+def authtoken(layout, user):
+    """``[keystone_authtoken]`` of a service's API."""
+    return ([('www_authenticate_uri', layout.url(layout.keystone_port)),
+             ('auth_url', layout.url(layout.keystone_port))] +
+            _service_user(user) + [('service_token_roles_required', True)])
 
 
 def service_auth(layout, user='nova'):
-    return [
-        ('auth_type', 'password'),
-        ('auth_url', layout.keystone_url),
-        ('project_domain_name', 'Default'),
-        ('user_domain_name', 'Default'),
-        ('project_name', 'service'),
-        ('username', user),
-        ('password', layout_mod.PASSWORD),
-        ('region_name', layout_mod.REGION),
-        ('valid_interfaces', 'public'),
-    ]
+    """How nova authenticates to another service (or as itself)."""
+    return ([('auth_url', layout.keystone_url)] + _service_user(user) +
+            [('valid_interfaces', 'public')])
 
 
 def keystone(layout):
