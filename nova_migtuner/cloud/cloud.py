@@ -296,9 +296,8 @@ class Cloud:
                              '"tools/run setup".' % ', '.join(missing))
 
     def _start(self, service, started, before=None):
-        if service.is_running() and service.ready() is None:
-            return
-        if before is not None:
+        # Service.start leaves a running, answering service alone.
+        if before is not None and not service.is_running():
             before()
         try:
             if service.start():

@@ -43,24 +43,21 @@ class ServerObserver:
                 return dom
         return None
 
-    def running_on(self):
-        """Test bed hosts where the server's domain is running."""
+    def _hosts_in_state(self, state):
         hosts = []
         for name in self.cloud.bed.hosts:
             dom = self.domain(name)
-            if dom is not None and dom.isActive() and \
-                    dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
+            if dom is not None and dom.isActive() and dom.state()[0] == state:
                 hosts.append(name)
         return hosts
 
+    def running_on(self):
+        """Test bed hosts where the server's domain is running."""
+        return self._hosts_in_state(libvirt.VIR_DOMAIN_RUNNING)
+
     def paused_on(self):
-        hosts = []
-        for name in self.cloud.bed.hosts:
-            dom = self.domain(name)
-            if dom is not None and dom.isActive() and \
-                    dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
-                hosts.append(name)
-        return hosts
+        """Test bed hosts where the server's domain is paused."""
+        return self._hosts_in_state(libvirt.VIR_DOMAIN_PAUSED)
 
     def completed_stats(self, bed_host):
         """libvirt's statistics of the last completed job on ``bed_host``
