@@ -139,7 +139,7 @@ def observed_numbers(samples, completed):
     """Outcome-independent numbers: the completed statistics where libvirt
     kept them, else the last polled job statistics.
     """
-    last = samples[-1][1] if samples else {}
+    last = last_job_sample(samples)
     has_completed = bool(completed.get('time_elapsed'))
     source = completed if has_completed else last
     return {
@@ -156,6 +156,21 @@ def observed_numbers(samples, completed):
             (s.get('auto_converge_throttle', 0) for _, s in samples),
             default=None),
     }
+
+
+def last_job_sample(samples):
+    """The latest statistics of the migration job the samples saw.
+
+    A poll that lands while libvirt tears down a cancelled job can return
+    the job's type with every counter reset to zero; such a sample must not
+    stand for the whole migration, so the one that saw most of the job
+    (the largest elapsed time, the later of equals) is the last word.
+    """
+    best = {}
+    for _, stats in samples:
+        if stats.get('time_elapsed', 0) >= best.get('time_elapsed', 0):
+            best = stats
+    return best
 
 
 def remaining_series(samples):

@@ -72,6 +72,15 @@ def test_observed_numbers_after_post_copy_come_from_the_last_poll():
     assert numbers['data_bytes'] == 100
 
 
+def test_observed_numbers_ignore_a_zeroed_poll_after_an_abort():
+    # Polled while libvirt tears down the cancelled job: counters reset.
+    zeroed = {'type': 2, 'time_elapsed': 0, 'data_processed': 0}
+    numbers = nova_path.observed_numbers(
+        [(1.0, POLL), (1.1, zeroed)], {})
+    assert numbers['total_time_s'] == 3.0
+    assert numbers['data_bytes'] == 100
+
+
 def test_notification_compared_with_the_observer():
     same = nova_path.compare({'data_bytes': 1000, 'downtime_ms': 50},
                              {'data_bytes_transferred': 1000,
