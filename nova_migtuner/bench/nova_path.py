@@ -42,15 +42,17 @@ from nova_migtuner.cloud import configs
 from nova_migtuner.cloud import observer as observer_mod
 from nova_migtuner.cloud import openstack_cli
 from nova_migtuner.reports import store as store_mod
+from nova_migtuner.testbed import job_events
 
 # The same three methods as the engine path, by the same names.
 STOCK, NOVA_BEST, MIGTUNER = methods.STOCK, methods.NOVA_BEST, methods.MIGTUNER
 METHODS = methods.METHODS
 SOURCE_HOST = 'migtuner-a'
-# After post-copy libvirt keeps no completed statistics on either host, so
-# the last poll is the final word: poll often enough that it misses little
-# (32 MiB/s x 0.1 s = 3 MiB).
+# The final numbers come from the source's job-completed event; when none
+# comes (a cancelled or failed job) the last poll is the final word: poll
+# often enough that it misses little (32 MiB/s x 0.1 s = 3 MiB).
 POLL_INTERVAL_S = 0.1
+JOB_EVENT_TIMEOUT_S = 5.0
 # Past the run cap: nova's own timeout action (abort, or force-complete)
 # has this long to finish before the bench aborts through the API.
 GRACE_S = 60.0
@@ -135,15 +137,17 @@ class Observer:
         self._thread.join(timeout=10)
 
 
-def observed_numbers(samples, completed):
+def observed_numbers(samples, completed, completed_source='destination '
+                                                          'completed'):
     """Outcome-independent numbers: the completed statistics where libvirt
-    kept them, else the last polled job statistics.
+    gave them (*completed*, labelled *completed_source*), else the last
+    polled job statistics.
     """
     last = last_job_sample(samples)
     has_completed = bool(completed.get('time_elapsed'))
     source = completed if has_completed else last
     return {
-        'stats_source': ('destination completed' if has_completed else
+        'stats_source': (completed_source if has_completed else
                          'source last poll' if samples else None),
         'total_time_s': (source['time_elapsed'] / 1000.0
                          if source.get('time_elapsed') is not None
@@ -194,7 +198,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
     case = {'via': 'nova', 'workload': bench_workload.name,
             'workload_description': bench_workload.description,
             'method': method, 'observed': None, 'error': None}
-    server = None
+    server = job_completed = None
     try:
         server = cli.boot(name, image, cloud_mod.FLAVOR_NAME,
                           host=SOURCE_HOST)
@@ -205,6 +209,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
         probe = watch.heartbeat_probe().start()
         probe.wait_for_beats(source, 20, 10.0)
         observer = Observer(watch, source).start()
+        job_completed = job_events.JobCompletedListener(
+            cloud.bed.uri(source)).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])
         migration = _wait_for_end(cli, server['id'], run_cap_s + GRACE_S)
@@ -216,9 +222,15 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
         if running:
             probe.wait_for_beats(running[0], 10, 10.0)
         beat = probe.stop()
-        completed = watch.completed_stats(dest_host) if running == [
-            dest_host] and dest_host != source else {}
-        numbers = observed_numbers(observer.samples, completed)
+        moved = running == [dest_host] and dest_host != source
+        completed = job_completed.stats(
+            server['id'], JOB_EVENT_TIMEOUT_S if moved else 0.0)
+        completed_source = 'source job-completed event'
+        if not completed.get('time_elapsed') and moved:
+            completed = watch.completed_stats(dest_host)
+            completed_source = 'destination completed'
+        numbers = observed_numbers(observer.samples, completed,
+                                   completed_source)
         target = next(h for h in cloud.bed.hosts if h != source)
         hb = engine_runs.heartbeat_downtime(probe.samples(), source, target)
         outcome = _outcome(migration, source, running, dest_host)
@@ -241,6 +253,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
         case['observed'] = case['observed'] or {'outcome': 'not run'}
         progress('    failed: %s' % case['error'])
     finally:
+        if job_completed is not None:
+            job_completed.stop()
         if server is not None:
             cli.run('server', 'delete', '--wait', server['id'], check=False)
     return case
