@@ -69,13 +69,18 @@ def test_config_file_sets_the_default_strategy(capsys, tmp_path):
     assert data['max_downtime_ms'] == 300
 
 
-def test_bad_config_value_exits_2(capsys, tmp_path):
+@pytest.mark.parametrize('text,option', [
+    ('[migtuner]\nmax_downtime_ms = 3\n', 'max_downtime_ms'),
+    ('[migtuner_strategy_fastest]\npost_copy_gain = 0.5\n', 'post_copy_gain'),
+])
+def test_bad_config_value_exits_2(capsys, tmp_path, text, option):
     f = tmp_path / 'nova.conf'
-    f.write_text('[migtuner]\nmax_downtime_ms = 3\n')
+    f.write_text(text)
     with pytest.raises(SystemExit) as exc:
         cli.main(['plan', '--memory', '4GiB', '--config-file', str(f)])
     assert exc.value.code == 2
-    assert 'max_downtime_ms' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert option in err and str(f) in err
 
 
 @pytest.mark.parametrize('name', ['testbed', 'bench'])
@@ -122,3 +127,21 @@ def test_auto_converge_only_when_nova_permits_it(capsys):
     code, out, _ = run(capsys, *(args + ('--permit-auto-converge',)))
     assert code == 0
     assert 'VIR_MIGRATE_AUTO_CONVERGE' in json.loads(out)['flags']
+
+
+def _fastest_method(capsys, *argv):
+    code, out, _ = run(capsys, 'plan', '--memory', '2GiB', '--dirty-rate',
+                       '40MiB/s', '--bandwidth', '1Gbit/s',
+                       '--permit-post-copy', '--strategy', 'fastest',
+                       '--format', 'json', *argv)
+    assert code == 0
+    return json.loads(out)['prediction']['method']
+
+
+def test_config_file_tunes_the_strategy(capsys, tmp_path):
+    # Post-copy is faster by more than the default gain of 1.1 ...
+    assert _fastest_method(capsys) == 'post-copy'
+    f = tmp_path / 'nova.conf'
+    # ... but not by a gain of 100.
+    f.write_text('[migtuner_strategy_fastest]\npost_copy_gain = 100\n')
+    assert _fastest_method(capsys, '--config-file', str(f)) == 'pre-copy'

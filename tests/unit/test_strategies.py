@@ -309,3 +309,41 @@ def test_strategy_tunables_are_options_of_its_own_group():
         'post_copy_gain']
     assert [o.dest for o in groups['migtuner_strategy_balanced']] == [
         'max_comfortable_rounds', 'auto_converge_tolerance']
+
+
+# 2 GiB at 40 MiB/s over 1 Gbit/s: post-copy is faster than pre-copy by
+# more than the default post_copy_gain (1.1), not by 100.
+GAIN_CASE = dict(memory=2 * GiB, dirty=40 * MiB, link=125e6,
+                 permit_post_copy=True)
+
+
+def test_nova_conf_tunes_the_strategies_inside_nova():
+    # Inside nova the planner's strategies read nova's global CONF.
+    from oslo_config import cfg
+    inputs = make(**GAIN_CASE)
+    planner.available_strategies()      # registers the strategies' groups
+    assert planner.build_plan(
+        inputs, operator_strategy='fastest').prediction.method == 'post-copy'
+    cfg.CONF.set_override('post_copy_gain', 100, 'migtuner_strategy_fastest')
+    try:
+        assert planner.build_plan(
+            inputs,
+            operator_strategy='fastest').prediction.method == 'pre-copy'
+    finally:
+        cfg.CONF.clear_override('post_copy_gain', 'migtuner_strategy_fastest')
+
+
+def test_strategies_for_a_conf_read_that_conf():
+    from oslo_config import cfg
+    conf = cfg.ConfigOpts()
+    strategies = planner.strategies_for(conf)
+    conf([], default_config_files=[])
+    assert set(ALL) <= set(strategies)
+    conf.set_override('post_copy_gain', 100, 'migtuner_strategy_fastest')
+    inputs = make(**GAIN_CASE)
+    assert planner.build_plan(
+        inputs, operator_strategy='fastest',
+        strategies=strategies).prediction.method == 'pre-copy'
+    # nova's global CONF is left alone.
+    assert planner.build_plan(
+        inputs, operator_strategy='fastest').prediction.method == 'post-copy'
