@@ -173,7 +173,8 @@ def build_listener(conf, report_store, topics=DEFAULT_TOPICS,
                    pool=DEFAULT_POOL, executor='threading', url=None):
     """Return ``(listener, endpoint)`` on *conf*'s notification transport
     (*url*, else ``[oslo_messaging_notifications] transport_url``, else
-    ``[DEFAULT] transport_url``)."""
+    ``[DEFAULT] transport_url``).
+    """
     transport = oslo_messaging.get_notification_transport(conf, url=url)
     targets = [oslo_messaging.Target(topic=topic) for topic in topics]
     endpoint = ReportEndpoint(report_store)

@@ -122,7 +122,8 @@ def default_path():
 
 def flavor_from_payload(payload):
     """Flavor name if the payload carries one (a later payload version may:
-    ``flavor_name``, or nova's nested ``flavor`` object)."""
+    ``flavor_name``, or nova's nested ``flavor`` object).
+    """
     name = payload.get('flavor_name')
     if name:
         return str(name)
@@ -155,7 +156,8 @@ def report_row(message_id, payload, emitted_at=None, received_at=None):
 
 class ReportStore:
     """The SQLite database; one short connection per call (the collector
-    writes while operators read)."""
+    writes while operators read).
+    """
 
     def __init__(self, path, create=True):
         self.path = path

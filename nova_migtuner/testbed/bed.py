@@ -94,7 +94,8 @@ class Testbed:
     @classmethod
     def from_environment(cls):
         """Test bed configured by NOVA_MIGTUNER_TESTBED_DIR and
-        NOVA_MIGTUNER_TESTBED_PORTS ("16609,16610")."""
+        NOVA_MIGTUNER_TESTBED_PORTS ("16609,16610").
+        """
         ports = DEFAULT_PORTS
         if os.environ.get(PORTS_ENV):
             try:
@@ -287,7 +288,8 @@ class Testbed:
     def boot_guest(self, name, host='a', memory_mib=256, vcpus=1,
                    workload=None, persistent=True, timeout=BOOT_TIMEOUT_S):
         """Start a TCG guest on ``host``; return its virDomain once the
-        workload runs (its "mtw ready" line is on the console)."""
+        workload runs (its "mtw ready" line is on the console).
+        """
         xml = self.guest_xml(name, memory_mib, vcpus, workload)
         conn = self.connect(host)
         for other in HOST_NAMES:
@@ -413,7 +415,8 @@ class Testbed:
 
     def diagnostics(self, name=None, lines=40):
         """Text for a failure report: both daemons' log tails, ``name``'s
-        QEMU log tails and the state of every QEMU process of the bed."""
+        QEMU log tails and the state of every QEMU process of the bed.
+        """
         parts = []
         for host in self.hosts.values():
             parts.append('--- host %s: libvirtd pid %s, %s (tail) ---\n%s'
@@ -437,14 +440,16 @@ class Testbed:
     def heartbeat_probe(self, name,
                         poll_interval_s=heartbeat.DEFAULT_POLL_INTERVAL_S):
         """A HeartbeatProbe over ``name``'s heartbeat logs on both hosts
-        (not started)."""
+        (not started).
+        """
         return heartbeat.HeartbeatProbe(
             {host: self.heartbeat_log(name, host) for host in HOST_NAMES},
             poll_interval_s=poll_interval_s)
 
     def workload_reports(self, name, host=None):
         """Rate reports of ``name``'s workload, oldest first, on ``host``
-        (default: where the guest is active now)."""
+        (default: where the guest is active now).
+        """
         host = host or self.host_of(name)
         if host is None:
             return []

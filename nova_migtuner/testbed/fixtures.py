@@ -49,7 +49,8 @@ def _unavailable(message):
 
 def acquire_shared_testbed():
     """The shared running Testbed (brought up if needed); skips if it
-    cannot run. Pair every call with release_shared_testbed()."""
+    cannot run. Pair every call with release_shared_testbed().
+    """
     global _shared, _users
     with _lock:
         if _shared is None:
@@ -117,7 +118,8 @@ def _unblock_hung_test(nodeid, seconds):
 @pytest.fixture(autouse=True)
 def testbed_hang_guard(request):
     """Per test using ``testbed``: after NOVA_MIGTUNER_TESTBED_HANG_S,
-    report and kill the bed's QEMUs instead of hanging the run."""
+    report and kill the bed's QEMUs instead of hanging the run.
+    """
     if 'testbed' not in request.fixturenames:
         yield
         return

@@ -79,7 +79,8 @@ migration_port_max = {migration_port_max}
 
 class LibvirtHost:
     """A libvirtd listening on ``listen_addr``:``tcp_port`` with its own
-    state under ``base_dir/name``."""
+    state under ``base_dir/name``.
+    """
 
     def __init__(self, name, base_dir, tcp_port, migration_ports,
                  listen_addr='127.0.0.1', extra_mounts=()):
@@ -171,7 +172,8 @@ class LibvirtHost:
 
     def guest_qemu_pid(self, guest_name):
         """PID of the running QEMU of ``guest_name`` on this host, or None
-        (read from libvirt's PID file, checked against qemu_pids())."""
+        (read from libvirt's PID file, checked against qemu_pids()).
+        """
         try:
             with open(self.path('/run/libvirt/qemu/%s.pid'
                                 % guest_name)) as f:

@@ -54,7 +54,8 @@ def run(argv, cwd=None, input_bytes=None, timeout=300, env=None):
 
 def _stat_fields(pid):
     """/proc/PID/stat fields after the command name (state, ppid, ...),
-    or None if the process is gone."""
+    or None if the process is gone.
+    """
     try:
         with open('/proc/%d/stat' % pid) as f:
             stat = f.read()
@@ -89,7 +90,8 @@ def is_running(pid):
 def thread_states(pid):
     """One line per thread of ``pid``: id, name, state letter and the
     kernel function it waits in (wchan); tells a busy QEMU from a blocked
-    one in a failure report."""
+    one in a failure report.
+    """
     lines = []
     try:
         tids = sorted(os.listdir('/proc/%d/task' % pid), key=int)

@@ -60,7 +60,8 @@ class ListColumn(LinesColumn):
 
 class OptionalColumn(columns.FormattableColumn):
     """A number or text that may be absent: null in JSON, *absent* ('-'
-    unless the column says what absence means) in a table."""
+    unless the column says what absence means) in a table.
+    """
 
     def __init__(self, value, absent='-'):
         super().__init__(value)
@@ -133,7 +134,8 @@ NOVA_PERMIT_AUTO_CONVERGE = cfg.BoolOpt('live_migration_permit_auto_converge',
 
 def with_nova_auto_converge(conf):
     """Register nova's ``live_migration_permit_auto_converge`` on *conf*
-    (already parsed: oslo.config reads the files' value when asked)."""
+    (already parsed: oslo.config reads the files' value when asked).
+    """
     try:
         conf.register_opt(NOVA_PERMIT_AUTO_CONVERGE, group='libvirt')
     except cfg.DuplicateOptError:     # registered by the loader itself
@@ -170,7 +172,8 @@ def reports_for(store, server_id):
 def wait_for_report(store, server_id, migration_uuid, started_at, timeout,
                     sleep=time.sleep, clock=time.monotonic):
     """The stored ``.end`` report of this migration, waiting up to
-    *timeout* s for the collector to store it; None if none came."""
+    *timeout* s for the collector to store it; None if none came.
+    """
     if store is None:
         return None
     deadline = clock() + timeout

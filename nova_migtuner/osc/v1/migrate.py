@@ -18,7 +18,8 @@ LOG = logging.getLogger(__name__)
 
 def read_secret(parsed_args, settings):
     """The operator secret: --secret-file, $MIGTUNER_OPERATOR_SECRET,
-    $MIGTUNER_OPERATOR_SECRET_FILE, then [migtuner] operator_secret."""
+    $MIGTUNER_OPERATOR_SECRET_FILE, then [migtuner] operator_secret.
+    """
     path = parsed_args.secret_file or os.environ.get(common.ENV_SECRET_FILE)
     if path:
         try:
@@ -32,7 +33,8 @@ def read_secret(parsed_args, settings):
 
 def watch_migration(watch, clock, sleep, poll_interval, timeout, progress):
     """Poll until the migration ends; returns a ``MigrationResult`` or
-    None when interrupted or timed out (the migration goes on in nova)."""
+    None when interrupted or timed out (the migration goes on in nova).
+    """
     started = clock()
     while True:
         polled = watch.poll()

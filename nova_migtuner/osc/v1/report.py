@@ -23,7 +23,8 @@ MIGRATION_COLUMNS = ('time', 'server', 'flavor', 'source', 'destination',
 
 def resolve_flavors(client, report_store, reports):
     """Fill in flavor names the notifications did not carry, from the
-    servers that still exist; returns the reports re-read."""
+    servers that still exist; returns the reports re-read.
+    """
     missing = sorted({r.instance_uuid for r in reports if not r.flavor})
     for uuid in missing:
         try:
