@@ -7,6 +7,6 @@ returns a frozen ``plan``; ``timing`` decides when to start. The
 notification payloads (``notification_schema``, ``payloads``), the
 destination's hand-off of its numbers (``handoff``) and the check of
 nova's private surface (``compat``) are plain functions over plain values
-too. ``tests/unit/test_planning_purity.py`` imports all of it with nova
+too. ``tests/unit/planning/test_purity.py`` imports all of it with nova
 and libvirt blocked.
 """

@@ -4,7 +4,7 @@ One test per option (or per group of options treated alike), through the
 REST API with real nova services in process: the option is set as an admin
 sets it in nova.conf and the test looks at what reached libvirt. The
 operations guide's table of nova options (doc/source/ops/nova-options.rst)
-names these tests; ``tests/unit/test_nova_options_doc.py`` checks that the
+names these tests; ``tests/unit/test_ops_guide.py`` checks that the
 table and this file cover every option nova 34 has.
 """
 

@@ -50,8 +50,10 @@ print(json.dumps({'modules': modules, 'attempts': attempts,
 
 
 def run_child():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
+    # The repository's root (tests/unit/planning/../../..): this tree's
+    # code, not an installed copy.
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
+                                        '..'))
     env = dict(os.environ, PYTHONPATH=root)
     done = subprocess.run([sys.executable, '-c', CHILD], env=env,
                           capture_output=True, text=True, timeout=120)

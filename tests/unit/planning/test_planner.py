@@ -1,4 +1,4 @@
-"""Every strategy, the plan invariants, and property-based checks."""
+"""Choosing the strategy, its plugins and options, and the plan invariants."""
 
 import dataclasses
 
@@ -12,19 +12,10 @@ from nova_migtuner.planning import plan as P
 from nova_migtuner.planning import planner
 from nova_migtuner import units
 
-GiB = units.GiB
-MiB = units.MiB
-ALL = ('balanced', 'min_downtime', 'fastest', 'conservative')
-
-
-def make(memory=8 * GiB, dirty=20 * MiB, link=110e6, **limits):
-    policy = limits.pop('policy', ctx.GuestPolicy())
-    extra = {k: limits.pop(k) for k in list(limits)
-             if k in ('source_host_load', 'seconds_since_instance_migration',
-                      'touched_bytes', 'working_set_bytes')}
-    return ctx.MigrationInputs(
-        memory_bytes=memory, link_bandwidth=link, dirty_rate=dirty,
-        policy=policy, limits=ctx.AdminLimits(**limits), **extra)
+from tests.unit.planning.factories import ALL
+from tests.unit.planning.factories import GiB
+from tests.unit.planning.factories import make
+from tests.unit.planning.factories import MiB
 
 
 def test_all_four_strategies_are_registered_plugins():
@@ -39,42 +30,6 @@ def test_unknown_strategy_lists_the_available_ones():
     assert "'yolo'" in str(exc.value)
     for name in ALL:
         assert name in str(exc.value)
-
-
-@pytest.mark.parametrize('name', ALL)
-def test_idle_guest_gets_a_live_precopy_that_completes(name):
-    plan = planner.build_plan(make(memory=2 * GiB, dirty=0.0),
-                              operator_strategy=name)
-    assert P.LIVE in plan.flags
-    assert plan.prediction.converges
-    assert plan.prediction.method in ('pre-copy', 'auto-converge')
-    assert plan.prediction.total_seconds == pytest.approx(2 * GiB / 110e6)
-    assert plan.timing.action == P.TIMING_START
-
-
-def test_balanced_on_a_fast_dirtier_uses_post_copy_only_when_permitted():
-    busy = dict(memory=32 * GiB, dirty=190 * MiB, link=110e6)
-    allowed = planner.build_plan(make(permit_post_copy=True, **busy))
-    assert P.POSTCOPY in allowed.flags
-    assert allowed.prediction.method == 'post-copy'
-    assert any(s.action == P.ACTION_POST_COPY for s in allowed.escalation)
-    text = ' '.join(allowed.explain())
-    assert '190 MiB/s' in text and 'post-copy permitted' in text
-
-    refused = planner.build_plan(make(permit_post_copy=False, **busy))
-    assert P.POSTCOPY not in refused.flags
-    assert P.AUTO_CONVERGE in refused.flags
-    assert refused.deadline_action == P.ACTION_ABORT
-    assert 'post-copy not permitted' in ' '.join(refused.explain())
-
-
-def test_balanced_starts_low_and_raises_downtime_step_by_step():
-    plan = planner.build_plan(make(memory=4 * GiB, dirty=30 * MiB,
-                                   max_downtime_ms=500))
-    assert plan.initial_downtime_ms == 50
-    raises = [s.downtime_ms for s in plan.escalation
-              if s.action == P.ACTION_RAISE_DOWNTIME]
-    assert raises == sorted(raises) and raises[-1] == 500
 
 
 def test_guest_wish_lowers_the_cap_but_cannot_raise_it():
@@ -94,92 +49,6 @@ def test_flavor_can_forbid_post_copy_that_the_admin_permits():
         assert P.POSTCOPY not in plan.flags
 
 
-def test_fastest_switches_to_post_copy_after_the_first_pass():
-    plan = planner.build_plan(
-        make(memory=8 * GiB, dirty=200 * MiB, permit_post_copy=True),
-        operator_strategy='fastest')
-    assert plan.escalation[0].trigger == P.TRIGGER_ITERATION
-    assert plan.escalation[0].action == P.ACTION_POST_COPY
-    assert plan.initial_downtime_ms == plan.max_downtime_ms
-
-
-def test_fastest_keeps_pre_copy_when_post_copy_is_not_faster():
-    plan = planner.build_plan(make(memory=8 * GiB, dirty=1 * MiB,
-                                   permit_post_copy=True),
-                              operator_strategy='fastest')
-    assert plan.prediction.method == 'pre-copy'
-
-
-def test_conservative_refuses_what_cannot_converge():
-    plan = planner.build_plan(
-        make(memory=16 * GiB, dirty=400 * MiB, permit_post_copy=True,
-             permit_auto_converge=False),
-        operator_strategy='conservative')
-    assert plan.timing.action == P.TIMING_REFUSE
-    assert P.POSTCOPY not in plan.flags
-    assert plan.deadline_action == P.ACTION_ABORT
-
-
-def test_min_downtime_prefers_post_copy_to_longer_pauses():
-    plan = planner.build_plan(
-        make(memory=8 * GiB, dirty=60 * MiB, permit_post_copy=True),
-        operator_strategy='min_downtime')
-    assert plan.initial_downtime_ms == 100
-    assert plan.escalation[0].action == P.ACTION_POST_COPY
-
-
-def test_min_downtime_compresses_only_with_spare_host_cpu():
-    base = dict(memory=8 * GiB, dirty=60 * MiB, permit_compression=True)
-    idle_host = planner.build_plan(make(source_host_load=0.2, **base),
-                                   operator_strategy='min_downtime')
-    busy_host = planner.build_plan(make(source_host_load=0.8, **base),
-                                   operator_strategy='min_downtime')
-    assert idle_host.compression == P.COMPRESSION_XBZRLE
-    assert P.COMPRESSED in idle_host.flags
-    assert busy_host.compression is None
-
-
-def test_fast_links_get_parallel_connections_without_post_copy():
-    c = make(memory=64 * GiB, dirty=10 * MiB, link=25e9 / 8,
-             max_parallel_connections=4)
-    plan = planner.build_plan(c)
-    assert plan.parallel_connections == 3
-    assert P.PARALLEL in plan.flags
-
-
-def test_pause_at_deadline_only_when_permitted_and_short():
-    stuck = dict(memory=4 * GiB, dirty=200 * MiB, permit_auto_converge=False,
-                 working_set_bytes=100 * MiB)
-    short = planner.build_plan(make(permit_pause=True,
-                                    max_pause_downtime_ms=2000, **stuck))
-    assert short.deadline_action == P.ACTION_PAUSE
-    assert short.max_pause_ms == 2000
-    never = planner.build_plan(make(permit_pause=False, **stuck))
-    assert never.deadline_action == P.ACTION_ABORT
-    assert never.max_pause_ms == 0
-
-
-def test_spacing_waits_or_refuses():
-    wait = planner.build_plan(make(instance_spacing_s=60, max_deferral_s=300,
-                                   seconds_since_instance_migration=20))
-    assert wait.timing.action == P.TIMING_WAIT
-    assert wait.timing.wait_for == P.WAIT_FOR_SPACING
-    assert wait.timing.max_wait_seconds == pytest.approx(40)
-    refuse = planner.build_plan(make(instance_spacing_s=600,
-                                     max_deferral_s=60,
-                                     seconds_since_instance_migration=20))
-    assert refuse.timing.action == P.TIMING_REFUSE
-    assert 'instance_spacing_s 600 s' in refuse.timing.reason
-
-
-def test_busy_host_waits_for_a_quieter_moment():
-    plan = planner.build_plan(make(source_host_load=0.95, max_deferral_s=120,
-                                   busy_host_cpu_load=0.85))
-    assert plan.timing.action == P.TIMING_WAIT
-    assert plan.timing.wait_for == P.WAIT_FOR_QUIET
-    assert '95 %' in plan.timing.reason
-
-
 def test_invariant_check_rejects_a_plugin_that_breaks_limits():
     c = make(permit_post_copy=False, max_downtime_ms=300)
     good = planner.build_plan(c)
@@ -193,19 +62,6 @@ def test_invariant_check_rejects_a_plugin_that_breaks_limits():
     with pytest.raises(planner.PlanInvariantError, match='pauses'):
         planner.check_invariants(paused, c)
 
-
-def test_plan_dict_has_the_documented_fields():
-    d = planner.build_plan(make()).to_dict()
-    for key in ('strategy', 'flags', 'initial_downtime_ms',
-                'bandwidth_mib_s', 'escalation', 'timing', 'prediction',
-                'explain'):
-        assert key in d
-    for key in ('converges', 'total_seconds', 'bytes', 'downtime_ms',
-                'rounds'):
-        assert key in d['prediction']
-
-
-# -- property-based: random contexts never crash or break an invariant ---
 
 limits_st = st.builds(
     ctx.AdminLimits,
@@ -223,7 +79,6 @@ limits_st = st.builds(
     instance_spacing_s=st.integers(0, 86400),
     host_spacing_s=st.integers(0, 3600),
     busy_host_cpu_load=st.floats(0, 1))
-
 policy_st = st.builds(
     ctx.GuestPolicy,
     max_downtime_ms=st.none() | st.integers(10, 60000),
@@ -268,8 +123,6 @@ def test_random_contexts_never_crash_or_break_invariants(c, name):
     assert plan.timing.max_wait_seconds <= c.limits.max_deferral_s
     assert plan.explain()
 
-
-# -- plugin identity and per-strategy options --------------------------------
 
 def _manager(*extensions):
     import stevedore

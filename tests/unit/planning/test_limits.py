@@ -67,3 +67,9 @@ def test_bandwidth_is_the_lower_cap(conf, ours, nova, expected):
     conf.set_override('max_bandwidth_mib_s', ours, group='migtuner')
     conf.set_override('live_migration_bandwidth', nova, group='libvirt')
     assert limits_mod.admin_limits(conf).max_bandwidth_mib_s == expected
+
+
+def test_link_bandwidth():
+    assert limits_mod.link_bandwidth('1Gbit/s') == (125e6, False)
+    assert limits_mod.link_bandwidth('measure', 300e6) == (300e6, True)
+    assert limits_mod.link_bandwidth('measure', None) == (125e6, False)
