@@ -2,6 +2,7 @@
 
 from nova.conf import libvirt as nova_libvirt_conf
 from oslo_config import cfg
+from oslo_config import fixture as config_fixture
 import pytest
 
 from nova_migtuner.conf import migtuner as mt_opts
@@ -73,3 +74,42 @@ def test_link_bandwidth():
     assert limits_mod.link_bandwidth('1Gbit/s') == (125e6, False)
     assert limits_mod.link_bandwidth('measure', 300e6) == (300e6, True)
     assert limits_mod.link_bandwidth('measure', None) == (125e6, False)
+
+
+@pytest.fixture
+def migtuner_conf():
+    """[migtuner] only: nova's [libvirt] options are not registered."""
+    c = cfg.ConfigOpts()
+    mt_opts.register_opts(c)
+    c([], project='nova', default_config_files=[])
+    yield c
+    for name in c.migtuner:         # shared option table, as above
+        c.clear_override(name, 'migtuner')
+
+
+def test_post_copy_is_never_more_permissive_than_nova(migtuner_conf):
+    conf = migtuner_conf
+    conf.set_override('permit_post_copy', True, group='migtuner')
+    assert limits_mod.admin_limits(conf, nova_permit_post_copy=False) \
+        .permit_post_copy is False
+    assert limits_mod.admin_limits(conf, nova_permit_post_copy=True) \
+        .permit_post_copy is True
+    conf.set_override('permit_post_copy', False, group='migtuner')
+    assert limits_mod.admin_limits(conf, nova_permit_post_copy=True) \
+        .permit_post_copy is False
+
+
+def test_nova_libvirt_options_are_read_when_registered(migtuner_conf):
+    conf = migtuner_conf
+    fixture = config_fixture.Config(conf)
+    fixture.setUp()
+    conf.register_opts([cfg.BoolOpt('live_migration_permit_post_copy',
+                                    default=False),
+                        cfg.IntOpt('live_migration_bandwidth', default=0)],
+                       group='libvirt')
+    conf.set_override('max_bandwidth_mib_s', 500, group='migtuner')
+    fixture.config(live_migration_bandwidth=200, group='libvirt')
+    lim = limits_mod.admin_limits(conf, nova_permit_post_copy=True)
+    assert lim.permit_post_copy is False      # nova's registered value wins
+    assert lim.max_bandwidth_mib_s == 200     # the lower cap applies
+    fixture.cleanUp()

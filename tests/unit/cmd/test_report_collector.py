@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 
-import oslo_messaging
 import pytest
 
-from nova_migtuner.reports import collector
+from nova_migtuner.cmd import cli
 from nova_migtuner.reports import store as store_mod
+
 
 UNREACHABLE = 'rabbit://guest:secretpw@127.0.0.1:1/'
 STARTED = 'Collecting migtuner.live_migration.end'
@@ -125,56 +125,6 @@ def test_missing_config_file_is_one_line(tmp_path):
     assert 'Traceback' not in proc.stderr
 
 
-def test_describe_url_hides_passwords():
-    from oslo_config import cfg
-    conf = cfg.ConfigOpts()
-    conf([])
-    assert collector.describe_url(
-        conf, 'rabbit://nova:pw@10.0.0.5:5672,nova:pw@10.0.0.6:5672/nova'
-    ) == 'rabbit://nova@10.0.0.5:5672,nova@10.0.0.6:5672/nova'
-
-
-def test_default_transport_url_is_not_a_bus():
-    from oslo_config import cfg
-    conf = cfg.ConfigOpts()
-    collector.register_transport_opts(conf)
-    conf([])
-    assert conf.transport_url == 'rabbit://'      # oslo.messaging's default
-    assert collector.transport_url(conf) == (None, None)
-    conf.set_override('transport_url', 'rabbit://nova:pw@10.0.0.5:5672/',
-                      group='oslo_messaging_notifications')
-    assert collector.transport_url(conf) == (
-        'rabbit://nova:pw@10.0.0.5:5672/',
-        '[oslo_messaging_notifications] transport_url')
-
-
-def test_write_errors_requeue_the_notification(tmp_path, monkeypatch):
-    report_store = store_mod.ReportStore(str(tmp_path / 'r.sqlite'))
-    endpoint = collector.ReportEndpoint(report_store)
-
-    def disk_full(report, payload):
-        raise store_mod.ReportStoreError('cannot write to report database '
-                                         'r.sqlite: database or disk is full')
-    monkeypatch.setattr(report_store, 'add', disk_full)
-    result = endpoint.info({}, 'nova-compute:c1', collector.END_EVENT_TYPE,
-                           {'instance_uuid': 'u1', 'outcome': 'completed'},
-                           {})
-    assert result == oslo_messaging.NotificationResult.REQUEUE
-    assert endpoint.failed == 1
-
-
-def test_store_turns_sqlite_write_errors_into_report_store_errors(tmp_path):
-    path = tmp_path / 'r.sqlite'
-    report_store = store_mod.ReportStore(str(path))
-    path.unlink()
-    path.mkdir()          # the database file became a directory
-    report = store_mod.report_row('m1', {'instance_uuid': 'u1',
-                                         'outcome': 'completed'})
-    with pytest.raises(store_mod.ReportStoreError,
-                       match='cannot write to report database'):
-        report_store.add(report, {})
-
-
 def test_listens_on_the_exchange_nova_publishes_on(tmp_path):
     # nova sets control_exchange = nova before reading nova.conf; the
     # oslo.messaging default ("openstack") receives nothing from nova.
@@ -185,3 +135,11 @@ def test_listens_on_the_exchange_nova_publishes_on(tmp_path):
         tmp_path, '[DEFAULT]\ncontrol_exchange = region1\n'
         'transport_url = %s\n' % UNREACHABLE)], False)
     assert conf.control_exchange == 'region1'
+
+
+def test_report_collector_subcommand_plugs_into_the_cli():
+    parser = cli.build_parser(only='report-collector')
+    args = parser.parse_args(['report-collector', '--database', '/tmp/x',
+                              '--topic', 't1', '--topic', 't2'])
+    assert args.topic == ['t1', 't2']
+    assert args.func.__module__ == 'nova_migtuner.cmd.report_collector'

@@ -1,0 +1,34 @@
+"""The cloud's service processes: finding every process of a service."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from nova_migtuner.cloud import services
+
+
+def test_descendants_follow_children_that_start_their_own_group(tmp_path):
+    # A child that calls setsid() (as oslo.service workers and daemons do)
+    # leaves the process group but not the tree.
+    script = tmp_path / 'tree.py'
+    script.write_text(textwrap.dedent('''\
+        import subprocess, sys, time
+        # The child says its PID once it has its own session.
+        subprocess.Popen([sys.executable, '-c',
+                          'import os, time; os.setsid(); '
+                          'print(os.getpid(), flush=True); time.sleep(60)'])
+        time.sleep(60)
+        '''))
+    parent = subprocess.Popen([sys.executable, str(script)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert os.getpgid(child) != os.getpgid(parent.pid)
+        assert set(services.descendants(parent.pid)) >= {parent.pid, child}
+        assert services.tree_rss_bytes(parent.pid) > 0
+    finally:
+        for pid in services.descendants(parent.pid):
+            os.kill(pid, signal.SIGKILL)
+        parent.wait()
