@@ -30,11 +30,11 @@ config_generator_config_file = [
 ]
 
 
-
 def _in_git_checkout():
     """openstackdocstheme reads the commit with ``git rev-parse HEAD`` in
     the working directory and warns (an error under -W) without one: a
-    release tarball builds with the plain theme instead."""
+    release tarball builds with the plain theme instead.
+    """
     try:
         subprocess.run(['git', 'rev-parse', 'HEAD'], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
