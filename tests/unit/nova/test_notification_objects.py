@@ -24,7 +24,7 @@ from nova_migtuner.engine import measure
 from nova_migtuner.nova import notification_objects as objects_mod
 from nova_migtuner.planning import notification_schema as notif
 from nova_migtuner.planning import payloads
-from tests.unit.nova import test_pure
+from tests.unit.planning import test_payloads
 
 GiB = 2 ** 30
 SAMPLES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'doc',
@@ -80,7 +80,7 @@ def _end_payload():
     action = escalation.Action(kind='raise_downtime', reason='stalled',
                                elapsed_s=12.5, downtime_ms=300)
     fields = payloads.end_fields(
-        plan=test_pure._plan(), flag_names=['VIR_MIGRATE_LIVE'],
+        plan=test_payloads._plan(), flag_names=['VIR_MIGRATE_LIVE'],
         outcome='completed',
         completed_stats={'type': 3, 'downtime': 42, 'downtime_net': 40,
                          'data_processed': 3 * GiB,
@@ -90,15 +90,15 @@ def _end_payload():
         samples=[], applied=[(action, True, None)], final_downtime_ms=300,
         wall_seconds=25.0, waited_s=0.0, fallback_reason=None,
         post_copy=False)
-    return notif.build(notif.END, **dict(test_pure._common(), **fields))
+    return notif.build(notif.END, **dict(test_payloads._common(), **fields))
 
 
 def _start_payload():
     fields = payloads.start_fields(
-        test_pure._plan(), ['VIR_MIGRATE_LIVE'],
+        test_payloads._plan(), ['VIR_MIGRATE_LIVE'],
         measure.Measurement(memory_bytes=GiB, notes=('no dirty rate',)),
         0.0, None)
-    return notif.build(notif.START, **dict(test_pure._common(), **fields))
+    return notif.build(notif.START, **dict(test_payloads._common(), **fields))
 
 
 @pytest.mark.parametrize('event,build', [(notif.END, _end_payload),
