@@ -24,6 +24,7 @@ else (a bug) propagates to the caller, whose own safety net applies.
 
 import collections
 import logging
+import time
 
 from nova_migtuner.engine import actuator as actuator_mod
 from nova_migtuner.engine import escalation as escalation_mod
@@ -31,6 +32,11 @@ from nova_migtuner.engine import report as report_mod
 from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
+
+# Resuming a guest the plan paused: try again this long, this often (s).
+# libvirt refuses a resume while the failed job is still being cleaned up.
+RESUME_RETRY_S = 10.0
+RESUME_INTERVAL_S = 0.2
 
 AppliedAction = collections.namedtuple('AppliedAction',
                                        ('action', 'applied', 'error'))
@@ -55,8 +61,15 @@ class PlanApplier:
         self.applied = []
         self._downtime_checked = False
         # Set before suspend() is called: a call that fails after pausing
-        # must still lead to a resume.
+        # must still lead to a resume. Only a guest that ran before the
+        # plan paused it is resumed (a guest paused by somebody else stays
+        # as they left it).
         self._may_have_paused = False
+        self._paused_at = None
+        self._last_sample_at = None
+        self._watchdog_fired = False
+        # The plan paused the guest and no resume made it run again.
+        self.left_paused = False
         # Set before abortJob is called: the migration call may fail on
         # the abort before abortJob has returned here.
         self.abort_requested = False
@@ -91,6 +104,7 @@ class PlanApplier:
         """Take one ``JobSample``; return the ``AppliedAction`` list."""
         if not sample.active:
             return []
+        self._last_sample_at = sample.taken_at
         if not self._downtime_checked:
             self._check_downtime()
         return [self.apply(action)
@@ -143,7 +157,11 @@ class PlanApplier:
         elif kind == plan_mod.ACTION_POST_COPY:
             self.actuator.start_post_copy()
         elif kind == plan_mod.ACTION_PAUSE:
+            if self._already_paused():
+                raise actuator_mod.ActionRefused(
+                    'the guest is already paused, not by this plan')
             self._may_have_paused = True
+            self._paused_at = self._last_sample_at
             self.actuator.suspend()
         elif kind == plan_mod.ACTION_ABORT:
             self.abort_requested = True
@@ -153,26 +171,85 @@ class PlanApplier:
                 self.abort_requested = self.aborted_by_plan
                 raise
 
+    def _already_paused(self):
+        try:
+            return bool(self.actuator.is_paused())
+        except actuator_mod.ActionRefused:
+            return False
+
+    def watch_pause(self, sample):
+        """The pause watchdog without the escalator, for a caller whose
+        escalator can no longer be trusted (it raised): abort a job that
+        still runs with the guest paused for longer than the plan allowed.
+
+        :returns: the ``AppliedAction`` of the abort, or None.
+        """
+        if (not self._may_have_paused or self._paused_at is None or
+                not sample.active or self.escalator.aborted):
+            return None
+        paused_s = sample.taken_at - self._paused_at
+        allowed_s = escalation_mod.pause_allowed_s(self.plan)
+        if paused_s <= allowed_s:
+            return None
+        action = escalation_mod.Action(
+            kind=plan_mod.ACTION_ABORT, elapsed_s=paused_s,
+            source=escalation_mod.SOURCE_WATCHDOG,
+            reason='guest paused %.1f s, more than the %.1f s allowed'
+                   % (paused_s, allowed_s))
+        self.abort_requested = True
+        try:
+            self.actuator.abort_job()
+        except actuator_mod.ActionRefused as e:
+            self.abort_requested = False
+            LOG.warning('Could not abort the job of the paused guest: '
+                        '%(error)s; trying again at the next poll',
+                        {'error': e})
+            done = AppliedAction(action, False, str(e))
+        else:
+            self.escalator.aborted = True
+            LOG.warning('Aborted the job: %s', action.reason)
+            done = AppliedAction(action, True, None)
+        self.applied.append(done)
+        return done
+
     # -- after the job -------------------------------------------------------
 
     def resume_if_paused(self, where=None, name='source',
-                         whoever_paused=False):
+                         whoever_paused=False, retry_s=None):
         """Resume the guest on *where* (default: the source) if the plan
         paused it (or anybody, with *whoever_paused*) and it is still
         paused; True if it was resumed.
+
+        A refused resume is tried again every ``RESUME_INTERVAL_S`` for
+        *retry_s* (default ``RESUME_RETRY_S``; 0: once); if the guest
+        still does not run, ``left_paused`` says so.
         """
         if not (self._may_have_paused or whoever_paused):
             return False
         where = self.actuator if where is None else where
-        try:
-            if not where.is_paused():
+        retry_s = RESUME_RETRY_S if retry_s is None else retry_s
+        give_up = time.monotonic() + retry_s
+        while True:
+            try:
+                if not where.is_paused():
+                    self._may_have_paused = False
+                    self.left_paused = False
+                    return False
+                where.resume()
+                if not where.is_paused():
+                    break
+                error = 'still paused after resume'
+            except actuator_mod.ActionRefused as e:
+                error = e
+            if time.monotonic() >= give_up:
+                self.left_paused = self._may_have_paused
+                LOG.error('Could not resume the guest on the %(name)s '
+                          'within %(s).1f s: %(error)s',
+                          {'name': name, 's': retry_s, 'error': error})
                 return False
-            where.resume()
-        except actuator_mod.ActionRefused as e:
-            LOG.error('Could not resume the guest on the %(name)s: '
-                      '%(error)s', {'name': name, 'error': e})
-            return False
+            time.sleep(RESUME_INTERVAL_S)
         self._may_have_paused = False
+        self.left_paused = False
         LOG.warning('Resumed the guest on the %s: it was still paused after '
                     'the migration', name)
         return True

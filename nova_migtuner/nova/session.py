@@ -82,29 +82,17 @@ class MigrationSession:
         self.wake = threading.Event()
         self.abort_requested = False
         self.start_requested = False
-        # What the flow decided.
-        self.measurement = None
-        # The operator's one-off strategy (signed marker), read once.
-        self.operator_strategy = None
-        self.marker_taken = False
+        # The plan the hooks apply (``arm``), why they stopped (``degrade``).
         self.plan = None
         self.fallback_reason = None
-        self.waited_s = 0.0
-        self.timing_reason = None       # why it started (or not) when it did
         # What the hooks saw and did.
         self.applier = None
         self.flags_used = None          # what migrateToURI3 received
         self.params_used = None
         self.started_at = None
-        self.ended_at = None
         self.samples = collections.deque(maxlen=MAX_SAMPLES)
         self.last_type = None
         self._nova_steps_ignored = False
-        # How it ended.
-        self.destination_stats = None
-        self.nova_called = False
-        self.nova_error = None
-        self.outcome = None
 
     @property
     def context(self):
@@ -175,6 +163,27 @@ class MigrationSession:
                 return False
             self.phase = phase
             return True
+
+    def arm(self, plan):
+        """Hand the hooks the plan to apply (None: stock nova).
+
+        Called once, just before nova's ``_live_migration`` starts.
+        """
+        self.plan = plan
+
+    def finish(self):
+        """nova's ``_live_migration`` returned or raised."""
+        with self._lock:
+            self.phase = PHASE_DONE
+
+    @staticmethod
+    def plan_fields(plan):
+        """``tuned`` and ``strategy`` of a notification about *plan*.
+
+        For notifications sent before the hooks were armed with it.
+        """
+        return dict(tuned=plan is not None,
+                    strategy=plan.strategy if plan is not None else 'stock')
 
     # -- notifications ----------------------------------------------------
 
@@ -312,6 +321,7 @@ class MigrationSession:
 
     def observe(self, domain, raw):
         """One poll of nova's monitor; applies the plan; never raises."""
+        sample = None
         try:
             sample = stats_mod.JobSample.from_job_stats(
                 raw, taken_at=self.clock())
@@ -319,16 +329,40 @@ class MigrationSession:
             if sample.has_progress_data:
                 self.samples.append(sample)
             if not self.tuned:
+                self._guard_pause(sample)
                 return
             applier = self._applier_for(domain)
             if (sample.type in (stats_mod.JOB_FAILED,
                                 stats_mod.JOB_CANCELLED)):
-                self.resume_if_paused()
+                self.resume_if_paused(retry_s=0)
                 return
             for done in applier.observe(sample):
                 self._notify_applied(done)
         except Exception as e:
             self.degrade('monitor', e)
+            self._guard_pause(sample)
+
+    def _guard_pause(self, sample):
+        """Keep the pause watchdog and the resume after a degrade.
+
+        Stock nova knows nothing of the plan's pause: a guest the plan
+        paused must not be left paused because the session degraded.
+        """
+        applier = self.applier
+        if applier is None or not applier.paused_by_plan or sample is None:
+            return
+        try:
+            if sample.type in (stats_mod.JOB_FAILED,
+                               stats_mod.JOB_CANCELLED):
+                self.resume_if_paused(retry_s=0)
+                return
+            done = applier.watch_pause(sample)
+            if done is not None:
+                self._notify_applied(done)
+        except Exception as e:
+            LOG.error('nova_migtuner could not watch the guest it paused: '
+                      '%(error)s', {'error': e}, instance=self.instance,
+                      exc_info=True)
 
     def _notify_applied(self, done):
         action = done.action
@@ -340,18 +374,29 @@ class MigrationSession:
                     reason=action.reason, applied=done.applied,
                     error=done.error)
 
-    def resume_if_paused(self):
-        """Leave the guest running on the source after a failed run."""
+    def resume_if_paused(self, retry_s=None):
+        """Leave the guest running on the source after a failed run.
+
+        :param retry_s: how long to retry a refused resume (default the
+            applier's ``RESUME_RETRY_S``; 0 inside nova's monitor, whose
+            poll must not wait).
+        """
         if self.applier is None:
             return
         try:
-            if self.applier.resume_if_paused():
+            if self.applier.resume_if_paused(retry_s=retry_s):
                 LOG.info('nova_migtuner resumed the guest it paused, the '
                          'migration did not complete',
                          instance=self.instance)
         except Exception as e:
-            LOG.warning('nova_migtuner could not resume the guest: '
-                        '%(error)s', {'error': e}, instance=self.instance)
+            LOG.error('nova_migtuner could not resume the guest: '
+                      '%(error)s', {'error': e}, instance=self.instance,
+                      exc_info=True)
+
+    @property
+    def guest_left_paused(self):
+        """The plan paused the guest and it could not be resumed."""
+        return self.applier is not None and self.applier.left_paused
 
     def job_outcome(self):
         """How nova's migration ended, from its Migration record."""

@@ -27,7 +27,7 @@ END = 'end'
 ERROR = 'error'
 EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 
-PAYLOAD_VERSION = '1.1'
+PAYLOAD_VERSION = '1.2'
 
 # Outcomes of a migration, in ``.end`` and ``.error``.
 # The outcomes are the reports' (one vocabulary).
@@ -187,6 +187,9 @@ END_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
        'of the running job) or ``none``.'),
     _f('fallback_reason', 'string',
        'Why the migration ran untuned (null when tuned).', True),
+    _f('guest_left_paused', 'boolean',
+       'True if the plan paused the guest and it could not be resumed: '
+       'the guest is paused on the source and needs an operator.'),
 )
 
 ERROR_FIELDS = COMMON_FIELDS + (

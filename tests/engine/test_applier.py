@@ -117,3 +117,54 @@ def test_refused_abort_is_not_counted_as_requested():
                                       started_at=0.0)
     applier.observe(sample(1))
     assert not applier.abort_requested and not applier.aborted_by_plan
+
+
+PAUSE_AT_1S = make_plan(max_pause_ms=60000, escalation=(
+    P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_PAUSE),))
+
+
+class FlakyResumeActuator(RecordingActuator):
+    """Refuses ``resume`` *refusals* times (always with None)."""
+
+    def __init__(self, refusals=None, **kwargs):
+        super().__init__(**kwargs)
+        self.refusals = refusals
+
+    def resume(self):
+        self.calls.append(('resume',))
+        if self.refusals is None or self.refusals > 0:
+            if self.refusals is not None:
+                self.refusals -= 1
+            raise actuator_mod.ActionRefused('resume refused')
+        self.paused = False
+
+
+def test_resume_is_retried_until_the_guest_runs():
+    act = FlakyResumeActuator(refusals=2)
+    applier = applier_mod.PlanApplier(PAUSE_AT_1S, act, started_at=0.0)
+    [done] = applier.observe(sample(1, remaining=1 * MiB))
+    assert done.applied and act.paused
+    assert applier.resume_if_paused()
+    assert not act.paused
+    assert act.calls.count(('resume',)) == 3
+    assert not applier.left_paused
+
+
+def test_guest_left_paused_when_resume_keeps_failing(monkeypatch):
+    monkeypatch.setattr(applier_mod, 'RESUME_RETRY_S', 0.3, raising=False)
+    act = FlakyResumeActuator(refusals=None)
+    applier = applier_mod.PlanApplier(PAUSE_AT_1S, act, started_at=0.0)
+    applier.observe(sample(1, remaining=1 * MiB))
+    assert not applier.resume_if_paused()
+    assert act.paused and act.calls.count(('resume',)) > 1
+    assert applier.left_paused
+
+
+def test_guest_paused_before_the_plan_paused_it_is_not_resumed():
+    act = RecordingActuator()
+    act.paused = True        # paused by somebody else before the step
+    applier = applier_mod.PlanApplier(PAUSE_AT_1S, act, started_at=0.0)
+    applier.observe(sample(1, remaining=1 * MiB))
+    assert not applier.resume_if_paused()
+    assert act.paused and ('resume',) not in act.calls
+    assert not applier.left_paused
