@@ -38,6 +38,13 @@ LOG = logging.getLogger(__name__)
 RESUME_RETRY_S = 10.0
 RESUME_INTERVAL_S = 0.2
 
+# A post-copy that failed (the link broke): restart it this long, this
+# often (s), before declaring the guest split between the hosts.
+POST_COPY_RECOVERY_S = 120.0
+POST_COPY_RECOVERY_INTERVAL_S = 1.0
+RECOVERY_RECOVERED = 'recovered'
+RECOVERY_SPLIT = 'split'
+
 AppliedAction = collections.namedtuple('AppliedAction',
                                        ('action', 'applied', 'error'))
 
@@ -70,6 +77,11 @@ class PlanApplier:
         self._watchdog_fired = False
         # The plan paused the guest and no resume made it run again.
         self.left_paused = False
+        # A failed post-copy: None (none seen), RECOVERED or SPLIT, with
+        # the attempts and seconds it took.
+        self.post_copy_recovery = None
+        self.recovery_attempts = 0
+        self.recovery_s = None
         # Set before abortJob is called: the migration call may fail on
         # the abort before abortJob has returned here.
         self.abort_requested = False
@@ -226,6 +238,12 @@ class PlanApplier:
         """
         if not (self._may_have_paused or whoever_paused):
             return False
+        if self.post_copy and (where is None or where is self.actuator):
+            # The guest's state is on the destination now: running the
+            # source's stale copy would split it.
+            LOG.error('Not resuming the guest on the source: the migration '
+                      'switched to post-copy')
+            return False
         where = self.actuator if where is None else where
         retry_s = RESUME_RETRY_S if retry_s is None else retry_s
         give_up = time.monotonic() + retry_s
@@ -253,6 +271,59 @@ class PlanApplier:
         LOG.warning('Resumed the guest on the %s: it was still paused after '
                     'the migration', name)
         return True
+
+    def post_copy_failed(self):
+        """The plan switched to post-copy and libvirt says it failed."""
+        return self.post_copy and self.actuator.postcopy_failed()
+
+    def recover_post_copy(self, dest_uri, params, flags, via=None,
+                          retry_s=None, interval_s=None):
+        """Restart a failed post-copy until it completes or *retry_s* pass.
+
+        :param dest_uri, params, flags: the migration call's.
+        :param via: the actuator to make the (long) call through; default
+            this applier's.
+        :returns: ``RECOVERY_RECOVERED`` (the guest runs on the
+            destination), ``RECOVERY_SPLIT`` (it did not within the bound:
+            paused on the source, its state on the destination), or None
+            when no failed post-copy was seen.
+        """
+        if not self.post_copy_failed():
+            return None
+        via = self.actuator if via is None else via
+        retry_s = POST_COPY_RECOVERY_S if retry_s is None else retry_s
+        interval_s = (POST_COPY_RECOVERY_INTERVAL_S if interval_s is None
+                      else interval_s)
+        started = time.monotonic()
+        LOG.warning('Post-copy migration failed; resuming it for up to '
+                    '%.0f s', retry_s)
+        while True:
+            self.recovery_attempts += 1
+            try:
+                via.resume_post_copy(dest_uri, params, flags)
+            except actuator_mod.ActionRefused as e:
+                error = e
+            else:
+                if not self.actuator.postcopy_failed():
+                    self.post_copy_recovery = RECOVERY_RECOVERED
+                    break
+                error = 'still failed after the resume'
+            if time.monotonic() - started >= retry_s:
+                self.post_copy_recovery = RECOVERY_SPLIT
+                LOG.error('Post-copy not recovered within %(s).0f s '
+                          '(%(n)d attempts): the guest is paused on the '
+                          'source and its state is on the destination; '
+                          'last error: %(error)s',
+                          {'s': retry_s, 'n': self.recovery_attempts,
+                           'error': error})
+                break
+            time.sleep(interval_s)
+        self.recovery_s = time.monotonic() - started
+        if self.post_copy_recovery == RECOVERY_RECOVERED:
+            LOG.warning('Post-copy migration recovered after %(s).1f s '
+                        '(%(n)d attempts)', {'s': self.recovery_s,
+                                             'n': self.recovery_attempts})
+        return self.post_copy_recovery
 
     def outcome(self, completed, cancelled):
         """How the migration ended; see the module function ``outcome``."""
