@@ -52,6 +52,10 @@ PHASE_DONE = 'done'
 
 # Samples with progress data kept for the report (0.5 s polls: 2 min).
 MAX_SAMPLES = 240
+# nova's monitor sees a failed post-copy as still running while the
+# migration call's hook resumes it; if the call has not come back to do so
+# within the recovery bound plus this (s), nova sees the failure.
+POST_COPY_CALL_GRACE_S = 60.0
 
 
 # nova's arguments of ``_live_migration``, passed on unchanged.
@@ -93,6 +97,11 @@ class MigrationSession:
         self.samples = collections.deque(maxlen=MAX_SAMPLES)
         self.last_type = None
         self._nova_steps_ignored = False
+        # A failed post-copy being resumed by the migration call's hook;
+        # when it was first seen; whether the hook gave up.
+        self.recovering_post_copy = False
+        self._post_copy_failed_at = None
+        self._post_copy_given_up = False
 
     @property
     def context(self):
@@ -319,6 +328,65 @@ class MigrationSession:
                       'the first poll sets it', {'error': e},
                       instance=self.instance)
 
+    def masked_job_stats(self, raw):
+        """What nova's monitor should see of this poll.
+
+        While a failed post-copy is (or is about to be) resumed by the
+        migration call's hook, nova must not see the job as failed: its
+        rollback would leave the guest's record on the source while its
+        state is on the destination. It sees a job that still runs.
+        """
+        applier = self.applier
+        if (applier is None or not applier.post_copy or
+                self._post_copy_given_up):
+            return raw
+        if not self.recovering_post_copy:
+            try:
+                if not applier.post_copy_failed():
+                    return raw
+            except Exception:
+                return raw
+            now = self.clock()
+            if self._post_copy_failed_at is None:
+                self._post_copy_failed_at = now
+            if (now - self._post_copy_failed_at >
+                    applier_mod.POST_COPY_RECOVERY_S + POST_COPY_CALL_GRACE_S):
+                # The migration call never returned to resume it.
+                return raw
+        return dict(raw, type=stats_mod.JOB_UNBOUNDED)
+
+    def recover_post_copy(self, dconnuri, params, flags):
+        """Resume a failed post-copy (bounded); True if it completed."""
+        applier = self.applier
+        self.recovering_post_copy = True
+        try:
+            if applier is None or not applier.post_copy_failed():
+                return False
+            result = applier.recover_post_copy(dconnuri, params, flags)
+        except Exception as e:
+            LOG.error('nova_migtuner could not resume the failed post-copy '
+                      'migration: %(error)s', {'error': e},
+                      instance=self.instance, exc_info=True)
+            return False
+        finally:
+            self.recovering_post_copy = False
+        self._post_copy_given_up = result != applier_mod.RECOVERY_RECOVERED
+        if result == applier_mod.RECOVERY_RECOVERED:
+            LOG.warning('nova_migtuner resumed the failed post-copy '
+                        'migration after %(s).1f s (%(n)d attempts)',
+                        {'s': applier.recovery_s,
+                         'n': applier.recovery_attempts},
+                        instance=self.instance)
+            return True
+        LOG.error('nova_migtuner could not resume the failed post-copy '
+                  'migration within %(s).0f s: the guest is paused on the '
+                  'source and its state is on the destination; an '
+                  'operator must resume it (virsh migrate --postcopy '
+                  '--postcopy-resume)',
+                  {'s': applier_mod.POST_COPY_RECOVERY_S},
+                  instance=self.instance)
+        return False
+
     def observe(self, domain, raw):
         """One poll of nova's monitor; applies the plan; never raises."""
         sample = None
@@ -427,6 +495,8 @@ class TunedDomain:
             return self._mt_domain.migrateToURI3(dconnuri, params=params,
                                                  flags=flags)
         except session.libvirt.libvirtError as e:
+            if session.recover_post_copy(dconnuri, params, flags):
+                return 0
             if not session.aborted_by_plan:
                 raise
             # The plan aborted the job: libvirt fails the call as it
@@ -443,6 +513,7 @@ class TunedDomain:
         raw = self._mt_domain.jobStats(flags)
         if not flags:
             self._mt_session.observe(self._mt_domain, raw)
+            return self._mt_session.masked_job_stats(raw)
         return raw
 
     def migrateSetMaxDowntime(self, downtime, flags=0):

@@ -60,7 +60,7 @@ class Domain:
     """
 
     def __init__(self, state=RUNNING, refuse=None):
-        self.state = state
+        self.run_state = state
         self.refuse = dict(refuse or {})
         self.calls = []
 
@@ -75,15 +75,15 @@ class Domain:
                 error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
 
     def info(self):
-        return [self.state, 2048, 2048, 1, 0]
+        return [self.run_state, 2048, 2048, 1, 0]
 
     def suspend(self):
         self._do('suspend')
-        self.state = PAUSED
+        self.run_state = PAUSED
 
     def resume(self):
         self._do('resume')
-        self.state = RUNNING
+        self.run_state = RUNNING
 
     def abortJob(self, flags=0):
         self._do('abortJob')
