@@ -185,15 +185,16 @@ def test_deadline_pause_completes_and_guest_runs_on_destination(testbed,
 class MigrationLinkCut:
     """Cuts host b's QEMU migration ports with iptables, and restores them.
 
-    TCP resets, so that both QEMUs see the link break at once.
+    Every packet to those ports gets a TCP reset, so the source QEMU sees
+    the connection break (packets merely dropped would be retransmitted by
+    TCP until the link is back, and post-copy would not fail at all).
     """
 
     def __init__(self, testbed):
         low, high = testbed.hosts['b'].migration_ports
-        self.rules = [['-p', 'tcp', '-i', 'lo', direction,
+        self.rules = [['-p', 'tcp', '-i', 'lo', '--dport',
                        '%d:%d' % (low, high), '-j', 'REJECT',
-                       '--reject-with', 'tcp-reset']
-                      for direction in ('--dport', '--sport')]
+                       '--reject-with', 'tcp-reset']]
         self.cut_at = self.restored_at = None
 
     def _iptables(self, action, rule):
