@@ -24,8 +24,14 @@ deadline running. No libvirt import: the caller hands in its libvirt
 module (the real binding or nova's fake) for its error class.
 """
 
-# virDomainState (stable enum).
+# virDomainState and its reasons (stable enums).
+DOMAIN_RUNNING = 1
 DOMAIN_PAUSED = 3
+# virDomainPausedReason: post-copy failed (libvirt 8.5+), the guest's
+# memory is split between the hosts and only a post-copy resume joins it.
+PAUSED_POSTCOPY_FAILED = 13
+# virDomainRunningReason: the destination's vCPUs run on, post-copy failed.
+RUNNING_POSTCOPY_FAILED = 11
 
 
 class ActionRefused(Exception):
@@ -79,6 +85,37 @@ class DomainActuator:
     def is_paused(self):
         # info() rather than state(): nova's fake libvirt has only info().
         return self._call(self.domain.info)[0] == DOMAIN_PAUSED
+
+    def postcopy_failed(self):
+        """True if libvirt says this domain's post-copy migration failed.
+
+        False when it cannot say (no ``state()`` in nova's fake libvirt, or
+        an error).
+        """
+        state = getattr(self.domain, 'state', None)
+        if state is None:
+            return False
+        try:
+            st, reason = state()[:2]
+        except self.libvirt.libvirtError:
+            return False
+        return ((st, reason) == (DOMAIN_PAUSED, PAUSED_POSTCOPY_FAILED) or
+                (st, reason) == (DOMAIN_RUNNING, RUNNING_POSTCOPY_FAILED))
+
+    def resume_post_copy(self, dest_uri, params, flags):
+        """Restart a failed post-copy migration; returns when it completed.
+
+        The same call as the migration's with ``VIR_MIGRATE_POSTCOPY_RESUME``
+        (libvirt 8.5+); raises ``ActionRefused`` when libvirt fails it (the
+        link is still down) or lacks the flag.
+        """
+        resume = getattr(self.libvirt, 'VIR_MIGRATE_POSTCOPY_RESUME', None)
+        if resume is None:
+            raise ActionRefused('this libvirt cannot resume a failed '
+                                'post-copy migration (libvirt 8.5+ can)')
+        postcopy = getattr(self.libvirt, 'VIR_MIGRATE_POSTCOPY', 0)
+        self._call(self.domain.migrateToURI3, dest_uri, params,
+                   flags | postcopy | resume)
 
     def is_active(self):
         try:

@@ -36,6 +36,7 @@ else (a bug) propagates to the caller, whose own safety net applies.
 
 import collections
 import logging
+import time
 
 from nova_migtuner.engine import actuator as actuator_mod
 from nova_migtuner.engine import escalation as escalation_mod
@@ -43,6 +44,18 @@ from nova_migtuner.engine import report as report_mod
 from nova_migtuner.planning import plan as plan_mod
 
 LOG = logging.getLogger(__name__)
+
+# Resuming a guest the plan paused: try again this long, this often (s).
+# libvirt refuses a resume while the failed job is still being cleaned up.
+RESUME_RETRY_S = 10.0
+RESUME_INTERVAL_S = 0.2
+
+# A post-copy that failed (the link broke): restart it this long, this
+# often (s), before declaring the guest split between the hosts.
+POST_COPY_RECOVERY_S = 120.0
+POST_COPY_RECOVERY_INTERVAL_S = 1.0
+RECOVERY_RECOVERED = 'recovered'
+RECOVERY_SPLIT = 'split'
 
 AppliedAction = collections.namedtuple('AppliedAction',
                                        ('action', 'applied', 'error'))
@@ -67,8 +80,20 @@ class PlanApplier:
         self.applied = []
         self._downtime_checked = False
         # Set before suspend() is called: a call that fails after pausing
-        # must still lead to a resume.
+        # must still lead to a resume. Only a guest that ran before the
+        # plan paused it is resumed (a guest paused by somebody else stays
+        # as they left it).
         self._may_have_paused = False
+        self._paused_at = None
+        self._last_sample_at = None
+        self._watchdog_fired = False
+        # The plan paused the guest and no resume made it run again.
+        self.left_paused = False
+        # A failed post-copy: None (none seen), RECOVERED or SPLIT, with
+        # the attempts and seconds it took.
+        self.post_copy_recovery = None
+        self.recovery_attempts = 0
+        self.recovery_s = None
         # Set before abortJob is called: the migration call may fail on
         # the abort before abortJob has returned here.
         self.abort_requested = False
@@ -103,6 +128,7 @@ class PlanApplier:
         """Take one ``JobSample``; return the ``AppliedAction`` list."""
         if not sample.active:
             return []
+        self._last_sample_at = sample.taken_at
         if not self._downtime_checked:
             self._check_downtime()
         return [self.apply(action)
@@ -155,7 +181,11 @@ class PlanApplier:
         elif kind == plan_mod.ACTION_POST_COPY:
             self.actuator.start_post_copy()
         elif kind == plan_mod.ACTION_PAUSE:
+            if self._already_paused():
+                raise actuator_mod.ActionRefused(
+                    'the guest is already paused, not by this plan')
             self._may_have_paused = True
+            self._paused_at = self._last_sample_at
             self.actuator.suspend()
         elif kind == plan_mod.ACTION_ABORT:
             self.abort_requested = True
@@ -165,29 +195,147 @@ class PlanApplier:
                 self.abort_requested = self.aborted_by_plan
                 raise
 
+    def _already_paused(self):
+        try:
+            return bool(self.actuator.is_paused())
+        except actuator_mod.ActionRefused:
+            return False
+
+    def watch_pause(self, sample):
+        """The pause watchdog without the escalator, for a caller whose
+        escalator can no longer be trusted (it raised): abort a job that
+        still runs with the guest paused for longer than the plan allowed.
+
+        :returns: the ``AppliedAction`` of the abort, or None.
+        """
+        if (not self._may_have_paused or self._paused_at is None or
+                not sample.active or self.escalator.aborted):
+            return None
+        paused_s = sample.taken_at - self._paused_at
+        allowed_s = escalation_mod.pause_allowed_s(self.plan)
+        if paused_s <= allowed_s:
+            return None
+        action = escalation_mod.Action(
+            kind=plan_mod.ACTION_ABORT, elapsed_s=paused_s,
+            source=escalation_mod.SOURCE_WATCHDOG,
+            reason='guest paused %.1f s, more than the %.1f s allowed'
+                   % (paused_s, allowed_s))
+        self.abort_requested = True
+        try:
+            self.actuator.abort_job()
+        except actuator_mod.ActionRefused as e:
+            self.abort_requested = False
+            LOG.warning('Could not abort the job of the paused guest: '
+                        '%(error)s; trying again at the next poll',
+                        {'error': e})
+            done = AppliedAction(action, False, str(e))
+        else:
+            self.escalator.aborted = True
+            LOG.warning('Aborted the job: %s', action.reason)
+            done = AppliedAction(action, True, None)
+        self.applied.append(done)
+        return done
+
     # -- after the job -------------------------------------------------------
 
     def resume_if_paused(self, where=None, name='source',
-                         whoever_paused=False):
+                         whoever_paused=False, retry_s=None):
         """Resume the guest on *where* (default: the source) if the plan
         paused it (or anybody, with *whoever_paused*) and it is still
         paused; True if it was resumed.
+
+        A refused resume is tried again every ``RESUME_INTERVAL_S`` for
+        *retry_s* (default ``RESUME_RETRY_S``; 0: once); if the guest
+        still does not run, ``left_paused`` says so.
         """
         if not (self._may_have_paused or whoever_paused):
             return False
-        where = self.actuator if where is None else where
-        try:
-            if not where.is_paused():
-                return False
-            where.resume()
-        except actuator_mod.ActionRefused as e:
-            LOG.error('Could not resume the guest on the %(name)s: '
-                      '%(error)s', {'name': name, 'error': e})
+        if self.post_copy and (where is None or where is self.actuator):
+            # The guest's state is on the destination now: running the
+            # source's stale copy would split it.
+            LOG.error('Not resuming the guest on the source: the migration '
+                      'switched to post-copy')
             return False
+        where = self.actuator if where is None else where
+        retry_s = RESUME_RETRY_S if retry_s is None else retry_s
+        give_up = time.monotonic() + retry_s
+        while True:
+            try:
+                if not where.is_paused():
+                    self._may_have_paused = False
+                    self.left_paused = False
+                    return False
+                where.resume()
+                if not where.is_paused():
+                    break
+                error = 'still paused after resume'
+            except actuator_mod.ActionRefused as e:
+                error = e
+            if time.monotonic() >= give_up:
+                self.left_paused = self._may_have_paused
+                LOG.error('Could not resume the guest on the %(name)s '
+                          'within %(s).1f s: %(error)s',
+                          {'name': name, 's': retry_s, 'error': error})
+                return False
+            time.sleep(RESUME_INTERVAL_S)
         self._may_have_paused = False
+        self.left_paused = False
         LOG.warning('Resumed the guest on the %s: it was still paused after '
                     'the migration', name)
         return True
+
+    def post_copy_failed(self):
+        """The plan switched to post-copy and libvirt says it failed."""
+        return self.post_copy and self.actuator.postcopy_failed()
+
+    def recover_post_copy(self, dest_uri, params, flags, via=None,
+                          retry_s=None, interval_s=None):
+        """Restart a failed post-copy until it completes or *retry_s* pass.
+
+        :param dest_uri, params, flags: the migration call's.
+        :param via: the actuator to make the (long) call through; default
+            this applier's.
+        :returns: ``RECOVERY_RECOVERED`` (the guest runs on the
+            destination), ``RECOVERY_SPLIT`` (it did not within the bound:
+            paused on the source, its state on the destination), or None
+            when no failed post-copy was seen.
+        """
+        if not self.post_copy_failed():
+            return None
+        via = self.actuator if via is None else via
+        retry_s = POST_COPY_RECOVERY_S if retry_s is None else retry_s
+        interval_s = (POST_COPY_RECOVERY_INTERVAL_S if interval_s is None
+                      else interval_s)
+        started = time.monotonic()
+        LOG.warning('Post-copy migration failed; resuming it for up to '
+                    '%.0f s', retry_s)
+        while True:
+            self.recovery_attempts += 1
+            try:
+                via.resume_post_copy(dest_uri, params, flags)
+            except actuator_mod.ActionRefused as e:
+                error = e
+            else:
+                if not self.actuator.postcopy_failed():
+                    self.post_copy_recovery = RECOVERY_RECOVERED
+                    break
+                error = 'still failed after the resume'
+            if time.monotonic() - started >= retry_s:
+                self.post_copy_recovery = RECOVERY_SPLIT
+                LOG.error('Post-copy not recovered within %(s).0f s '
+                          '(%(n)d attempts): the guest is paused on the '
+                          'source and its state is on the destination; '
+                          'last error: %(error)s',
+                          {'s': retry_s, 'n': self.recovery_attempts,
+                           'error': error})
+                break
+            time.sleep(interval_s)
+        self.recovery_s = time.monotonic() - started
+        if self.post_copy_recovery == RECOVERY_RECOVERED:
+            LOG.warning('Post-copy migration recovered after %(s).1f s '
+                        '(%(n)d attempts)', {'s': self.recovery_s,
+                                             'n': self.recovery_attempts})
+        return self.post_copy_recovery
 
     def outcome(self, completed, cancelled):
         """How the migration ended; see the module function ``outcome``."""

@@ -96,6 +96,12 @@ MIN_STALLED_ROUNDS = 2
 # Shortest time a paused guest may stay paused before the watchdog aborts.
 MIN_PAUSE_WATCHDOG_S = 1.0
 
+
+def pause_allowed_s(plan):
+    """How long the guest may stay paused before the watchdog aborts."""
+    return max(MIN_PAUSE_WATCHDOG_S, 2 * plan.max_pause_ms / 1000.0)
+
+
 SOURCE_LADDER = 'escalation'
 # Actions that only end well if the migration link still carries data.
 _NEEDS_LINK = (plan_mod.ACTION_POST_COPY, plan_mod.ACTION_PAUSE)
@@ -510,8 +516,7 @@ class Escalator:
             self.aborted = True
         elif kind == plan_mod.ACTION_PAUSE:
             self.paused_at_s = action.elapsed_s
-            self._pause_allowed_s = max(
-                MIN_PAUSE_WATCHDOG_S, 2 * self.plan.max_pause_ms / 1000.0)
+            self._pause_allowed_s = pause_allowed_s(self.plan)
 
     def refuse(self, action, error):
         """libvirt did not take *action*: keep the ladder and deadline."""

@@ -120,6 +120,8 @@ class LibvirtMigration:
         return after ``abortJob`` (or after the job ended).
     :param post_copy_timeout_s: how long to wait for the migration call to
         return after the monitor stopped during post-copy.
+    :param post_copy_recovery_s: how long to keep restarting a post-copy
+        that failed (default ``applier.POST_COPY_RECOVERY_S``).
     """
 
     def __init__(self, domain, plan, dest_uri, migrate_uri=None,
@@ -128,7 +130,8 @@ class LibvirtMigration:
                  dest_connection=None, libvirt_module=None,
                  abort_timeout_s=DEFAULT_ABORT_TIMEOUT_S,
                  migration_connection=None,
-                 post_copy_timeout_s=DEFAULT_POST_COPY_TIMEOUT_S):
+                 post_copy_timeout_s=DEFAULT_POST_COPY_TIMEOUT_S,
+                 post_copy_recovery_s=None):
         if libvirt_module is None:
             import libvirt as libvirt_module
         self.libvirt = libvirt_module
@@ -149,6 +152,9 @@ class LibvirtMigration:
         self._migrating_domain = domain
         self.abort_timeout_s = abort_timeout_s
         self.post_copy_timeout_s = post_copy_timeout_s
+        self.post_copy_recovery_s = (applier_mod.POST_COPY_RECOVERY_S
+                                     if post_copy_recovery_s is None
+                                     else post_copy_recovery_s)
         self.actuator = actuator_mod.DomainActuator(domain, libvirt_module)
         self.applier = applier_mod.PlanApplier(
             plan, self.actuator, stall_window_s=stall_window_s)
@@ -207,6 +213,7 @@ class LibvirtMigration:
         if self._engine_error is not None:
             self._stop_after_engine_error()
         self._wait_for_call(worker)
+        self._recover_post_copy()
         outcome, error = self._outcome()
         self._keep_guest_running(outcome, was_running)
         dest_stats, source_stats = self._completed_stats(outcome)
@@ -323,6 +330,30 @@ class LibvirtMigration:
         if worker.is_alive():
             LOG.error('migrateToURI3 has not returned %.0f s after the '
                       'monitor stopped', timeout)
+
+    def _recover_post_copy(self):
+        """A post-copy that failed (the link broke) is restarted with
+        ``VIR_MIGRATE_POSTCOPY_RESUME`` until it completes or
+        ``post_copy_recovery_s`` pass; see ``PlanApplier.recover_post_copy``.
+        """
+        if (self._call_error is None or not self._call_done.is_set() or
+                not self.applier.post_copy):
+            return
+        via = actuator_mod.DomainActuator(self._migrating_domain,
+                                          self.libvirt)
+        result = self.applier.recover_post_copy(
+            self.dest_uri, self.params, self.flags, via=via,
+            retry_s=self.post_copy_recovery_s)
+        if result == applier_mod.RECOVERY_RECOVERED:
+            self._call_error = None
+            self._finished_at = time.monotonic()
+        elif result == applier_mod.RECOVERY_SPLIT:
+            self._call_error = EngineError(
+                'post-copy failed and was not recovered within %.0f s '
+                '(%d attempts): the guest is paused on the source, its '
+                'state is on the destination (%s)'
+                % (self.post_copy_recovery_s,
+                   self.applier.recovery_attempts, _text(self._call_error)))
 
     def _outcome(self):
         call_error = self._call_error

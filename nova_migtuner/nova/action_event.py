@@ -77,19 +77,15 @@ def finish(context, instance, outcome, tuned, reason=None):
                     {'event': EVENT_NAME, 'error': e}, instance=instance)
 
 
-def finish_session(context, instance, session):
-    """Close the event from a finished migration session."""
+def finish_session(context, instance, session, ending):
+    """Close the event from a finished migration session.
+
+    :param ending: the flow's ``Ending`` (outcome, and why when it says).
+    """
     applied = [action for action, ok, _ in session.applied if ok]
-    if session.fallback_reason:
-        reason = session.fallback_reason
-    elif session.nova_error is not None:
-        reason = str(session.nova_error)
-    elif session.outcome == 'refused':
-        reason = session.timing_reason
-    elif applied:
+    reason = ending.reason
+    if reason is None and applied:
         # The plan's last action (e.g. the abort at its deadline) says why.
         reason = getattr(applied[-1], 'reason', None)
-    else:
-        reason = None
-    finish(context, instance, session.outcome or 'error', session.tuned,
+    finish(context, instance, ending.outcome or 'error', session.tuned,
            reason)

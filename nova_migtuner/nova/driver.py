@@ -103,12 +103,16 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
                 block_migration, migrate_data)
         self._migtuner_sessions[instance.uuid] = session
         recorded = action_event.start(context, instance, instance.host)
+
+        def on_end(ending):
+            if recorded:
+                action_event.finish_session(context, instance, session,
+                                            ending)
+
         try:
-            flow.run(session, self._migtuner_ops)
+            flow.run(session, self._migtuner_ops, on_end=on_end)
         finally:
             self._migtuner_sessions.pop(instance.uuid, None)
-            if recorded:
-                action_event.finish_session(context, instance, session)
 
     def _migtuner_guest(self, instance, guest):
         """The guest nova migrates, with its domain's calls hooked."""

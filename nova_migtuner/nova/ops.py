@@ -138,18 +138,21 @@ class NovaOps:
             s.source_host, views, mt.link_classes, mt.link_bandwidth,
             self.host_state.observed_bandwidth)
 
-    def plan(self, s):
+    def take_operator_strategy(self, s):
+        """The operator's one-off strategy (signed marker), or None.
+
+        The marker is gone after this call.
+        """
+        return self.markers.take_strategy(s.instance, s.source_host)
+
+    def plan(self, s, measurement, operator_strategy=None):
         instance = s.instance
         conf = self.conf
-        if not s.marker_taken:
-            s.marker_taken = True
-            s.operator_strategy = self.markers.take_strategy(
-                s.instance, s.source_host)
         link, link_class = self.link_to_destination(s)
         migration_inputs = inputs.migration_inputs(
             conf=conf,
             memory_bytes=instance.flavor.memory_mb * units.MiB,
-            measurement=s.measurement,
+            measurement=measurement,
             extra_specs=instance.flavor.extra_specs,
             image_properties=inputs.image_properties_from_system_metadata(
                 instance.system_metadata),
@@ -163,7 +166,7 @@ class NovaOps:
                   {'cls': link_class, 'dest': s.dest}, instance=instance)
         plan = planner.build_plan(migration_inputs,
                                   conf.migtuner.default_strategy,
-                                  operator_strategy=s.operator_strategy)
+                                  operator_strategy=operator_strategy)
         # Fail here, before anything started, if this libvirt cannot do it.
         flags_mod.libvirt_flags(plan, s.base_flags, s.libvirt)
         return plan

@@ -65,6 +65,10 @@ PHASE_DONE = 'done'
 
 # Samples with progress data kept for the report (0.5 s polls: 2 min).
 MAX_SAMPLES = 240
+# nova's monitor sees a failed post-copy as still running while the
+# migration call's hook resumes it; if the call has not come back to do so
+# within the recovery bound plus this (s), nova sees the failure.
+POST_COPY_CALL_GRACE_S = 60.0
 
 
 # nova's arguments of ``_live_migration``, passed on unchanged.
@@ -95,29 +99,22 @@ class MigrationSession:
         self.wake = threading.Event()
         self.abort_requested = False
         self.start_requested = False
-        # What the flow decided.
-        self.measurement = None
-        # The operator's one-off strategy (signed marker), read once.
-        self.operator_strategy = None
-        self.marker_taken = False
+        # The plan the hooks apply (``arm``), why they stopped (``degrade``).
         self.plan = None
         self.fallback_reason = None
-        self.waited_s = 0.0
-        self.timing_reason = None       # why it started (or not) when it did
         # What the hooks saw and did.
         self.applier = None
         self.flags_used = None          # what migrateToURI3 received
         self.params_used = None
         self.started_at = None
-        self.ended_at = None
         self.samples = collections.deque(maxlen=MAX_SAMPLES)
         self.last_type = None
         self._nova_steps_ignored = False
-        # How it ended.
-        self.destination_stats = None
-        self.nova_called = False
-        self.nova_error = None
-        self.outcome = None
+        # A failed post-copy being resumed by the migration call's hook;
+        # when it was first seen; whether the hook gave up.
+        self.recovering_post_copy = False
+        self._post_copy_failed_at = None
+        self._post_copy_given_up = False
 
     @property
     def context(self):
@@ -188,6 +185,27 @@ class MigrationSession:
                 return False
             self.phase = phase
             return True
+
+    def arm(self, plan):
+        """Hand the hooks the plan to apply (None: stock nova).
+
+        Called once, just before nova's ``_live_migration`` starts.
+        """
+        self.plan = plan
+
+    def finish(self):
+        """nova's ``_live_migration`` returned or raised."""
+        with self._lock:
+            self.phase = PHASE_DONE
+
+    @staticmethod
+    def plan_fields(plan):
+        """``tuned`` and ``strategy`` of a notification about *plan*.
+
+        For notifications sent before the hooks were armed with it.
+        """
+        return dict(tuned=plan is not None,
+                    strategy=plan.strategy if plan is not None else 'stock')
 
     # -- notifications ----------------------------------------------------
 
@@ -324,8 +342,68 @@ class MigrationSession:
                       'the first poll sets it', {'error': e},
                       instance=self.instance)
 
+    def masked_job_stats(self, raw):
+        """What nova's monitor should see of this poll.
+
+        While a failed post-copy is (or is about to be) resumed by the
+        migration call's hook, nova must not see the job as failed: its
+        rollback would leave the guest's record on the source while its
+        state is on the destination. It sees a job that still runs.
+        """
+        applier = self.applier
+        if (applier is None or not applier.post_copy or
+                self._post_copy_given_up):
+            return raw
+        if not self.recovering_post_copy:
+            try:
+                if not applier.post_copy_failed():
+                    return raw
+            except Exception:
+                return raw
+            now = self.clock()
+            if self._post_copy_failed_at is None:
+                self._post_copy_failed_at = now
+            if (now - self._post_copy_failed_at >
+                    applier_mod.POST_COPY_RECOVERY_S + POST_COPY_CALL_GRACE_S):
+                # The migration call never returned to resume it.
+                return raw
+        return dict(raw, type=stats_mod.JOB_UNBOUNDED)
+
+    def recover_post_copy(self, dconnuri, params, flags):
+        """Resume a failed post-copy (bounded); True if it completed."""
+        applier = self.applier
+        self.recovering_post_copy = True
+        try:
+            if applier is None or not applier.post_copy_failed():
+                return False
+            result = applier.recover_post_copy(dconnuri, params, flags)
+        except Exception as e:
+            LOG.error('nova_migtuner could not resume the failed post-copy '
+                      'migration: %(error)s', {'error': e},
+                      instance=self.instance, exc_info=True)
+            return False
+        finally:
+            self.recovering_post_copy = False
+        self._post_copy_given_up = result != applier_mod.RECOVERY_RECOVERED
+        if result == applier_mod.RECOVERY_RECOVERED:
+            LOG.warning('nova_migtuner resumed the failed post-copy '
+                        'migration after %(s).1f s (%(n)d attempts)',
+                        {'s': applier.recovery_s,
+                         'n': applier.recovery_attempts},
+                        instance=self.instance)
+            return True
+        LOG.error('nova_migtuner could not resume the failed post-copy '
+                  'migration within %(s).0f s: the guest is paused on the '
+                  'source and its state is on the destination; an '
+                  'operator must resume it (virsh migrate --postcopy '
+                  '--postcopy-resume)',
+                  {'s': applier_mod.POST_COPY_RECOVERY_S},
+                  instance=self.instance)
+        return False
+
     def observe(self, domain, raw):
         """One poll of nova's monitor; applies the plan; never raises."""
+        sample = None
         try:
             sample = stats_mod.JobSample.from_job_stats(
                 raw, taken_at=self.clock())
@@ -333,16 +411,40 @@ class MigrationSession:
             if sample.has_progress_data:
                 self.samples.append(sample)
             if not self.tuned:
+                self._guard_pause(sample)
                 return
             applier = self._applier_for(domain)
             if (sample.type in (stats_mod.JOB_FAILED,
                                 stats_mod.JOB_CANCELLED)):
-                self.resume_if_paused()
+                self.resume_if_paused(retry_s=0)
                 return
             for done in applier.observe(sample):
                 self._notify_applied(done)
         except Exception as e:
             self.degrade('monitor', e)
+            self._guard_pause(sample)
+
+    def _guard_pause(self, sample):
+        """Keep the pause watchdog and the resume after a degrade.
+
+        Stock nova knows nothing of the plan's pause: a guest the plan
+        paused must not be left paused because the session degraded.
+        """
+        applier = self.applier
+        if applier is None or not applier.paused_by_plan or sample is None:
+            return
+        try:
+            if sample.type in (stats_mod.JOB_FAILED,
+                               stats_mod.JOB_CANCELLED):
+                self.resume_if_paused(retry_s=0)
+                return
+            done = applier.watch_pause(sample)
+            if done is not None:
+                self._notify_applied(done)
+        except Exception as e:
+            LOG.error('nova_migtuner could not watch the guest it paused: '
+                      '%(error)s', {'error': e}, instance=self.instance,
+                      exc_info=True)
 
     def _notify_applied(self, done):
         action = done.action
@@ -354,18 +456,29 @@ class MigrationSession:
                     reason=action.reason, applied=done.applied,
                     error=done.error)
 
-    def resume_if_paused(self):
-        """Leave the guest running on the source after a failed run."""
+    def resume_if_paused(self, retry_s=None):
+        """Leave the guest running on the source after a failed run.
+
+        :param retry_s: how long to retry a refused resume (default the
+            applier's ``RESUME_RETRY_S``; 0 inside nova's monitor, whose
+            poll must not wait).
+        """
         if self.applier is None:
             return
         try:
-            if self.applier.resume_if_paused():
+            if self.applier.resume_if_paused(retry_s=retry_s):
                 LOG.info('nova_migtuner resumed the guest it paused, the '
                          'migration did not complete',
                          instance=self.instance)
         except Exception as e:
-            LOG.warning('nova_migtuner could not resume the guest: '
-                        '%(error)s', {'error': e}, instance=self.instance)
+            LOG.error('nova_migtuner could not resume the guest: '
+                      '%(error)s', {'error': e}, instance=self.instance,
+                      exc_info=True)
+
+    @property
+    def guest_left_paused(self):
+        """The plan paused the guest and it could not be resumed."""
+        return self.applier is not None and self.applier.left_paused
 
     def job_outcome(self):
         """How nova's migration ended, from its Migration record."""
@@ -396,6 +509,8 @@ class TunedDomain:
             return self._mt_domain.migrateToURI3(dconnuri, params=params,
                                                  flags=flags)
         except session.libvirt.libvirtError as e:
+            if session.recover_post_copy(dconnuri, params, flags):
+                return 0
             if not session.aborted_by_plan:
                 raise
             # The plan aborted the job: libvirt fails the call as it
@@ -412,6 +527,7 @@ class TunedDomain:
         raw = self._mt_domain.jobStats(flags)
         if not flags:
             self._mt_session.observe(self._mt_domain, raw)
+            return self._mt_session.masked_job_stats(raw)
         return raw
 
     def migrateSetMaxDowntime(self, downtime, flags=0):

@@ -48,7 +48,8 @@ EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 # 1.0: flat payloads; 1.1: flavor_name.
 # 2.0: nova's versioned object envelope; payload_name and payload_version
 #      are the envelope's nova_object.name and nova_object.version.
-PAYLOAD_VERSION = '2.0'
+# 2.1: guest_left_paused in .end.
+PAYLOAD_VERSION = '2.1'
 # The namespace of the payload objects (nova's own are ``nova``).
 PAYLOAD_NAMESPACE = 'nova_migtuner'
 
@@ -265,6 +266,9 @@ END_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
        'of the running job) or ``none``.'),
     _f('fallback_reason', 'string',
        'Why the migration ran untuned (null when tuned).', True),
+    _f('guest_left_paused', 'boolean',
+       'True if the plan paused the guest and it could not be resumed: '
+       'the guest is paused on the source and needs an operator.'),
 )
 
 ERROR_FIELDS = COMMON_FIELDS + (

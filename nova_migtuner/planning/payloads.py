@@ -85,7 +85,8 @@ def start_fields(plan, flag_names, measurement, waited_s, fallback_reason):
 
 def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
                applied, final_downtime_ms, wall_seconds, waited_s,
-               fallback_reason, post_copy, error=None):
+               fallback_reason, post_copy, error=None,
+               guest_left_paused=False):
     """Fields of ``.end``; the plan's report when tuned.
 
     :param applied: ``engine.applier.AppliedAction`` (action, applied,
@@ -140,5 +141,6 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
         max_auto_converge_throttle=_int(numbers['auto_converge_throttle']),
         waited_s=_round(waited_s),
         stats_source=stats_source,
-        fallback_reason=fallback_reason)
+        fallback_reason=fallback_reason,
+        guest_left_paused=bool(guest_left_paused))
     return fields

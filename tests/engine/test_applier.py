@@ -129,3 +129,162 @@ def test_refused_abort_is_not_counted_as_requested():
                                       started_at=0.0)
     applier.observe(sample(1))
     assert not applier.abort_requested and not applier.aborted_by_plan
+
+
+PAUSE_AT_1S = make_plan(max_pause_ms=60000, escalation=(
+    P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_PAUSE),))
+
+
+class FlakyResumeActuator(RecordingActuator):
+    """Refuses ``resume`` *refusals* times (always with None)."""
+
+    def __init__(self, refusals=None, **kwargs):
+        super().__init__(**kwargs)
+        self.refusals = refusals
+
+    def resume(self):
+        self.calls.append(('resume',))
+        if self.refusals is None or self.refusals > 0:
+            if self.refusals is not None:
+                self.refusals -= 1
+            raise actuator_mod.ActionRefused('resume refused')
+        self.paused = False
+
+
+def test_resume_is_retried_until_the_guest_runs():
+    act = FlakyResumeActuator(refusals=2)
+    applier = applier_mod.PlanApplier(PAUSE_AT_1S, act, started_at=0.0)
+    [done] = applier.observe(sample(1, remaining=1 * MiB))
+    assert done.applied and act.paused
+    assert applier.resume_if_paused()
+    assert not act.paused
+    assert act.calls.count(('resume',)) == 3
+    assert not applier.left_paused
+
+
+def test_guest_left_paused_when_resume_keeps_failing(monkeypatch):
+    monkeypatch.setattr(applier_mod, 'RESUME_RETRY_S', 0.3, raising=False)
+    act = FlakyResumeActuator(refusals=None)
+    applier = applier_mod.PlanApplier(PAUSE_AT_1S, act, started_at=0.0)
+    applier.observe(sample(1, remaining=1 * MiB))
+    assert not applier.resume_if_paused()
+    assert act.paused and act.calls.count(('resume',)) > 1
+    assert applier.left_paused
+
+
+def test_guest_paused_before_the_plan_paused_it_is_not_resumed():
+    act = RecordingActuator()
+    act.paused = True        # paused by somebody else before the step
+    applier = applier_mod.PlanApplier(PAUSE_AT_1S, act, started_at=0.0)
+    applier.observe(sample(1, remaining=1 * MiB))
+    assert not applier.resume_if_paused()
+    assert act.paused and ('resume',) not in act.calls
+    assert not applier.left_paused
+
+
+class PostCopyActuator(RecordingActuator):
+    """A post-copy that failed.
+
+    ``resume_post_copy`` fails *failures* times (the link still down),
+    then completes the migration.
+    """
+
+    def __init__(self, failures):
+        super().__init__()
+        self.failures = failures
+        self.failed = True
+
+    def postcopy_failed(self):
+        return self.failed
+
+    def resume_post_copy(self, dest_uri, params, flags):
+        self.calls.append(('resume-post-copy', dest_uri, flags))
+        if self.failures is None or self.failures > 0:
+            if self.failures is not None:
+                self.failures -= 1
+            raise actuator_mod.ActionRefused('Connection refused')
+        self.failed = False
+
+
+POST_COPY_AT_1S = make_plan(flags=(P.LIVE, P.POSTCOPY), escalation=(
+    P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_POST_COPY),))
+
+
+def switched_to_post_copy(act):
+    applier = applier_mod.PlanApplier(POST_COPY_AT_1S, act, started_at=0.0)
+    [done] = applier.observe(sample(1))
+    assert done.applied and applier.post_copy
+    return applier
+
+
+def test_failed_post_copy_is_resumed_until_it_completes():
+    act = PostCopyActuator(failures=2)
+    applier = switched_to_post_copy(act)
+    assert applier.post_copy_failed()
+    result = applier.recover_post_copy('qemu+tcp://b/system', {}, 7,
+                                       retry_s=5, interval_s=0.01)
+    assert result == applier_mod.RECOVERY_RECOVERED
+    assert applier.recovery_attempts == 3
+    assert act.calls[-1] == ('resume-post-copy', 'qemu+tcp://b/system', 7)
+
+
+def test_failed_post_copy_not_recovered_within_the_bound_is_split():
+    act = PostCopyActuator(failures=None)
+    applier = switched_to_post_copy(act)
+    result = applier.recover_post_copy('qemu+tcp://b/system', {}, 7,
+                                       retry_s=0.1, interval_s=0.02)
+    assert result == applier_mod.RECOVERY_SPLIT
+    assert applier.recovery_attempts > 1
+    # The source's copy is stale: never resumed after post-copy.
+    act.paused = True
+    assert not applier.resume_if_paused(whoever_paused=True)
+    assert ('resume',) not in act.calls
+
+
+def test_no_recovery_without_a_failed_post_copy():
+    act = PostCopyActuator(failures=0)
+    act.failed = False
+    applier = switched_to_post_copy(act)
+    assert applier.recover_post_copy('u', {}, 0) is None
+    assert applier.recovery_attempts == 0
+
+
+class FakeStateDomain:
+    def __init__(self, state):
+        self._state = state
+        self.migrations = []
+
+    def state(self, flags=0):
+        return list(self._state)
+
+    def migrateToURI3(self, uri, params, flags):
+        self.migrations.append((uri, flags))
+
+
+class FakeLibvirt:
+    VIR_MIGRATE_POSTCOPY = 1 << 15
+    VIR_MIGRATE_POSTCOPY_RESUME = 1 << 19
+
+    class libvirtError(Exception):
+        pass
+
+
+def test_domain_actuator_reads_libvirts_post_copy_failed_states():
+    def failed(state):
+        return actuator_mod.DomainActuator(FakeStateDomain(state),
+                                           FakeLibvirt).postcopy_failed()
+
+    assert failed((3, 13))        # paused, post-copy failed (source)
+    assert failed((1, 11))        # running, post-copy failed (dest)
+    assert not failed((3, 12))    # paused in a post-copy that works
+    assert not failed((1, 1))
+
+
+def test_domain_actuator_resumes_post_copy_with_libvirts_flag():
+    domain = FakeStateDomain((3, 13))
+    actuator_mod.DomainActuator(domain, FakeLibvirt).resume_post_copy(
+        'qemu+tcp://b/system', {}, 1)
+    assert domain.migrations == [
+        ('qemu+tcp://b/system',
+         1 | FakeLibvirt.VIR_MIGRATE_POSTCOPY |
+         FakeLibvirt.VIR_MIGRATE_POSTCOPY_RESUME)]

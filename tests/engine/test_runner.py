@@ -157,3 +157,85 @@ def test_wait_for_a_call_that_never_returns_is_bounded():
     result = run_in_thread(migration(domain, plan, abort_timeout_s=0.5))
     assert result.outcome == report.OUTCOME_FAILED
     assert 'did not return' in result.error
+
+
+class BrokenLinkInPostCopy(ScriptedDomain):
+    """Post-copy starts, then the link breaks.
+
+    The call fails and the domain is paused with reason post-copy failed;
+    a post-copy resume fails *link_down_for* times, then completes.
+    """
+
+    RESUME = 1 << 19
+
+    def __init__(self, link_down_for):
+        super().__init__()
+        self.link_down_for = link_down_for
+        self.switched = threading.Event()
+        self.failed = False
+        self.resumes = []
+
+    def state(self, flags=0):
+        return [3, 13] if self.failed else [1, 0]
+
+    def info(self):
+        return [3 if self.failed else 1, 0, 0, 1, 0]
+
+    def migrateStartPostCopy(self, flags=0):
+        super().migrateStartPostCopy(flags)
+        self.switched.set()
+
+    def migrateToURI3(self, uri, params, flags):
+        if flags & self.RESUME:
+            self.resumes.append(flags)
+            if self.link_down_for is None or self.link_down_for > 0:
+                if self.link_down_for is not None:
+                    self.link_down_for -= 1
+                raise LibvirtError('Connection refused')
+            self.failed = False
+            return
+        self.switched.wait(30)
+        self.failed = True
+        raise LibvirtError('operation failed: job migration out failed: '
+                           'post-copy failed')
+
+
+def post_copy_migration(domain, **kwargs):
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=60,
+                     escalation=(P.EscalationStep(P.TRIGGER_ELAPSED, 0.1,
+                                                  P.ACTION_POST_COPY),))
+    libvirt = types.SimpleNamespace(
+        **dict(vars(LIBVIRT),
+               VIR_MIGRATE_POSTCOPY_RESUME=BrokenLinkInPostCopy.RESUME))
+    return runner.LibvirtMigration(
+        domain, plan, 'qemu+tcp://dest/system', libvirt_module=libvirt,
+        monitor_interval_s=0.02, migration_connection=False,
+        dest_connection=NoDestination(), **kwargs)
+
+
+def test_post_copy_broken_by_the_link_is_resumed_when_it_is_back(
+        monkeypatch):
+    monkeypatch.setattr(runner.applier_mod, 'POST_COPY_RECOVERY_INTERVAL_S',
+                        0.01)
+    domain = BrokenLinkInPostCopy(link_down_for=3)
+    mig = post_copy_migration(domain, post_copy_recovery_s=5)
+    result = run_in_thread(mig)
+    assert result.outcome == report.OUTCOME_COMPLETED, result.error
+    assert result.post_copy
+    assert len(domain.resumes) == 4
+    assert mig.applier.post_copy_recovery == 'recovered'
+    assert ('resume',) not in [c[:1] for c in domain.calls]
+
+
+def test_post_copy_whose_link_stays_down_is_reported_split(monkeypatch):
+    monkeypatch.setattr(runner.applier_mod, 'POST_COPY_RECOVERY_INTERVAL_S',
+                        0.01)
+    domain = BrokenLinkInPostCopy(link_down_for=None)
+    mig = post_copy_migration(domain, post_copy_recovery_s=0.2)
+    result = run_in_thread(mig)
+    assert result.outcome == report.OUTCOME_FAILED
+    assert 'not recovered' in result.error
+    assert 'paused on the source' in result.error
+    assert mig.applier.post_copy_recovery == 'split'
+    # The stale source is not resumed: it stays paused.
+    assert domain.info()[0] == 3

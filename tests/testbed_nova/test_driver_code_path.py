@@ -86,6 +86,7 @@ from nova_migtuner.engine import dirtyrate  # noqa: E402
 from nova_migtuner.engine import flags as flags_mod  # noqa: E402
 from nova_migtuner.engine import measure  # noqa: E402
 from nova_migtuner.nova import driver as driver_mod  # noqa: E402
+from nova_migtuner.nova import flow  # noqa: E402
 from nova_migtuner.nova import notifications  # noqa: E402
 from nova_migtuner.nova import ops as ops_mod  # noqa: E402
 from nova_migtuner.planning import handoff  # noqa: E402
@@ -311,15 +312,25 @@ class BedOps(ops_mod.NovaOps):
 
     plan_edit = None
     session = None
+    measurement = None
+    destination_numbers = None
 
     def new_session(self, *args, **kwargs):
         self.session = super().new_session(*args, **kwargs)
         return self.session
 
-    def plan(self, s):
-        plan = super().plan(s)
+    def measure(self, s):
+        self.measurement = super().measure(s)
+        return self.measurement
+
+    def plan(self, s, measurement, operator_strategy=None):
+        plan = super().plan(s, measurement, operator_strategy)
         self.built_plan = plan
         return self.plan_edit(plan) if self.plan_edit else plan
+
+    def destination_stats(self, s):
+        self.destination_numbers = super().destination_stats(s)
+        return self.destination_numbers
 
 
 def make_driver(host):
@@ -388,6 +399,17 @@ class Rig:
         self.post_calls = []
         self.recover_calls = []
         self.flow_error = None
+        self.ending = None
+        real_run = flow.run
+
+        def run(session, ops, on_end=None):
+            def record(ending):
+                self.ending = ending
+                if on_end is not None:
+                    on_end(ending)
+            return real_run(session, ops, on_end=record)
+
+        monkeypatch.setattr(flow, 'run', run)
         monkeypatch.setattr(notifications, 'emit', self._emit)
         monkeypatch.setattr(libvirt_driver.LibvirtDriver,
                             '_live_migration_operation',
@@ -544,7 +566,8 @@ def _run_converging(testbed, rig, name, workload_rate):
     assert rig.flow_error is None, rig.flow_error
     assert s is not None and s.tuned, '%s\n%s' % (
         s and s.fallback_reason, '\n'.join(rig.calls.timeline()))
-    assert s.measurement.dirty_rate is not None, s.measurement.notes
+    ops = rig.source._migtuner_ops
+    assert ops.measurement.dirty_rate is not None, ops.measurement.notes
     plan = s.plan
     observe('converging_plan', plan.to_dict())
 
@@ -583,7 +606,7 @@ def _run_converging(testbed, rig, name, workload_rate):
     assert rig.dst_conn.lookupByUUIDString(rig.uuid).isPersistent()
     assert not [d for d in rig.src_conn.listAllDomains()
                 if d.UUIDString() == rig.uuid]
-    assert s.outcome == notif.OUTCOME_COMPLETED
+    assert rig.ending.outcome == notif.OUTCOME_COMPLETED
 
     # The destination's completed stats, read independently (after the
     # driver's COMPLETED|KEEP_COMPLETED read in post_method).
@@ -618,8 +641,8 @@ def _run_converging(testbed, rig, name, workload_rate):
     assert stored == handoff.to_system_metadata(completed)
     assert not [k for k in rig.db.system_metadata
                 if k.startswith(handoff.PREFIX)]
-    assert s.destination_stats == {k: v for k, v in completed.items()
-                                   if k in handoff.KEYS}
+    assert ops.destination_numbers == {k: v for k, v in completed.items()
+                                       if k in handoff.KEYS}
 
     # The .end payload carries libvirt's completed numbers.
     assert len(end) == 1, rig.events
@@ -702,8 +725,9 @@ def _run_stalled(testbed, rig, name):
         'wall_s': round(wall, 2),
         'built_plan': built.to_dict(),
         'flow_error': repr(rig.flow_error),
-        'measured_dirty_rate_mib_s': (s.measurement.dirty_rate / MiB
-                                      if s.measurement.dirty_rate else None),
+        'measured_dirty_rate_mib_s': (
+            ops.measurement.dirty_rate / MiB
+            if ops.measurement.dirty_rate else None),
         'migrateToURI3_error': None if err is None else {
             'code': err.get_error_code(),
             'name': error_name(err.get_error_code()),
@@ -719,7 +743,7 @@ def _run_stalled(testbed, rig, name):
                     for a, ok, e in s.applied],
         'recover_method_calls': rig.recover_calls,
         'migration_statuses': rig.migration.statuses,
-        'session_outcome': s.outcome,
+        'session_outcome': rig.ending and rig.ending.outcome,
         'source_state': src.state(),
         'escalated_payloads': escalated,
         'end_payload': end[-1] if end else None})

@@ -1,0 +1,124 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The per-migration flow with fake nova operations (no nova services)."""
+
+import pytest
+
+from nova_migtuner.engine import measure
+from nova_migtuner.nova import flow
+from nova_migtuner.nova import notifications
+from nova_migtuner.planning import notification_schema as notif
+from nova_migtuner.planning import plan as P
+from tests.engine.plans import make_plan
+from tests.unit.nova import fakes
+
+
+class Ops:
+    """The operations the flow's tasks call, recorded."""
+
+    enabled = True
+    report_untuned = True
+    max_deferral_s = 0
+
+    def __init__(self, plan=None, recover_error=None, nova_error=None,
+                 nova_status='completed'):
+        self._plan = plan or make_plan()
+        self.recover_error = recover_error
+        self.nova_error = nova_error
+        self.nova_status = nova_status
+        self.calls = []
+
+    def measure(self, s, *args):
+        self.calls.append('measure')
+        return measure.Measurement(memory_bytes=2048 * 1024 ** 2)
+
+    def take_operator_strategy(self, s):
+        return None
+
+    def plan(self, s, *args):
+        self.calls.append('plan')
+        return self._plan
+
+    def recover(self, s, status):
+        self.calls.append(('recover', status))
+        if self.recover_error is not None:
+            raise self.recover_error
+
+    def note_start(self, s):
+        self.calls.append('note_start')
+
+    def run_nova(self, s):
+        self.calls.append('run_nova')
+        if self.nova_error is not None:
+            s.migration.status = 'error'
+            raise self.nova_error
+        s.migration.status = self.nova_status
+
+    def destination_stats(self, s):
+        return None
+
+    def note_end(self, s, payload):
+        self.calls.append('note_end')
+
+
+@pytest.fixture
+def emitted(monkeypatch):
+    recorder = fakes.Emitted()
+    monkeypatch.setattr(notifications, 'emit', recorder)
+    return recorder
+
+
+def test_completed_migration_notifies_start_and_end(emitted):
+    s = fakes.make_session()
+    ops = Ops()
+    flow.run(s, ops)
+    assert ops.calls == ['measure', 'plan', 'note_start', 'run_nova',
+                         'note_end']
+    assert emitted.events() == [notif.START, notif.END]
+    assert emitted.last(notif.END)['outcome'] == 'completed'
+    assert emitted.last(notif.END)['tuned']
+
+
+def test_abort_whose_rollback_raises_never_starts_nova(emitted):
+    s = fakes.make_session()
+    assert s.request_abort()
+    ops = Ops(recover_error=RuntimeError('rollback broke'))
+    with pytest.raises(RuntimeError, match='rollback broke'):
+        flow.run(s, ops)
+    assert 'run_nova' not in ops.calls
+    assert ('recover', 'cancelled') in ops.calls
+
+
+def test_refusal_whose_rollback_raises_never_starts_nova(emitted):
+    refuse = P.TimingDecision(action=P.TIMING_REFUSE, reason='too busy')
+    plan = make_plan()
+    plan = type(plan)(**dict(plan.__dict__, timing=refuse))
+    s = fakes.make_session()
+    ops = Ops(plan=plan, recover_error=RuntimeError('rollback broke'))
+    with pytest.raises(RuntimeError, match='rollback broke'):
+        flow.run(s, ops)
+    assert 'run_nova' not in ops.calls
+    assert ('recover', 'failed') in ops.calls
+
+
+def test_migration_that_raises_still_notifies_end(emitted):
+    s = fakes.make_session()
+    error = RuntimeError('destination QEMU killed')
+    ops = Ops(nova_error=error)
+    with pytest.raises(RuntimeError) as raised:
+        flow.run(s, ops)
+    assert raised.value is error
+    assert emitted.events() == [notif.START, notif.ERROR, notif.END]
+    end = emitted.last(notif.END)
+    assert end['outcome'] == 'error'
+    assert notif.validate(notif.END, end) == []

@@ -1,0 +1,214 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The monitor hooks of one migration with a fake domain (no services)."""
+
+import pytest
+
+from nova_migtuner.nova import notifications
+from nova_migtuner.nova import session as session_mod
+from nova_migtuner.planning import plan as P
+from nova_migtuner.planning import notification_schema
+from tests.engine.plans import make_plan
+from tests.unit.nova import fakes
+
+MiB = 1024 ** 2
+PAUSE_AT_1S = make_plan(max_pause_ms=1000, deadline_s=600, escalation=(
+    P.EscalationStep(P.TRIGGER_ELAPSED, 1, P.ACTION_PAUSE),))
+
+
+@pytest.fixture
+def emitted(monkeypatch):
+    recorder = fakes.Emitted()
+    monkeypatch.setattr(notifications, 'emit', recorder)
+    return recorder
+
+
+def run_until_paused(s, domain, clock):
+    for step in range(6):
+        clock.now = step * 0.5
+        s.observe(domain, fakes.job(processed=step * MiB))
+        if domain.run_state == fakes.PAUSED:
+            return
+
+
+def paused_then_degraded(clock):
+    s = fakes.make_session(clock=clock)
+    s.arm(PAUSE_AT_1S)
+    domain = fakes.Domain()
+    s.tune_call(0, {})
+    run_until_paused(s, domain, clock)
+    assert domain.run_state == fakes.PAUSED
+    s.degrade('monitor', ZeroDivisionError('escalator bug'))
+    assert not s.tuned
+    return s, domain
+
+
+def test_degraded_session_still_resumes_the_guest_it_paused(emitted):
+    clock = fakes.Clock()
+    s, domain = paused_then_degraded(clock)
+    clock.now = 4.0
+    s.observe(domain, fakes.failed_job())
+    assert domain.run_state == fakes.RUNNING
+    assert domain.calls[-1] == 'resume'
+
+
+def test_degraded_session_keeps_the_pause_watchdog(emitted):
+    clock = fakes.Clock()
+    s, domain = paused_then_degraded(clock)
+    for t in (4.0, 10.0, 20.0, 40.0):
+        clock.now = t
+        s.observe(domain, fakes.job(processed=20 * MiB))
+    assert 'abortJob' in domain.calls
+
+
+def test_pause_that_raises_a_non_libvirt_error_is_still_resumed(emitted):
+    clock = fakes.Clock()
+    s = fakes.make_session(clock=clock)
+    s.arm(PAUSE_AT_1S)
+
+    class BrokenDomain(fakes.Domain):
+        def suspend(self):
+            self.run_state = fakes.PAUSED
+            raise TypeError('binding bug after pausing')
+
+    domain = BrokenDomain()
+    s.tune_call(0, {})
+    run_until_paused(s, domain, clock)
+    assert not s.tuned
+    clock.now = 4.0
+    s.observe(domain, fakes.failed_job())
+    assert domain.run_state == fakes.RUNNING
+
+
+def test_refused_post_copy_switch_is_not_counted_as_started(
+        emitted, monkeypatch):
+    # nova's trigger_postcopy_switch swallows libvirt's refusal; the
+    # Migration record's status is what says whether it took.
+    from nova.tests.fixtures import libvirt as fakelibvirt
+    from nova.virt.libvirt import migration as nova_migration
+    monkeypatch.setattr(nova_migration, 'libvirt', fakelibvirt)
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=5,
+                     deadline_action=P.ACTION_ABORT, escalation=(
+                         P.EscalationStep(P.TRIGGER_ELAPSED, 1,
+                                          P.ACTION_POST_COPY),))
+    clock = fakes.Clock()
+    s = fakes.make_session(clock=clock)
+    s.arm(plan)
+    domain = fakes.Domain(refuse={'migrateStartPostCopy': True})
+    s.tune_call(0, {})
+    for step in range(16):
+        clock.now = step * 0.5
+        s.observe(domain, fakes.job(processed=step * MiB))
+    assert s.tuned, s.fallback_reason
+    assert 'migrateStartPostCopy' in domain.calls
+    assert not s.post_copy
+    assert s.migration.status == 'running'
+    kinds = [(done.action.kind, done.applied) for done in s.applied]
+    assert (P.ACTION_POST_COPY, False) in kinds
+    # The deadline still fires: the refused switch finished nothing.
+    assert kinds[-1] == (P.ACTION_ABORT, True)
+    assert domain.calls[-1] == 'abortJob'
+    escalated = [notification_schema.flat_payload(e, p)
+                 for e, p in emitted.sent if e == 'escalated']
+    assert [p['applied'] for p in escalated
+            if p['action'] == 'post_copy'] == [False]
+
+
+class LinkCutInPostCopy(fakes.Domain):
+    """The migration call fails in post-copy (paused, post-copy failed).
+
+    A post-copy resume fails *link_down_for* times, then completes.
+    """
+
+    RESUME = 1 << 19
+
+    def __init__(self, link_down_for):
+        super().__init__()
+        self.link_down_for = link_down_for
+        self.failed = False
+        self.resumes = 0
+
+    def state(self, flags=0):
+        return [3, 13] if self.failed else [self.run_state, 1]
+
+    def migrateToURI3(self, uri, params=None, flags=0):
+        from nova.tests.fixtures import libvirt as fakelibvirt
+        if flags & self.RESUME:
+            self.resumes += 1
+            if self.link_down_for:
+                self.link_down_for -= 1
+                raise fakelibvirt.make_libvirtError(
+                    fakelibvirt.libvirtError, 'Connection refused',
+                    error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+            self.failed = False
+            return 0
+        self.failed = True
+        raise fakelibvirt.make_libvirtError(
+            fakelibvirt.libvirtError, 'post-copy failed',
+            error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+
+
+def in_post_copy(monkeypatch, domain):
+    from nova.tests.fixtures import libvirt as fakelibvirt
+    from nova.virt.libvirt import migration as nova_migration
+    from nova_migtuner.engine import applier as applier_mod
+    monkeypatch.setattr(nova_migration, 'libvirt', fakelibvirt)
+    monkeypatch.setattr(fakelibvirt, 'VIR_MIGRATE_POSTCOPY_RESUME',
+                        LinkCutInPostCopy.RESUME, raising=False)
+    monkeypatch.setattr(applier_mod, 'POST_COPY_RECOVERY_INTERVAL_S', 0.01)
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=600,
+                     escalation=(P.EscalationStep(P.TRIGGER_ELAPSED, 1,
+                                                  P.ACTION_POST_COPY),))
+    clock = fakes.Clock()
+    s = fakes.make_session(clock=clock)
+    s.arm(plan)
+    s.tune_call(0, {})
+    for step in range(4):
+        clock.now = step * 0.5
+        s.observe(domain, fakes.job(processed=step * MiB))
+    assert s.post_copy, s.applied
+    return s
+
+
+def test_failed_post_copy_is_resumed_inside_nova_s_migration_call(
+        emitted, monkeypatch):
+    domain = LinkCutInPostCopy(link_down_for=2)
+    s = in_post_copy(monkeypatch, domain)
+    hooked = session_mod.TunedDomain(domain, s)
+    # nova's monitor does not see the failed job: it would roll back.
+    domain.failed = True
+    domain.jobStats = lambda flags=0: fakes.failed_job()
+    assert hooked.jobStats()['type'] == 2
+    domain.failed = False
+    # The call fails in post-copy; the hook resumes it, nova sees success.
+    assert hooked.migrateToURI3('qemu+tcp://dest/system', {}, 0) == 0
+    assert domain.resumes == 3
+    assert s.applier.post_copy_recovery == 'recovered'
+
+
+def test_failed_post_copy_not_resumed_in_time_raises_to_nova(
+        emitted, monkeypatch):
+    from nova.tests.fixtures import libvirt as fakelibvirt
+    from nova_migtuner.engine import applier as applier_mod
+    domain = LinkCutInPostCopy(link_down_for=10 ** 6)
+    s = in_post_copy(monkeypatch, domain)
+    monkeypatch.setattr(applier_mod, 'POST_COPY_RECOVERY_S', 0.1)
+    with pytest.raises(fakelibvirt.libvirtError, match='post-copy failed'):
+        session_mod.TunedDomain(domain, s).migrateToURI3(
+            'qemu+tcp://dest/system', {}, 0)
+    assert s.applier.post_copy_recovery == 'split'
+    assert domain.state()[:2] == [3, 13]
+    assert 'resume' not in domain.calls
+    # Given up: nova's monitor now sees the job fail, and rolls back.
+    domain.jobStats = lambda flags=0: fakes.failed_job()
+    assert session_mod.TunedDomain(domain, s).jobStats()['type'] == 4
