@@ -16,8 +16,8 @@ import pytest
 
 from nova_migtuner.nova import notifications
 from nova_migtuner.nova import session as session_mod
-from nova_migtuner.planning import plan as P
 from nova_migtuner.planning import notification_schema
+from nova_migtuner.planning import plan as P
 from tests.engine.plans import make_plan
 from tests.unit.nova import fakes
 
