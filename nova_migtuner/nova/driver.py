@@ -20,6 +20,7 @@ from nova.virt.libvirt import migration as libvirt_migration
 from oslo_log import log as logging
 
 import nova_migtuner.conf
+from nova_migtuner.conf import startup
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.nova import action_event
 from nova_migtuner.nova import cpu_mode
@@ -58,6 +59,7 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
 
     def __init__(self, virtapi, read_only=False):
         check_nova()
+        startup.check_service('MigTunerDriver', secrets=True)
         super().__init__(virtapi, read_only)
         found = compat.instance_problems(self)
         if found:

@@ -16,6 +16,7 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 
 import nova_migtuner.conf
+from nova_migtuner.conf import startup
 from nova_migtuner.cpu import compat
 from nova_migtuner.cpu import mode as cpu_mode
 from nova_migtuner.scheduler import hosts
@@ -38,6 +39,11 @@ class MigTunerFilter(filters.BaseHostFilter):
     # A live migration moves one instance; rebuilds never move.
     run_filter_once_per_request = True
     RUN_ON_REBUILD = False
+
+    def __init__(self):
+        super().__init__()
+        # The scheduler builds its filters once, when it starts.
+        startup.check_service('MigTunerFilter', CONF)
 
     def filter_all(self, filter_obj_list, spec_obj):
         host_states = list(filter_obj_list)
