@@ -8,7 +8,9 @@ nova.conf on each compute host::
 (the ``nova/virt/migtuner`` shim package makes that name importable). The
 subclass is thin: it checks at start-up that this is a nova it knows, and
 wires the per-migration flow (``flow``) and the libvirt hooks (``session``)
-into five private methods of ``LibvirtDriver``. Everything else is nova's.
+into five private methods of ``LibvirtDriver``; a plan libvirt refuses
+before the job starts is retried once with nova's flags (``refused_plan``).
+Everything else is nova's.
 """
 
 import threading
@@ -27,6 +29,7 @@ from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
 from nova_migtuner.nova import host_stats
 from nova_migtuner.nova import ops as ops_mod
+from nova_migtuner.nova import refused_plan
 from nova_migtuner.nova import session as session_mod
 from nova_migtuner.planning import compat
 
@@ -105,8 +108,8 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
         session = self._migtuner_sessions.get(instance.uuid)
         if session is None:
             return guest
-        return libvirt_guest.Guest(
-            session_mod.TunedDomain(guest._domain, session))
+        return libvirt_guest.Guest(refused_plan.FallbackDomain(
+            session_mod.TunedDomain(guest._domain, session), session))
 
     def _live_migration_operation(self, context, instance, dest,
                                   block_migration, migrate_data, guest,

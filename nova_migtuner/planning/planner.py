@@ -147,6 +147,36 @@ def check_invariants(plan, context):
         problems.append('%d parallel connections above the limit %d'
                         % (plan.parallel_connections,
                            context.limits.max_parallel_connections))
+    if not 0 <= plan.max_pause_ms <= context.limits.max_pause_downtime_ms:
+        problems.append('pause of up to %d ms outside 0..%d ms '
+                        '(max_pause_downtime_ms)'
+                        % (plan.max_pause_ms,
+                           context.limits.max_pause_downtime_ms))
+    longest = base.Strategy.deadline(context)
+    if not 0 < plan.completion_deadline_s <= longest:
+        problems.append('deadline %r s outside 0..%.0f s (the completion '
+                        'budget of this guest)'
+                        % (plan.completion_deadline_s, longest))
+    for step in plan.escalation:
+        if step.trigger == plan_mod.TRIGGER_ELAPSED and not (
+                0 <= step.threshold <= plan.completion_deadline_s):
+            problems.append('escalation after %r s outside the deadline '
+                            '%r s' % (step.threshold,
+                                      plan.completion_deadline_s))
+    if plan.bandwidth_mib_s < 0:
+        problems.append('bandwidth %d MiB/s is negative (0: not limited)'
+                        % plan.bandwidth_mib_s)
+    compressed = (plan_mod.COMPRESSED in plan.flags or
+                  plan.compression is not None)
+    parallel = (plan_mod.PARALLEL in plan.flags or
+                plan.parallel_connections > 1)
+    if compressed and parallel:
+        problems.append('compression together with %d parallel '
+                        'connections, which libvirt refuses'
+                        % plan.parallel_connections)
+    if plan.parallel_connections < 1:
+        problems.append('%d parallel connections (at least 1)'
+                        % plan.parallel_connections)
     cap_bw = context.limits.max_bandwidth_mib_s
     if cap_bw and not 0 < plan.bandwidth_mib_s <= cap_bw:
         problems.append('bandwidth %d MiB/s outside the cap %d MiB/s'
