@@ -131,8 +131,7 @@ class NovaOps:
         conf = self.conf
         if not s.marker_taken:
             s.marker_taken = True
-            s.operator_strategy = self.markers.take_strategy(
-                s.instance, s.source_host)
+            s.operator_strategy = self.take_operator_strategy(s)
         link, link_class = self.link_to_destination(s)
         migration_inputs = inputs.migration_inputs(
             conf=conf,
@@ -146,7 +145,13 @@ class NovaOps:
             seconds_since_instance_migration=(
                 self.seconds_since_instance_migration(s)),
             seconds_since_host_migration=self.host_state.since_last_start(),
-            instance_uuid=s.instance_uuid)
+            instance_uuid=s.instance_uuid,
+            # A tenant's bad image value is ignored and explained, and an
+            # operator's choice overrides every image wish.
+            strict_image=False, operator_chosen=bool(s.operator_strategy))
+        for note in migration_inputs.policy.notes:
+            LOG.warning('nova_migtuner: %(note)s', {'note': note},
+                        instance=instance)
         LOG.debug('nova_migtuner plans over the %(cls)s link to %(dest)s',
                   {'cls': link_class, 'dest': s.dest}, instance=instance)
         plan = planner.build_plan(migration_inputs,
@@ -155,6 +160,18 @@ class NovaOps:
         # Fail here, before anything started, if this libvirt cannot do it.
         flags_mod.libvirt_flags(plan, s.base_flags, s.libvirt)
         return plan
+
+    def take_operator_strategy(self, s):
+        """The operator marker's strategy; a failure drops the marker only.
+        """
+        try:
+            return self.markers.take_strategy(s.instance, s.source_host)
+        except Exception as e:
+            LOG.warning('nova_migtuner ignores the operator strategy marker '
+                        'after an error: %(error)s; the migration is '
+                        'planned without it', {'error': e},
+                        instance=s.instance, exc_info=True)
+            return None
 
     # -- after the migration ----------------------------------------------
 

@@ -181,7 +181,8 @@ def seconds_since_last(finished_times, now, exclude=()):
 
 def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
                      available_strategies, link_bandwidth, measurement=None,
-                     limits=None, **known):
+                     limits=None, strict_image=True, operator_chosen=False,
+                     **known):
     """``build_inputs`` for a guest with a flavor, image and *conf*.
 
     :param image_properties: the image's properties (for an instance:
@@ -189,6 +190,10 @@ def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
     :param measurement: an ``engine.measure.Measurement`` (all measured)
         or None; *known* passes any other ``build_inputs`` argument.
     :param limits: the ``AdminLimits``; None reads them from *conf*.
+    :param strict_image: raise for a bad image value; false: ignore it
+        and say why in ``policy.notes`` (see ``policy.guest_policy_from``).
+    :param operator_chosen: an operator chose the strategy: no image wish
+        is used.
     :raises policy.PolicyError: a flavor/image value is invalid.
     :raises context.InputsError: a value is out of range.
     """
@@ -196,7 +201,10 @@ def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
         extra_specs=extra_specs or {},
         image_properties=image_properties or {},
         available_strategies=available_strategies,
-        tenant_strategies=conf.migtuner.tenant_strategies)
+        tenant_strategies=conf.migtuner.tenant_strategies,
+        image_keys=conf.migtuner.image_settable_keys,
+        image_downtime_floor_ms=conf.migtuner.image_downtime_floor_ms,
+        strict_image=strict_image, operator_chosen=operator_chosen)
     if measurement is not None:
         known.setdefault('touched', measured(measurement.touched_bytes))
         known.setdefault('dirty_rate', measured(measurement.dirty_rate))

@@ -7,6 +7,7 @@ invariants that no strategy may break; a plugin that breaks one raises
 ``PlanInvariantError`` and callers fall back to nova's own behaviour.
 """
 
+import dataclasses
 import functools
 import logging
 
@@ -105,6 +106,11 @@ def build_plan(context, default_strategy='balanced', operator_strategy=None):
     strategy = get_strategy(name)
     plan = strategy.build(context)
     check_invariants(plan, context)
+    if context.policy.notes:
+        # Ignored or changed image wishes: in the log and in the .start
+        # notification's explain, not dropped silently.
+        plan = dataclasses.replace(
+            plan, reasons=tuple(context.policy.notes) + tuple(plan.reasons))
     LOG.debug('Strategy %(name)s (from %(source)s) planned %(flags)s, '
               'downtime %(down)d ms, predicted %(pred)s',
               {'name': name, 'source': source, 'flags': plan.flags,

@@ -35,8 +35,14 @@ def conf():
     c = cfg.ConfigOpts()
     mt_opts.register_opts(c)
     c([], project='test', default_config_files=[])
+    # The option group object is shared between ConfigOpts: start from and
+    # leave the defaults.
+    _clear(c)
     yield c
-    # The option group object is shared: do not leak overrides.
+    _clear(c)
+
+
+def _clear(c):
     for opt in mt_opts.ALL_OPTS:
         c.clear_override(opt.dest, mt_opts.GROUP_NAME)
 
