@@ -100,6 +100,7 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
             flow.run(session, self._migtuner_ops)
         finally:
             self._migtuner_sessions.pop(instance.uuid, None)
+            self._migtuner_ops.forget(session)
             if recorded:
                 action_event.finish_session(context, instance, session)
 

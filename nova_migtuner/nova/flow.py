@@ -145,6 +145,9 @@ class MigrateTask(_Task):
 
     def execute(self, timing):
         s = self.session
+        if timing == GO:
+            # host_spacing_s: checked and reserved in one step, now.
+            timing = self.ops.reserve_start(s)
         if timing == GO and not s.enter(session_mod.PHASE_MIGRATING):
             timing = ABORTED
         if timing == ABORTED:
@@ -155,7 +158,6 @@ class MigrateTask(_Task):
             s.outcome = notif.OUTCOME_REFUSED
             self.ops.recover(s, 'failed')
             return s.outcome
-        self.ops.note_start(s)
         s.notify(notif.START, **payloads.start_fields(
             s.plan if s.tuned else None, s.flag_names(s.planned_flags()),
             s.measurement, s.waited_s, s.fallback_reason))

@@ -133,6 +133,8 @@ class NovaOps:
             s.marker_taken = True
             s.operator_strategy = self.take_operator_strategy(s)
         link, link_class = self.link_to_destination(s)
+        others = self.host_state.in_flight(exclude=s.instance_uuid)
+        link = inputs.share_of_link(link, others)
         migration_inputs = inputs.migration_inputs(
             conf=conf,
             memory_bytes=instance.flavor.memory_mb * units.MiB,
@@ -152,8 +154,10 @@ class NovaOps:
         for note in migration_inputs.policy.notes:
             LOG.warning('nova_migtuner: %(note)s', {'note': note},
                         instance=instance)
-        LOG.debug('nova_migtuner plans over the %(cls)s link to %(dest)s',
-                  {'cls': link_class, 'dest': s.dest}, instance=instance)
+        LOG.debug('nova_migtuner plans over the %(cls)s link to %(dest)s, '
+                  'shared with %(others)d other migration(s) in flight',
+                  {'cls': link_class, 'dest': s.dest, 'others': others},
+                  instance=instance)
         plan = planner.build_plan(migration_inputs,
                                   conf.migtuner.default_strategy,
                                   operator_strategy=s.operator_strategy)
@@ -175,11 +179,57 @@ class NovaOps:
 
     # -- after the migration ----------------------------------------------
 
+    def reserve_start(self, s):
+        """Check and reserve ``host_spacing_s`` just before nova starts.
+
+        The check and the reservation are one step under the host's lock,
+        so two migrations planned at the same moment cannot both start. A
+        migration that has to wait for the spacing waits (abort and
+        force-complete work) for at most what is left of
+        ``max_deferral_s``, and is refused if it would have to wait
+        longer. Untuned migrations (disabled, or degraded to nova's
+        behaviour) are recorded but never wait.
+
+        :returns: ``flow.GO``, ``flow.ABORTED`` or ``flow.REFUSED``.
+        """
+        from nova_migtuner.nova import flow
+        spacing = self.conf.migtuner.host_spacing_s if s.tuned else 0
+        limit = float(self.max_deferral_s)
+        while True:
+            left = self.host_state.reserve_start(
+                s.instance_uuid, spacing, force=s.start_requested)
+            if not left:
+                return flow.GO
+            if left > limit - s.waited_s:
+                s.timing_reason = (
+                    'another migration started from this host: %.0f s of '
+                    'host_spacing_s %d s left, more than the %.0f s left of '
+                    'max_deferral_s' % (left, spacing,
+                                        max(0.0, limit - s.waited_s)))
+                LOG.warning('nova_migtuner refuses to start this migration: '
+                            '%(reason)s', {'reason': s.timing_reason},
+                            instance=s.instance)
+                return flow.REFUSED
+            LOG.info('nova_migtuner waits %(left).1f s for host_spacing_s '
+                     'before starting', {'left': left}, instance=s.instance)
+            began = s.clock()
+            s.wake.wait(left)
+            s.wake.clear()
+            s.waited_s += s.clock() - began
+            if s.abort_requested:
+                return flow.ABORTED
+
     def note_start(self, s):
-        self.host_state.note_start()
+        """Record the start (already done by ``reserve_start``)."""
+        self.host_state.reserve_start(s.instance_uuid, force=True)
+
+    def forget(self, s):
+        """The migration is over: it no longer shares the link."""
+        self.host_state.end(s.instance_uuid, started=s.nova_called)
 
     def note_end(self, s, payload):
-        self.host_state.note_end(payload)
+        self.host_state.note_end(
+            payload, shared_link=self.host_state.shared_link(s.instance_uuid))
 
     def destination_stats(self, s):
         """Read and remove the numbers the destination left."""

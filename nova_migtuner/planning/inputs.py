@@ -89,6 +89,19 @@ def link_to_destination(source_host, destination_aggregates, link_classes,
     return given(rate), name
 
 
+def share_of_link(link, others_in_flight):
+    """The part of *link* (``Known`` bytes/s) one more migration gets.
+
+    The migrations in flight from a host share its link: a migration that
+    starts beside two others plans with a third. The provenance stays
+    that of the link.
+    """
+    others = max(0, int(others_in_flight or 0))
+    if not others:
+        return link
+    return Known(link.value / (others + 1), link.provenance)
+
+
 # Measurable input name -> MigrationInputs field.
 _FIELDS = {
     ctx_mod.LINK_BANDWIDTH: 'link_bandwidth',
