@@ -24,15 +24,18 @@ from nova_migtuner.osc import client as client_mod
 
 objects.register_all()
 
-NOW = datetime.datetime.now(datetime.timezone.utc)
 # One of each way a live migration ends; the refused one is nova's 'failed'
 # (recover_method with migration_status='failed').
 ENDED = [('completed', 600), ('failed', 60), ('error', 50),
          ('cancelled', 40)]
 
 
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def _record(i, status, seconds_ago):
-    when = NOW - datetime.timedelta(seconds=seconds_ago)
+    when = _now() - datetime.timedelta(seconds=seconds_ago)
     return types.SimpleNamespace(id=i, status=status, updated_at=when,
                                  created_at=when)
 
@@ -50,12 +53,13 @@ def _nova_seconds():
 
 def _cli_seconds():
     client = client_mod.MigtunerClient.__new__(client_mod.MigtunerClient)
+    now = _now()
     migrations = [types.SimpleNamespace(status=st, updated_at=(
-        NOW - datetime.timedelta(seconds=ago)).isoformat())
+        now - datetime.timedelta(seconds=ago)).isoformat())
         for st, ago in ENDED]
     client.live_migrations = lambda server_id: migrations
     end = client.last_migration_end('s')
-    return NOW.timestamp() - end
+    return now.timestamp() - end
 
 
 def test_nova_and_the_cli_count_only_migrations_that_moved_the_guest():
