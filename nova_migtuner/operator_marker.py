@@ -20,43 +20,64 @@ who owns the server. So the operator's choice travels as a marker in server
 metadata that only holders of ``[migtuner] operator_secret`` can produce:
 
     v1:<strategy>:<expires>:<nonce>:<hmac-sha256 hex>
+    v2:<key id>:<strategy>:<expires>:<nonce>:<hmac-sha256 hex>
 
-The HMAC covers the strategy, the expiry and the nonce carried in the
-marker, and the instance uuid and the source host that the verifier knows
-itself. Hence a tenant who reads the marker (it is visible in their server's
-metadata) cannot change the strategy, move it to another server, or use it
-after it expires; the used-nonce store on the source compute refuses it a
-second time, and the host binding refuses it on any other compute (where
-that compute's store has never seen it) - e.g. after the server moved.
+``v2`` names the key that signed it, so that two keys can be live while
+the secret is rotated (``Keyring``, ``operator_secret_file``);
+a ``v1`` marker is accepted when any configured key verifies it.
 
-Pure code: no nova, no I/O except the optional SQLite nonce store.
+The HMAC covers the key id, the strategy, the expiry and the nonce carried
+in the marker, and the instance uuid and the source host that the verifier
+knows itself. Hence a tenant who reads the marker (it is visible in their
+server's metadata) cannot change the strategy, move it to another server,
+or use it after it expires; the used-nonce store on the source compute
+refuses it a second time, and the host binding refuses it on any other
+compute (where that compute's store has never seen it) - e.g. after the
+server moved.
+
+Pure code: no nova; I/O only for the optional SQLite nonce store and the
+secret file.
 """
 
+import collections
 import dataclasses
 import hashlib
 import hmac
+import math
+import os
 import re
 import secrets
 import sqlite3
+import stat
 import threading
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 # Server metadata key the marker is stored under (nova allows 255 characters
 # for a metadata value; a marker is at most ~170).
 METADATA_KEY = 'migtuner_operator_marker'
 VERSION = 'v1'
+VERSION_KEYED = 'v2'
 DEFAULT_TTL_S = 600
 # Markers living longer than this are refused whatever they say: the nonce
 # store has to remember a nonce until its marker expires.
 DEFAULT_MAX_TTL_S = 3600
 # Clocks of the operator's workstation and the computes differ a little.
 CLOCK_SKEW_S = 60
-MIN_SECRET_BYTES = 16
+# What ``check_secret`` (the driver at start, the operator tooling, the
+# check command) requires: 32 random bytes, i.e. 256 bits of key.
+MIN_SECRET_BYTES = 32
+MIN_SECRET_BITS = 256
+# A random string has several bits per character; fewer means a pattern.
+MIN_BITS_PER_CHARACTER = 3.0
+# Shortest key ``sign``/``verify`` work with at all.
+MIN_KEY_BYTES = 16
+DEFAULT_KEY_ID = 'default'
 
 _STRATEGY_RE = re.compile(r'^[A-Za-z0-9_.-]{1,64}$')
 _NONCE_RE = re.compile(r'^[A-Za-z0-9_-]{16,64}$')
 _SIG_RE = re.compile(r'^[0-9a-f]{64}$')
+_KEY_ID_RE = re.compile(r'^[A-Za-z0-9_-]{1,16}$')
 _MAC_DOMAIN = 'nova_migtuner-operator-marker-v1'
 
 # MarkerError.reason values: stable codes for logs and notifications.
@@ -67,6 +88,8 @@ REASON_TOO_LONG = 'ttl_too_long'
 REASON_BAD_SIGNATURE = 'bad_signature'
 REASON_REUSED = 'reused'
 REASON_STRATEGY_NOT_ALLOWED = 'strategy_not_allowed'
+REASON_UNKNOWN_KEY = 'unknown_key'
+REASON_NONCE_STORE = 'nonce_store_error'
 
 
 class MarkerError(ValueError):
@@ -84,36 +107,183 @@ class Marker:
     expires_at: int
     nonce: str
     signature: str
+    key_id: Optional[str] = None    # None: a v1 marker
 
     def to_string(self):
-        return ':'.join((VERSION, self.strategy, str(self.expires_at),
-                         self.nonce, self.signature))
+        head = ((VERSION,) if self.key_id is None
+                else (VERSION_KEYED, self.key_id))
+        return ':'.join(head + (self.strategy, str(self.expires_at),
+                                self.nonce, self.signature))
 
 
 def new_nonce():
     return secrets.token_urlsafe(16)
 
 
-def _secret_bytes(secret):
-    if not secret:
+@dataclasses.dataclass(frozen=True)
+class Keyring:
+    """Operator keys by key id; the first one signs, every one verifies."""
+    keys: Tuple[Tuple[str, bytes], ...]
+
+    def __post_init__(self):
+        if not self.keys:
+            raise MarkerError(REASON_NO_SECRET, 'no operator secret '
+                              'configured')
+        ids = [key_id for key_id, _ in self.keys]
+        for key_id in ids:
+            if not _KEY_ID_RE.match(key_id):
+                raise MarkerError(REASON_MALFORMED, 'key id %r: allowed '
+                                  'are 1..16 letters, digits, _ or -'
+                                  % key_id)
+        twice = sorted(k for k, n in collections.Counter(ids).items()
+                       if n > 1)
+        if twice:
+            raise MarkerError(REASON_MALFORMED, 'key id(s) %s given more '
+                              'than once' % ', '.join(twice))
+
+    @property
+    def signing(self):
+        return self.keys[0]
+
+    def get(self, key_id):
+        return dict(self.keys).get(key_id)
+
+
+def _encode(secret):
+    return secret.encode('utf-8') if isinstance(secret, str) else secret
+
+
+def keyring_from_text(text):
+    """The ``Keyring`` of a secret file's text.
+
+    Each line that is not empty or a ``#`` comment is ``<key id> <secret>``
+    or a bare ``<secret>`` (key id ``default``).
+    """
+    keys = []
+    for line in (text or '').splitlines():
+        line = line.strip()
+        if not line or line.startswith('#'):
+            continue
+        parts = line.split(None, 1)
+        if len(parts) == 1:
+            keys.append((DEFAULT_KEY_ID, _encode(parts[0])))
+        else:
+            keys.append((parts[0], _encode(parts[1].strip())))
+    if not keys:
+        raise MarkerError(REASON_NO_SECRET, 'the operator secret file '
+                          'holds no key')
+    return Keyring(tuple(keys))
+
+
+def _keyring(secret):
+    """*secret* (str, bytes or ``Keyring``) as a ``Keyring``."""
+    if isinstance(secret, Keyring):
+        keyring = secret
+    elif not secret:
         raise MarkerError(REASON_NO_SECRET,
                           'no operator secret configured: set [migtuner] '
-                          'operator_secret on the computes and give the '
-                          'same secret to the operator tooling')
-    data = secret.encode('utf-8') if isinstance(secret, str) else secret
+                          'operator_secret_file (or operator_secret) on the '
+                          'computes and give the same secret to the '
+                          'operator tooling')
+    else:
+        keyring = Keyring(((DEFAULT_KEY_ID, _encode(secret)),))
+    for key_id, data in keyring.keys:
+        if len(data) < MIN_KEY_BYTES:
+            raise MarkerError(REASON_NO_SECRET,
+                              'operator secret%s is %d bytes; at least %d '
+                              'random bytes are needed'
+                              % ('' if key_id == DEFAULT_KEY_ID
+                                 else ' ' + key_id, len(data),
+                                 MIN_SECRET_BYTES))
+    return keyring
+
+
+def _secret_bytes(secret):
+    return _keyring(secret).signing[1]
+
+
+def estimated_bits(data):
+    """A generous estimate of the randomness in *data*, in bits.
+
+    Characters times the Shannon entropy of their distribution: what a
+    random secret of that length could hold at most. Patterns ('aaaa',
+    'abab', a word repeated) score low; a random hex or base64 string of
+    32 bytes scores about its real strength.
+    """
+    if not data:
+        return 0.0, 0.0
+    counts = collections.Counter(data)
+    per_char = -sum(n / len(data) * math.log2(n / len(data))
+                    for n in counts.values())
+    return per_char * len(data), per_char
+
+
+def secret_problem(data):
+    """Why *data* (bytes) is not a strong operator secret, or None."""
     if len(data) < MIN_SECRET_BYTES:
-        raise MarkerError(REASON_NO_SECRET,
-                          'operator secret is %d bytes; at least %d are '
-                          'needed' % (len(data), MIN_SECRET_BYTES))
-    return data
+        return ('is %d bytes; at least %d random bytes are needed'
+                % (len(data), MIN_SECRET_BYTES))
+    bits, per_char = estimated_bits(data)
+    if per_char < MIN_BITS_PER_CHARACTER:
+        return ('does not look random (about %.1f bits per character, '
+                'at least %.0f expected of random text)'
+                % (per_char, MIN_BITS_PER_CHARACTER))
+    return None
 
 
 def check_secret(secret):
-    """Raise ``MarkerError`` unless *secret* can sign markers.
+    """Raise ``MarkerError`` unless every key of *secret* is strong.
 
-    Lets the operator tooling refuse before it contacts the cloud.
+    At least ``MIN_SECRET_BYTES`` and no visible pattern. The driver checks
+    it when it starts and the operator tooling before it contacts the
+    cloud; generate one with ``python3 -c 'import secrets;
+    print(secrets.token_hex(32))'``.
     """
-    _secret_bytes(secret)
+    for key_id, data in _keyring(secret).keys:
+        problem = secret_problem(data)
+        if problem:
+            raise MarkerError(
+                REASON_NO_SECRET, 'operator secret%s %s; generate one with '
+                "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+                % ('' if key_id == DEFAULT_KEY_ID else ' ' + key_id,
+                   problem))
+
+
+def read_secret_file(path):
+    """The ``Keyring`` in *path*; refused if others may read or write it.
+
+    :raises MarkerError: the file is missing, unreadable, open to its
+        group or others, or holds no valid key.
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_IMODE(mode) & (stat.S_IRWXG | stat.S_IRWXO):
+            raise MarkerError(
+                REASON_NO_SECRET, 'operator secret file %s has mode %04o: '
+                'its group or other users may read or change it; chmod '
+                '600 %s' % (path, stat.S_IMODE(mode), path))
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    except OSError as e:
+        raise MarkerError(REASON_NO_SECRET, 'cannot read the operator '
+                          'secret file: %s' % e)
+    return keyring_from_text(text)
+
+
+def configured_keyring(operator_secret, operator_secret_file):
+    """The keys of ``[migtuner] operator_secret``/``operator_secret_file``.
+
+    :returns: a ``Keyring``, or None when neither is set.
+    :raises MarkerError: both are set, or the file is refused.
+    """
+    if operator_secret and operator_secret_file:
+        raise MarkerError(REASON_NO_SECRET, 'set [migtuner] operator_secret '
+                          'or operator_secret_file, not both')
+    if operator_secret_file:
+        return read_secret_file(operator_secret_file)
+    if operator_secret:
+        return _keyring(operator_secret)
+    return None
 
 
 def _check_field(regex, value, what):
@@ -122,14 +292,18 @@ def _check_field(regex, value, what):
                           'marker' % (what, value))
 
 
-def _mac(secret, instance_uuid, source_host, strategy, expires_at, nonce):
+def _mac(secret, instance_uuid, source_host, strategy, expires_at, nonce,
+         key_id=None):
     for value, what in ((instance_uuid, 'instance uuid'),
                         (source_host, 'source host')):
         if not value or '\n' in str(value):
             raise MarkerError(REASON_MALFORMED, '%s %r cannot be signed'
                               % (what, value))
-    message = '\n'.join((_MAC_DOMAIN, str(instance_uuid).lower(),
-                         str(source_host), strategy, str(expires_at), nonce))
+    fields = [_MAC_DOMAIN, str(instance_uuid).lower(), str(source_host),
+              strategy, str(expires_at), nonce]
+    if key_id is not None:
+        fields.insert(1, 'key:' + key_id)
+    message = '\n'.join(fields)
     return hmac.new(secret, message.encode('utf-8'),
                     hashlib.sha256).hexdigest()
 
@@ -138,7 +312,9 @@ def sign(secret, instance_uuid, strategy, ttl=DEFAULT_TTL_S, nonce=None, *,
          source_host, now=None):
     """Return the marker string choosing *strategy* for one migration.
 
-    :param secret: ``[migtuner] operator_secret`` (str or bytes).
+    :param secret: ``[migtuner] operator_secret`` (str or bytes: a ``v1``
+        marker) or a ``Keyring`` (its first key signs; a ``v2`` marker
+        naming the key id, ``v1`` for the key id ``default``).
     :param instance_uuid: the server the marker is for.
     :param strategy: the strategy name the compute should use.
     :param ttl: seconds the marker stays valid; at most DEFAULT_MAX_TTL_S.
@@ -147,7 +323,8 @@ def sign(secret, instance_uuid, strategy, ttl=DEFAULT_TTL_S, nonce=None, *,
         is only accepted there.
     :param now: epoch seconds (tests); the current time when None.
     """
-    key = _secret_bytes(secret)
+    key_id, key = _keyring(secret).signing
+    key_id = None if key_id == DEFAULT_KEY_ID else key_id
     _check_field(_STRATEGY_RE, strategy, 'strategy')
     nonce = new_nonce() if nonce is None else nonce
     _check_field(_NONCE_RE, nonce, 'nonce')
@@ -157,8 +334,9 @@ def sign(secret, instance_uuid, strategy, ttl=DEFAULT_TTL_S, nonce=None, *,
     now = time.time() if now is None else now
     expires_at = int(now + ttl)
     signature = _mac(key, instance_uuid, source_host, strategy, expires_at,
-                     nonce)
-    return Marker(strategy, expires_at, nonce, signature).to_string()
+                     nonce, key_id)
+    return Marker(strategy, expires_at, nonce, signature,
+                  key_id).to_string()
 
 
 def parse(marker):
@@ -166,10 +344,15 @@ def parse(marker):
     if not isinstance(marker, str):
         raise MarkerError(REASON_MALFORMED, 'marker is not text')
     parts = marker.strip().split(':')
-    if len(parts) != 5 or parts[0] != VERSION:
+    key_id = None
+    if len(parts) == 6 and parts[0] == VERSION_KEYED:
+        key_id = parts.pop(1)
+        _check_field(_KEY_ID_RE, key_id, 'key id')
+    elif len(parts) != 5 or parts[0] != VERSION:
         raise MarkerError(REASON_MALFORMED,
                           'marker is not "%s:<strategy>:<expires>:<nonce>:'
-                          '<signature>"' % VERSION)
+                          '<signature>" or "%s:<key id>:<strategy>:...'
+                          % (VERSION, VERSION_KEYED))
     _, strategy, expires, nonce, signature = parts
     _check_field(_STRATEGY_RE, strategy, 'strategy')
     _check_field(_NONCE_RE, nonce, 'nonce')
@@ -179,7 +362,7 @@ def parse(marker):
     if not _SIG_RE.match(signature):
         raise MarkerError(REASON_MALFORMED, 'signature is not 64 hex '
                           'digits')
-    return Marker(strategy, int(expires), nonce, signature)
+    return Marker(strategy, int(expires), nonce, signature, key_id)
 
 
 def verify(secret, marker, instance_uuid, now=None, *, source_host,
@@ -193,10 +376,13 @@ def verify(secret, marker, instance_uuid, now=None, *, source_host,
     refusing a nonce seen before. The nonce is only recorded for markers
     that passed every other check, so forged markers cannot fill the store.
 
+    :param secret: str or bytes (one key) or a ``Keyring``: a ``v2``
+        marker is checked with the key it names, a ``v1`` marker with each.
     :param used_nonces: a ``NonceStore``; without one a marker is not
-        protected against reuse (only for dry runs and tests).
+        protected against reuse (only for dry runs and tests). A store
+        that fails refuses the marker (``REASON_NONCE_STORE``).
     """
-    key = _secret_bytes(secret)
+    keyring = _keyring(secret)
     parsed = parse(marker)
     now = time.time() if now is None else now
     if parsed.expires_at <= now:
@@ -206,9 +392,21 @@ def verify(secret, marker, instance_uuid, now=None, *, source_host,
         raise MarkerError(REASON_TOO_LONG,
                           'marker is valid for %.0f s, more than the %d s '
                           'allowed' % (parsed.expires_at - now, max_ttl))
-    expected = _mac(key, instance_uuid, source_host, parsed.strategy,
-                    parsed.expires_at, parsed.nonce)
-    if not hmac.compare_digest(expected, parsed.signature):
+    if parsed.key_id is None:
+        keys = [key for _, key in keyring.keys]
+    else:
+        keys = [keyring.get(parsed.key_id)]
+        if keys[0] is None:
+            raise MarkerError(REASON_UNKNOWN_KEY,
+                              'marker is signed with key %r, which is not '
+                              'configured; configured: %s'
+                              % (parsed.key_id, ', '.join(
+                                  k for k, _ in keyring.keys)))
+    matches = [hmac.compare_digest(
+        _mac(key, instance_uuid, source_host, parsed.strategy,
+             parsed.expires_at, parsed.nonce, parsed.key_id),
+        parsed.signature) for key in keys]
+    if not any(matches):
         raise MarkerError(REASON_BAD_SIGNATURE,
                           'signature does not match: the marker was forged, '
                           'altered, signed with another secret, or is for '
@@ -219,8 +417,17 @@ def verify(secret, marker, instance_uuid, now=None, *, source_host,
                           'strategy %r is not installed; available: %s'
                           % (parsed.strategy,
                              ', '.join(sorted(allowed_strategies))))
-    if used_nonces is not None and not used_nonces.remember(
-            parsed.nonce, parsed.expires_at, now):
+    if used_nonces is None:
+        return parsed.strategy
+    try:
+        fresh = used_nonces.remember(parsed.nonce, parsed.expires_at, now)
+    except Exception as e:
+        # Without the store a replay cannot be told apart: refuse this
+        # marker, and only it.
+        raise MarkerError(REASON_NONCE_STORE, 'the store of used markers '
+                          'failed (%s: %s); marker not used'
+                          % (type(e).__name__, e))
+    if not fresh:
         raise MarkerError(REASON_REUSED, 'marker was already used (nonce %s)'
                           % parsed.nonce)
     return parsed.strategy
@@ -263,6 +470,16 @@ def take_from_metadata(metadata, secret, instance_uuid, source_host,
         return MarkerDecision(present=True, refused_reason=e.reason,
                               refused_message=str(e))
     return MarkerDecision(strategy=strategy, present=True)
+
+
+class FailedNonceStore:
+    """Stands for a store that could not be opened: refuses every marker."""
+
+    def __init__(self, error):
+        self.error = error
+
+    def remember(self, nonce, expires_at, now):
+        raise self.error
 
 
 class MemoryNonceStore:

@@ -22,8 +22,9 @@ nova_migtuner needs from it:
   ``[oslo_messaging_notifications] driver`` sends them off the host;
 * migtuner: every ``[migtuner]`` value parses, every rate in bytes and bits;
 * strategies: ``default_strategy`` and ``tenant_strategies`` are installed;
-* secrets: ``operator_secret`` is long enough and the file is not
-  readable by everybody;
+* secrets: ``operator_secret`` (or each key of ``operator_secret_file``)
+  has 32 random bytes, nova.conf is not readable by everybody and the
+  secret file by nobody but its owner;
 * filters: ``MigTunerFilter`` and ``MigTunerWeigher`` are enabled the way
   nova loads them (``available_filters``, ``enabled_filters``,
   ``weight_classes`` keeping ``all_weighers``).
@@ -295,25 +296,33 @@ def strategy_findings(conf, source, installed=None):
 def secret_findings(conf, config_files):
     from nova_migtuner import operator_marker
 
-    secret = conf.migtuner.operator_secret
-    if not secret:
+    mt = conf.migtuner
+    secret = mt.operator_secret
+    secret_file = mt.operator_secret_file
+    if not secret and not secret_file:
         return [Finding(OK, 'secrets', 'no [migtuner] operator_secret: '
                         'operator markers ("openstack migtuner migrate '
                         '--strategy") are refused')]
     findings = []
     try:
-        operator_marker.check_secret(secret)
+        keyring = operator_marker.configured_keyring(secret, secret_file)
+        operator_marker.check_secret(keyring)
     except operator_marker.MarkerError as e:
         findings.append(Finding(ERROR, 'secrets',
                                 '[migtuner] operator_secret: %s' % e))
-    for path in config_files:
+    for path in config_files if secret else ():
         mode = os.stat(path).st_mode
         if mode & stat.S_IROTH:
             findings.append(Finding(
                 WARNING, 'secrets', '%s holds operator_secret and is '
                 'readable by every user (mode %o): chmod o-r %s'
                 % (path, stat.S_IMODE(mode), path)))
-    if not findings:
+    if not findings and secret_file:
+        findings.append(Finding(OK, 'secrets', '[migtuner] '
+                                'operator_secret_file %s: %d key(s), '
+                                'mode 0600 or stricter'
+                                % (secret_file, len(keyring.keys))))
+    elif not findings:
         findings.append(Finding(OK, 'secrets', '[migtuner] operator_secret '
                                 'set (%d bytes), file not world-readable'
                                 % len(secret.encode('utf-8'))))
@@ -375,7 +384,7 @@ def check_config(config_files, nova_version=None, installed=None):
     findings += mt_findings
     if not bad & {'default_strategy', 'tenant_strategies'}:
         findings += strategy_findings(conf, source, installed)
-    if 'operator_secret' not in bad:
+    if not bad & {'operator_secret', 'operator_secret_file'}:
         findings += secret_findings(conf, config_files)
     findings += filter_findings(conf)
     return findings

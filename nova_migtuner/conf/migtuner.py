@@ -34,6 +34,11 @@ scheduler filter and weigher, on the scheduler hosts.
 """)
 
 
+# Per-guest settings an image property may carry (``policy.SPECS``).
+IMAGE_SETTABLE_KEYS = ('strategy', 'max_downtime_ms', 'permit_post_copy',
+                       'permit_auto_converge')
+
+
 class LinkBandwidthType(types.String):
     """``measure`` or a rate such as ``10Gbit/s`` or ``1100MB/s``."""
 
@@ -100,23 +105,77 @@ Possible values:
 * any other strategy installed in the ``nova_migtuner.strategies`` entry
   point namespace.
 
+The name must be an installed strategy: the driver, the scheduler filter and
+the weigher refuse to start otherwise (``nova-migtuner check`` says so
+before a restart).
+
 Related options:
 
 * ``tenant_strategies``
 """),
     cfg.ListOpt(
         'tenant_strategies',
-        default=['balanced', 'conservative', 'min_downtime'],
+        default=['balanced', 'min_downtime'],
         item_type=types.String(),
         help="""
 Strategies that an image property ``migtuner_strategy`` may select. Images
 are owned by tenants, so this list keeps them from choosing, for example,
-post-copy-first migrations. Flavor extra specs are set by admins and may name
-any installed strategy.
+post-copy-first migrations, or ``conservative``, which refuses a migration
+predicted not to converge and so makes the server hard to move. Flavor
+extra specs are set by admins and may name any installed strategy.
+
+Every name must be an installed strategy: the driver, the scheduler filter
+and the weigher refuse to start otherwise. The image property is read only
+when ``strategy`` is in ``image_settable_keys``.
 
 Related options:
 
 * ``default_strategy``
+* ``image_settable_keys``
+"""),
+    cfg.ListOpt(
+        'image_settable_keys',
+        default=['strategy', 'max_downtime_ms', 'permit_post_copy'],
+        item_type=types.String(choices=IMAGE_SETTABLE_KEYS),
+        help="""
+The per-guest settings a tenant may choose with an image property
+``migtuner_<key>``. Images belong to tenants, and some wishes make a server
+hard to move: ``permit_auto_converge=false`` keeps a busy guest from
+converging, a tiny ``max_downtime_ms`` can keep any guest from converging.
+Flavor extra specs (``migtuner:<key>``, set by admins) are not limited by
+this list. An image property that is not listed, or whose value is bad, is
+ignored for that key only; the log and the ``explain`` of the
+``migtuner.live_migration.start`` notification say why.
+
+Possible values:
+
+* ``strategy`` (limited further by ``tenant_strategies``)
+* ``max_downtime_ms`` (raised to ``image_downtime_floor_ms`` if lower)
+* ``permit_post_copy``
+* ``permit_auto_converge``
+
+Related options:
+
+* ``tenant_strategies``
+* ``image_downtime_floor_ms``
+"""),
+    cfg.IntOpt(
+        'image_downtime_floor_ms',
+        default=100,
+        min=10,
+        max=60000,
+        help="""
+Smallest downtime cap, in milliseconds, that an image property
+``migtuner_max_downtime_ms`` may ask for. A lower wish is raised to this
+floor (logged and explained in the ``.start`` notification), so that a
+tenant cannot make its server's migrations unable to converge. Flavor extra
+specs (set by admins) are not limited by the floor; ``max_downtime_ms``
+still caps every wish.
+
+Related options:
+
+* ``image_settable_keys``
+* ``max_downtime_ms``
 """),
     cfg.IntOpt(
         'max_downtime_ms',
@@ -143,8 +202,12 @@ migration, as a rate (``10Gbit/s``, ``1100MB/s``, ``900MiB/s``) or
 ``measure``.
 
 With ``measure`` the driver uses the bandwidth observed during the previous
-migrations from this host (and the configured value of ``1Gbit/s`` until one
-has completed).
+migrations from this host that had the link to themselves (and the
+configured value of ``1Gbit/s`` until one has completed): a migration that
+shared the link measured only its share.
+
+Every plan divides this bandwidth among the migrations in flight from the
+host: a migration that starts while two others run plans with a third.
 
 Related options:
 
@@ -308,6 +371,14 @@ than ``max_deferral_s`` is refused.
         max=3600,
         help="""
 Minimum seconds between the start of two migrations from the same host.
+It is checked and reserved under one lock just before nova starts the
+migration job, so two migrations planned at the same moment cannot both
+start; the second waits (at most what is left of ``max_deferral_s``) and is
+refused if it would have to wait longer. 0 disables the spacing.
+
+Related options:
+
+* ``max_deferral_s``
 """),
     cfg.FloatOpt(
         'busy_host_cpu_load',
@@ -328,13 +399,43 @@ choice travels as an HMAC-SHA256 signed, expiring, single-use marker in the
 server's metadata (key ``migtuner_operator_marker``), bound to the instance
 and its source host; tenants, who can write their servers' metadata, cannot
 forge or reuse it. Unset (the default): operator markers are refused and
-removed, and the flavor, image and ``default_strategy`` decide. At least 16
-bytes; use the same value on every compute and give it to the operators'
-tooling (``--secret-file`` or ``$MIGTUNER_OPERATOR_SECRET``).
+removed, and the flavor, image and ``default_strategy`` decide.
+
+Possible values: at least 32 random bytes, e.g. the 64 hex digits of
+``python3 -c 'import secrets; print(secrets.token_hex(32))'``; the driver
+refuses to start with a shorter or visibly non-random secret. Use the same
+value on every compute and give it to the operators' tooling
+(``--secret-file`` or ``$MIGTUNER_OPERATOR_SECRET``). Prefer
+``operator_secret_file``, which also allows two keys during a rotation; set
+only one of the two.
 
 Related options:
 
+* ``operator_secret_file``
 * ``operator_marker_max_ttl_s``, ``operator_nonce_db``
+"""),
+    cfg.StrOpt(
+        'operator_secret_file',
+        help="""
+File holding the operator secrets, instead of ``operator_secret``. The file
+must not be readable or writable by its group or by other users (mode 0600
+or 0400, owned by the user nova-compute runs as): the driver refuses to
+start otherwise.
+
+Possible values: a path. Each line that is not empty and does not start
+with ``#`` is ``<key id> <secret>``, or a bare ``<secret>`` (key id
+``default``); each secret has at least 32 random bytes, key ids are
+1..16 letters, digits, ``_`` or ``-``. The operators' tooling signs with
+the first key and names its key id in the marker; the compute accepts a
+marker signed with any listed key. To rotate: add the new key as the first
+line on every compute, restart, give it to the tooling, and remove the old
+line once the markers signed with it have expired
+(``operator_marker_max_ttl_s``).
+
+Related options:
+
+* ``operator_secret``
+* ``operator_marker_max_ttl_s``
 """),
     cfg.IntOpt(
         'operator_marker_max_ttl_s',
@@ -386,7 +487,9 @@ Seconds after an incoming live migration ended during which
 ``MigTunerFilter`` does not choose the host as a live-migration destination
 again, so the host and the guests that just arrived return to normal before
 the next one (response times take seconds to recover after a
-switch-over). 0 disables the settle time.
+switch-over). 0 disables the settle time. Like
+``max_incoming_migrations``, the end of the last incoming migration is read
+from nova's database when the filter runs.
 
 Related options:
 

@@ -20,7 +20,9 @@ nova.conf on each compute host::
 (the ``nova/virt/migtuner`` shim package makes that name importable). The
 subclass is thin: it checks at start-up that this is a nova it knows, and
 wires the per-migration flow (``flow``) and the libvirt hooks (``session``)
-into five private methods of ``LibvirtDriver``. Everything else is nova's.
+into five private methods of ``LibvirtDriver``; a plan libvirt refuses
+before the job starts is retried once with nova's flags (``refused_plan``).
+Everything else is nova's.
 """
 
 import threading
@@ -32,12 +34,14 @@ from nova.virt.libvirt import migration as libvirt_migration
 from oslo_log import log as logging
 
 import nova_migtuner.conf
+from nova_migtuner.conf import startup
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.nova import action_event
 from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
 from nova_migtuner.nova import host_stats
 from nova_migtuner.nova import ops as ops_mod
+from nova_migtuner.nova import refused_plan
 from nova_migtuner.nova import session as session_mod
 from nova_migtuner.planning import compat
 
@@ -70,6 +74,7 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
 
     def __init__(self, virtapi, read_only=False):
         check_nova()
+        startup.check_service('MigTunerDriver', secrets=True)
         super().__init__(virtapi, read_only)
         found = compat.instance_problems(self)
         if found:
@@ -113,14 +118,15 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
             flow.run(session, self._migtuner_ops, on_end=on_end)
         finally:
             self._migtuner_sessions.pop(instance.uuid, None)
+            self._migtuner_ops.forget(session)
 
     def _migtuner_guest(self, instance, guest):
         """The guest nova migrates, with its domain's calls hooked."""
         session = self._migtuner_sessions.get(instance.uuid)
         if session is None:
             return guest
-        return libvirt_guest.Guest(
-            session_mod.TunedDomain(guest._domain, session))
+        return libvirt_guest.Guest(refused_plan.FallbackDomain(
+            session_mod.TunedDomain(guest._domain, session), session))
 
     def _live_migration_operation(self, context, instance, dest,
                                   block_migration, migrate_data, guest,

@@ -235,6 +235,9 @@ class MigrateTask(_Task):
     def execute(self, timing):
         self.entered = True
         s = self.session
+        if timing.action == GO:
+            # host_spacing_s: checked and reserved in one step, now.
+            timing = self.ops.reserve_start(s, timing)
         action = timing.action
         if action == GO and not s.enter(session_mod.PHASE_MIGRATING):
             action = ABORTED
@@ -247,11 +250,6 @@ class MigrateTask(_Task):
             self.finished = True
             return notif.OUTCOME_REFUSED, None
         s.arm(timing.plan)
-        try:
-            self.ops.note_start(s)
-        except Exception as e:
-            LOG.warning('nova_migtuner could not note the start: '
-                        '%(error)s', {'error': e}, instance=s.instance)
         s.notify(notif.START, **payloads.start_fields(
             s.plan if s.tuned else None, s.flag_names(s.planned_flags()),
             timing.measurement, timing.waited_s, s.fallback_reason))

@@ -35,17 +35,15 @@ from nova.virt.libvirt import config as vconfig
 
 import nova.conf
 from nova_migtuner.cpu import model as cpu_model
+from nova_migtuner import migration_statuses as statuses
 from nova_migtuner.scheduler import stats as mt_stats
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
-LIVE_MIGRATION = 'live-migration'
-# Statuses of a live migration between "a destination was chosen" and "the
-# guest runs there" (nova sets them in conductor and compute manager).
-IN_FLIGHT_STATUSES = frozenset(
-    ('accepted', 'queued', 'preparing', 'running', 'post-migrating'))
-COMPLETED = 'completed'
+LIVE_MIGRATION = statuses.LIVE_MIGRATION
+IN_FLIGHT_STATUSES = statuses.IN_FLIGHT
+COMPLETED = statuses.COMPLETED
 # Finished migrations looked at to find the last incoming one.
 _RECENT_MIGRATIONS = 20
 _KEPT_FEATURE_POLICIES = (None, 'require', 'force')

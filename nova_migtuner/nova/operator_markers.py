@@ -15,7 +15,9 @@
 ``openstack migtuner migrate --strategy`` leaves a signed marker in the
 server's metadata; the compute takes it once (``operator_marker``), and
 remembers the nonces it used in a SQLite store so that a marker cannot be
-replayed.
+replayed. Whatever goes wrong with a marker (no or a refused secret, a
+store that cannot be opened or written) drops the marker only: the
+migration is planned as without one.
 """
 
 import os
@@ -41,15 +43,28 @@ class OperatorMarkers:
         self._lock = threading.Lock()
 
     def used_markers(self):
-        """The SQLite store of operator markers this host has used."""
+        """The SQLite store of operator markers this host has used.
+
+        A store that cannot be opened stands in as a ``FailedNonceStore``
+        (it refuses the marker); the next marker tries to open it again.
+        """
         with self._lock:
             if self._used is None:
                 conf = self._conf()
                 path = (conf.migtuner.operator_nonce_db or
                         os.path.join(conf.state_path,
                                      'migtuner_used_markers.sqlite'))
-                self._used = operator_marker.SqliteNonceStore(path)
+                try:
+                    self._used = operator_marker.SqliteNonceStore(path)
+                except Exception as e:
+                    return operator_marker.FailedNonceStore(e)
             return self._used
+
+    def keyring(self):
+        """The configured operator keys (None: markers are refused)."""
+        mt = self._conf().migtuner
+        return operator_marker.configured_keyring(
+            mt.operator_secret, mt.operator_secret_file)
 
     def take_strategy(self, instance, source_host):
         """The strategy a valid operator marker chooses, else None.
@@ -61,11 +76,19 @@ class OperatorMarkers:
         mt = self._conf().migtuner
         if operator_marker.METADATA_KEY not in (instance.metadata or {}):
             return None
-        decision = operator_marker.take_from_metadata(
-            instance.metadata, mt.operator_secret, instance.uuid,
-            source_host, self.used_markers(),
-            allowed_strategies=planner.available_strategies(),
-            max_ttl=mt.operator_marker_max_ttl_s)
+        try:
+            keyring = self.keyring()
+        except operator_marker.MarkerError as e:
+            instance.metadata.pop(operator_marker.METADATA_KEY, None)
+            decision = operator_marker.MarkerDecision(
+                present=True, refused_reason=e.reason,
+                refused_message=str(e))
+        else:
+            decision = operator_marker.take_from_metadata(
+                instance.metadata, keyring, instance.uuid,
+                source_host, self.used_markers(),
+                allowed_strategies=planner.available_strategies(),
+                max_ttl=mt.operator_marker_max_ttl_s)
         if decision.present:
             instance.save()
         if decision.refused_reason:

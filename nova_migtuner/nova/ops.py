@@ -21,6 +21,7 @@ queries of nova's records (``records``) and the destination's final
 numbers (``destination_stats``).
 """
 
+import dataclasses
 import time
 
 from oslo_log import log as logging
@@ -138,17 +139,12 @@ class NovaOps:
             s.source_host, views, mt.link_classes, mt.link_bandwidth,
             self.host_state.observed_bandwidth)
 
-    def take_operator_strategy(self, s):
-        """The operator's one-off strategy (signed marker), or None.
-
-        The marker is gone after this call.
-        """
-        return self.markers.take_strategy(s.instance, s.source_host)
-
     def plan(self, s, measurement, operator_strategy=None):
         instance = s.instance
         conf = self.conf
         link, link_class = self.link_to_destination(s)
+        others = self.host_state.in_flight(exclude=s.instance_uuid)
+        link = inputs.share_of_link(link, others)
         migration_inputs = inputs.migration_inputs(
             conf=conf,
             memory_bytes=instance.flavor.memory_mb * units.MiB,
@@ -161,9 +157,17 @@ class NovaOps:
             seconds_since_instance_migration=(
                 self.seconds_since_instance_migration(s)),
             seconds_since_host_migration=self.host_state.since_last_start(),
-            instance_uuid=s.instance_uuid)
-        LOG.debug('nova_migtuner plans over the %(cls)s link to %(dest)s',
-                  {'cls': link_class, 'dest': s.dest}, instance=instance)
+            instance_uuid=s.instance_uuid,
+            # A tenant's bad image value is ignored and explained, and an
+            # operator's choice overrides every image wish.
+            strict_image=False, operator_chosen=bool(operator_strategy))
+        for note in migration_inputs.policy.notes:
+            LOG.warning('nova_migtuner: %(note)s', {'note': note},
+                        instance=instance)
+        LOG.debug('nova_migtuner plans over the %(cls)s link to %(dest)s, '
+                  'shared with %(others)d other migration(s) in flight',
+                  {'cls': link_class, 'dest': s.dest, 'others': others},
+                  instance=instance)
         plan = planner.build_plan(migration_inputs,
                                   conf.migtuner.default_strategy,
                                   operator_strategy=operator_strategy)
@@ -171,13 +175,80 @@ class NovaOps:
         flags_mod.libvirt_flags(plan, s.base_flags, s.libvirt)
         return plan
 
+    def take_operator_strategy(self, s):
+        """The operator's one-off strategy (signed marker), or None.
+
+        The marker is gone after this call; a failure drops the marker
+        only, not the tuning of the migration.
+        """
+        try:
+            return self.markers.take_strategy(s.instance, s.source_host)
+        except Exception as e:
+            LOG.warning('nova_migtuner ignores the operator strategy marker '
+                        'after an error: %(error)s; the migration is '
+                        'planned without it', {'error': e},
+                        instance=s.instance, exc_info=True)
+            return None
+
     # -- after the migration ----------------------------------------------
 
+    def reserve_start(self, s, timing):
+        """Check and reserve ``host_spacing_s`` just before nova starts.
+
+        The check and the reservation are one step under the host's lock,
+        so two migrations planned at the same moment cannot both start. A
+        migration that has to wait for the spacing waits (abort and
+        force-complete work) for at most what is left of
+        ``max_deferral_s``, and is refused if it would have to wait
+        longer. Untuned migrations (disabled, or degraded to nova's
+        behaviour) are recorded but never wait.
+
+        :param timing: the timing task's ``flow.Timing`` (action ``GO``).
+        :returns: the ``flow.Timing`` to act on: ``GO``, ``ABORTED`` or
+            ``REFUSED``, with the time waited here added.
+        """
+        from nova_migtuner.nova import flow
+        tuned = timing.plan is not None and s.fallback_reason is None
+        spacing = self.conf.migtuner.host_spacing_s if tuned else 0
+        limit = float(self.max_deferral_s)
+        waited = timing.waited_s
+        while True:
+            left = self.host_state.reserve_start(
+                s.instance_uuid, spacing, force=s.start_requested)
+            if not left:
+                return dataclasses.replace(timing, waited_s=waited)
+            if left > limit - waited:
+                reason = (
+                    'another migration started from this host: %.0f s of '
+                    'host_spacing_s %d s left, more than the %.0f s left of '
+                    'max_deferral_s' % (left, spacing,
+                                        max(0.0, limit - waited)))
+                LOG.warning('nova_migtuner refuses to start this migration: '
+                            '%(reason)s', {'reason': reason},
+                            instance=s.instance)
+                return dataclasses.replace(timing, action=flow.REFUSED,
+                                           waited_s=waited, reason=reason)
+            LOG.info('nova_migtuner waits %(left).1f s for host_spacing_s '
+                     'before starting', {'left': left}, instance=s.instance)
+            began = s.clock()
+            s.wake.wait(left)
+            s.wake.clear()
+            waited += s.clock() - began
+            if s.abort_requested:
+                return dataclasses.replace(timing, action=flow.ABORTED,
+                                           waited_s=waited)
+
     def note_start(self, s):
-        self.host_state.note_start()
+        """Record the start (already done by ``reserve_start``)."""
+        self.host_state.reserve_start(s.instance_uuid, force=True)
+
+    def forget(self, s):
+        """The migration is over: it no longer shares the link."""
+        self.host_state.end(s.instance_uuid, started=s.nova_called)
 
     def note_end(self, s, payload):
-        self.host_state.note_end(payload)
+        self.host_state.note_end(
+            payload, shared_link=self.host_state.shared_link(s.instance_uuid))
 
     def destination_stats(self, s):
         """Read and remove the numbers the destination left."""

@@ -20,19 +20,22 @@ import datetime
 
 from nova import objects
 
+from nova_migtuner import migration_statuses as statuses
 from nova_migtuner.planning import inputs
 from nova_migtuner.planning import links
 
 
 def seconds_since_instance_migration(context, instance_uuid, current_id):
-    """Seconds since the instance's last live migration ended, or None.
+    """Seconds since the instance's last live migration moved it, or None.
+
+    Counts the statuses ``migration_statuses.SPACING``, as the CLI does.
 
     :param current_id: the running migration's id (ignored).
     """
     migrations = objects.MigrationList.get_by_filters(
         context, {'instance_uuid': instance_uuid,
                   'migration_type': 'live-migration',
-                  'status': list(inputs.FINISHED_STATUSES)})
+                  'status': sorted(statuses.SPACING)})
     now = datetime.datetime.now(datetime.timezone.utc)
     return inputs.seconds_since_last(
         ((m.id, m.updated_at or m.created_at) for m in migrations),

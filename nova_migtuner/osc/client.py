@@ -24,6 +24,7 @@ from openstack import exceptions as sdk_exc
 from osc_lib import exceptions
 from oslo_log import log as logging
 
+from nova_migtuner import migration_statuses as statuses
 from nova_migtuner.osc import drain as drain_mod
 from nova_migtuner.osc import planning
 
@@ -125,10 +126,14 @@ class MigtunerClient:
         return {str(k): str(v) for k, v in metadata.items()}
 
     def last_migration_end(self, server_id):
-        """Epoch seconds when the server's last live migration ended."""
+        """Epoch seconds when the server's last live migration moved it.
+
+        The statuses instance spacing counts on the compute
+        (``migration_statuses.SPACING``), so a plan here agrees with it.
+        """
         ends = [_parse_time(m.updated_at)
                 for m in self.live_migrations(server_id)
-                if m.status in COMPLETED_STATUSES]
+                if m.status in statuses.SPACING]
         ends = [e for e in ends if e is not None]
         return max(ends) if ends else None
 

@@ -76,6 +76,10 @@ class PlanSettings:
     # ``{name: strategy}`` tuned by the configuration's
     # [migtuner_strategy_<name>] groups; None: the defaults (cfg.CONF).
     strategies: Optional[Mapping[str, object]] = None
+    # [migtuner] image_settable_keys (None: every key) and
+    # image_downtime_floor_ms, as the compute applies them.
+    image_settable_keys: Optional[Tuple[str, ...]] = None
+    image_downtime_floor_ms: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,11 +113,18 @@ def settings_from_config(conf, config_files=()):
         config_files=tuple(config_files),
         operator_secret=mt.operator_secret,
         marker_max_ttl_s=mt.operator_marker_max_ttl_s,
-        strategies=planner.strategies_for(conf))
+        strategies=planner.strategies_for(conf),
+        image_settable_keys=tuple(mt.image_settable_keys),
+        image_downtime_floor_ms=mt.image_downtime_floor_ms)
 
 
-def inputs_for(facts, settings, available_strategies):
-    """The ``MigrationInputs`` the CLI can build for *facts*."""
+def inputs_for(facts, settings, available_strategies,
+               operator_chosen=False):
+    """The ``MigrationInputs`` the CLI can build for *facts*.
+
+    :param operator_chosen: an operator chooses the strategy, so the
+        compute uses no image wish.
+    """
     if facts.memory_mb <= 0:
         raise PlanningError('server %s: flavor %s has no memory size'
                             % (facts.name, facts.flavor_name))
@@ -126,7 +137,11 @@ def inputs_for(facts, settings, available_strategies):
             policy=policy_mod.guest_policy_from(
                 facts.extra_specs, facts.image_properties,
                 available_strategies=available_strategies,
-                tenant_strategies=settings.tenant_strategies),
+                tenant_strategies=settings.tenant_strategies,
+                image_keys=settings.image_settable_keys,
+                image_downtime_floor_ms=settings.image_downtime_floor_ms,
+                # As the compute: a bad image value is explained, not fatal.
+                strict_image=False, operator_chosen=operator_chosen),
             limits=settings.limits, instance_uuid=facts.server_id)
     except policy_mod.PolicyError as e:
         raise PlanningError('server %s: %s' % (facts.name, e))
@@ -153,7 +168,8 @@ def plan_for(facts, settings, operator_strategy=None, reports=(),
     """Return the ``ServerPlan`` for *facts*; raises PlanningError."""
     available = (planner.available_strategies()
                  if available_strategies is None else available_strategies)
-    context = inputs_for(facts, settings, available)
+    context = inputs_for(facts, settings, available,
+                         operator_chosen=bool(operator_strategy))
     name, source = planner.choose_strategy(
         context, settings.default_strategy, operator_strategy)
     try:

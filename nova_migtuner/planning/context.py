@@ -87,6 +87,8 @@ class GuestPolicy:
     max_downtime_ms: Optional[int] = None
     permit_post_copy: Optional[bool] = None
     permit_auto_converge: Optional[bool] = None
+    # Image wishes that were ignored or changed, and why (for the plan).
+    notes: Tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -101,6 +101,19 @@ def link_to_destination(source_host, destination_aggregates, link_classes,
     return given(rate), name
 
 
+def share_of_link(link, others_in_flight):
+    """The part of *link* (``Known`` bytes/s) one more migration gets.
+
+    The migrations in flight from a host share its link: a migration that
+    starts beside two others plans with a third. The provenance stays
+    that of the link.
+    """
+    others = max(0, int(others_in_flight or 0))
+    if not others:
+        return link
+    return Known(link.value / (others + 1), link.provenance)
+
+
 # Measurable input name -> MigrationInputs field.
 _FIELDS = {
     ctx_mod.LINK_BANDWIDTH: 'link_bandwidth',
@@ -156,7 +169,8 @@ def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
 # nova copies every image property into the instance's system metadata
 # with this prefix when the instance is built.
 SYSMETA_IMAGE_PREFIX = 'image_'
-# Migration statuses after which a migration no longer runs.
+# Migration statuses after which a migration no longer runs (instance
+# spacing counts only ``migration_statuses.SPACING`` of them).
 FINISHED_STATUSES = ('completed', 'failed', 'error', 'cancelled')
 
 
@@ -193,7 +207,8 @@ def seconds_since_last(finished_times, now, exclude=()):
 
 def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
                      available_strategies, link_bandwidth, measurement=None,
-                     limits=None, **known):
+                     limits=None, strict_image=True, operator_chosen=False,
+                     **known):
     """``build_inputs`` for a guest with a flavor, image and *conf*.
 
     :param image_properties: the image's properties (for an instance:
@@ -201,6 +216,10 @@ def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
     :param measurement: an ``engine.measure.Measurement`` (all measured)
         or None; *known* passes any other ``build_inputs`` argument.
     :param limits: the ``AdminLimits``; None reads them from *conf*.
+    :param strict_image: raise for a bad image value; false: ignore it
+        and say why in ``policy.notes`` (see ``policy.guest_policy_from``).
+    :param operator_chosen: an operator chose the strategy: no image wish
+        is used.
     :raises policy.PolicyError: a flavor/image value is invalid.
     :raises context.InputsError: a value is out of range.
     """
@@ -208,7 +227,10 @@ def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
         extra_specs=extra_specs or {},
         image_properties=image_properties or {},
         available_strategies=available_strategies,
-        tenant_strategies=conf.migtuner.tenant_strategies)
+        tenant_strategies=conf.migtuner.tenant_strategies,
+        image_keys=conf.migtuner.image_settable_keys,
+        image_downtime_floor_ms=conf.migtuner.image_downtime_floor_ms,
+        strict_image=strict_image, operator_chosen=operator_chosen)
     if measurement is not None:
         known.setdefault('touched', measured(measurement.touched_bytes))
         known.setdefault('dirty_rate', measured(measurement.dirty_rate))

@@ -19,6 +19,7 @@ invariants that no strategy may break; a plugin that breaks one raises
 ``PlanInvariantError`` and callers fall back to nova's own behaviour.
 """
 
+import dataclasses
 import functools
 import logging
 
@@ -168,6 +169,11 @@ def build_plan(context, default_strategy='balanced', operator_strategy=None,
     strategy = get_strategy(name, strategies)
     plan = strategy.build(context)
     check_invariants(plan, context)
+    if context.policy.notes:
+        # Ignored or changed image wishes: in the log and in the .start
+        # notification's explain, not dropped silently.
+        plan = dataclasses.replace(
+            plan, reasons=tuple(context.policy.notes) + tuple(plan.reasons))
     LOG.debug('Strategy %(name)s (from %(source)s) planned %(flags)s, '
               'downtime %(down)d ms, predicted %(pred)s',
               {'name': name, 'source': source, 'flags': plan.flags,
@@ -210,6 +216,36 @@ def check_invariants(plan, context):
         problems.append('%d parallel connections above the limit %d'
                         % (plan.parallel_connections,
                            context.limits.max_parallel_connections))
+    if not 0 <= plan.max_pause_ms <= context.limits.max_pause_downtime_ms:
+        problems.append('pause of up to %d ms outside 0..%d ms '
+                        '(max_pause_downtime_ms)'
+                        % (plan.max_pause_ms,
+                           context.limits.max_pause_downtime_ms))
+    longest = base.Strategy.deadline(context)
+    if not 0 < plan.completion_deadline_s <= longest:
+        problems.append('deadline %r s outside 0..%.0f s (the completion '
+                        'budget of this guest)'
+                        % (plan.completion_deadline_s, longest))
+    for step in plan.escalation:
+        if step.trigger == plan_mod.TRIGGER_ELAPSED and not (
+                0 <= step.threshold <= plan.completion_deadline_s):
+            problems.append('escalation after %r s outside the deadline '
+                            '%r s' % (step.threshold,
+                                      plan.completion_deadline_s))
+    if plan.bandwidth_mib_s < 0:
+        problems.append('bandwidth %d MiB/s is negative (0: not limited)'
+                        % plan.bandwidth_mib_s)
+    compressed = (plan_mod.COMPRESSED in plan.flags or
+                  plan.compression is not None)
+    parallel = (plan_mod.PARALLEL in plan.flags or
+                plan.parallel_connections > 1)
+    if compressed and parallel:
+        problems.append('compression together with %d parallel '
+                        'connections, which libvirt refuses'
+                        % plan.parallel_connections)
+    if plan.parallel_connections < 1:
+        problems.append('%d parallel connections (at least 1)'
+                        % plan.parallel_connections)
     cap_bw = context.limits.max_bandwidth_mib_s
     if cap_bw and not 0 < plan.bandwidth_mib_s <= cap_bw:
         problems.append('bandwidth %d MiB/s outside the cap %d MiB/s'

@@ -14,8 +14,10 @@
 
 Flavor extra specs (set by admins) may name any installed strategy; image
 properties (set by tenants) only the strategies listed in
-``[migtuner] tenant_strategies``. A guest can only restrict what the admin
-allows, never widen it (``context.MigrationInputs`` applies that).
+``[migtuner] tenant_strategies``, only for the keys in
+``image_settable_keys``, and no downtime below ``image_downtime_floor_ms``.
+A guest can only restrict what the admin allows, never widen it
+(``context.MigrationInputs`` applies that).
 """
 
 import dataclasses
@@ -98,17 +100,10 @@ def parse_value(definition, raw, key, strategies=None):
     return text
 
 
-def guest_policy_from(extra_specs=None, image_properties=None,
-                      available_strategies=None, tenant_strategies=()):
-    """Build a ``GuestPolicy``; flavor extra specs win over image properties.
-
-    :raises PolicyError: for a bad value or an unknown ``migtuner:*`` key.
-    """
+def _image_wishes(image_properties, image_allowed, image_keys,
+                  downtime_floor_ms, strict, notes):
+    """``{name: value}`` of the image properties that may be used."""
     values = {}
-    sources = {}
-    image_allowed = set(tenant_strategies)
-    if available_strategies is not None:
-        image_allowed &= set(available_strategies)
     for key, raw in sorted((image_properties or {}).items()):
         if not key.startswith(IMAGE_PREFIX):
             continue
@@ -116,8 +111,63 @@ def guest_policy_from(extra_specs=None, image_properties=None,
         definition = SPECS_BY_NAME.get(name)
         if definition is None or not definition.image:
             continue   # images carry many properties; ignore unknown ones
-        values[name] = parse_value(definition, raw, key, image_allowed)
-        sources[name] = 'image'
+        if image_keys is not None and name not in image_keys:
+            notes.append('image property %s ignored: the admin lets images '
+                         'set only %s ([migtuner] image_settable_keys)'
+                         % (key, ', '.join(sorted(image_keys)) or 'nothing'))
+            continue
+        try:
+            value = parse_value(definition, raw, key, image_allowed)
+        except PolicyError as e:
+            if strict:
+                raise
+            notes.append('image property ignored: %s' % e)
+            continue
+        if (name == MAX_DOWNTIME_MS and downtime_floor_ms is not None and
+                value < downtime_floor_ms):
+            notes.append('image property %s=%d raised to the floor %d ms '
+                         '([migtuner] image_downtime_floor_ms)'
+                         % (key, value, downtime_floor_ms))
+            value = downtime_floor_ms
+        values[name] = value
+    return values
+
+
+def guest_policy_from(extra_specs=None, image_properties=None,
+                      available_strategies=None, tenant_strategies=(),
+                      image_keys=None, image_downtime_floor_ms=None,
+                      strict_image=True, operator_chosen=False):
+    """Build a ``GuestPolicy``; flavor extra specs win over image properties.
+
+    Images belong to tenants, so their wishes are narrowed: only the keys in
+    *image_keys* (``[migtuner] image_settable_keys``; None: every image key)
+    and the strategies in *tenant_strategies* are used, and a downtime wish
+    below *image_downtime_floor_ms* is raised to it. When an operator chose
+    this migration's strategy (*operator_chosen*) no image wish is used.
+    ``GuestPolicy.notes`` says what was ignored or changed, and why.
+
+    :param strict_image: raise ``PolicyError`` for a bad image value; when
+        false the value is ignored and a note says why (nova's driver:
+        the tenant's mistake must not untune the migration).
+    :raises PolicyError: for a bad flavor value (and, with
+        *strict_image*, a bad image value).
+    """
+    values = {}
+    sources = {}
+    notes = []
+    image_allowed = set(tenant_strategies)
+    if available_strategies is not None:
+        image_allowed &= set(available_strategies)
+    if operator_chosen:
+        if any(k.startswith(IMAGE_PREFIX) for k in image_properties or {}):
+            notes.append('image properties ignored: an operator chose '
+                         'this migration\'s strategy')
+    else:
+        for name, value in _image_wishes(
+                image_properties, image_allowed, image_keys,
+                image_downtime_floor_ms, strict_image, notes).items():
+            values[name] = value
+            sources[name] = 'image'
     for key, raw in sorted((extra_specs or {}).items()):
         if not key.startswith(FLAVOR_PREFIX):
             continue
@@ -134,4 +184,5 @@ def guest_policy_from(extra_specs=None, image_properties=None,
         strategy_source=sources.get(STRATEGY),
         max_downtime_ms=values.get(MAX_DOWNTIME_MS),
         permit_post_copy=values.get(PERMIT_POST_COPY),
-        permit_auto_converge=values.get(PERMIT_AUTO_CONVERGE))
+        permit_auto_converge=values.get(PERMIT_AUTO_CONVERGE),
+        notes=tuple(notes))

@@ -28,9 +28,11 @@ from nova.scheduler import filters
 from nova.scheduler import utils as scheduler_utils
 
 import nova_migtuner.conf
+from nova_migtuner.conf import startup
 from nova_migtuner.cpu import compat
 from nova_migtuner.cpu import mode as cpu_mode
 from nova_migtuner.scheduler import hosts
+from nova_migtuner.scheduler import in_flight
 from nova_migtuner.scheduler import request
 from nova_migtuner.scheduler import rules
 
@@ -43,13 +45,20 @@ class MigTunerFilter(filters.BaseHostFilter):
 
     A destination is rejected when it cannot run the guest's CPU definition
     (``cpu.compat``), already receives ``max_incoming_migrations`` live
-    migrations, or received one less than ``destination_settle_s`` ago.
+    migrations, or received one less than ``destination_settle_s`` ago;
+    both are counted in nova's cells when the filter runs
+    (``in_flight``), the hosts' published stats are the fallback.
     Other requests pass untouched unless ``filter_all_requests`` is set.
     """
 
     # A live migration moves one instance; rebuilds never move.
     run_filter_once_per_request = True
     RUN_ON_REBUILD = False
+
+    def __init__(self):
+        super().__init__()
+        # The scheduler builds its filters once, when it starts.
+        startup.check_service('MigTunerFilter', CONF)
 
     def filter_all(self, filter_obj_list, spec_obj):
         host_states = list(filter_obj_list)
@@ -67,10 +76,11 @@ class MigTunerFilter(filters.BaseHostFilter):
                 hosts.flavor_extra_specs(spec_obj),
                 hosts.libvirt_cpu_config(source.facts, source.cpu))
         now = time.time()
+        counted = self._incoming_now(spec_obj, limits, now)
         passed, rejected = [], []
         for host_state in host_states:
             verdict = self._verdict(host_state, source, guest_cpu, limits,
-                                    now)
+                                    now, counted)
             if verdict.passes:
                 passed.append(host_state)
                 continue
@@ -91,7 +101,28 @@ class MigTunerFilter(filters.BaseHostFilter):
         return passed
 
     @staticmethod
-    def _verdict(host_state, source, guest_cpu, limits, now):
+    def _incoming_now(spec_obj, limits, now):
+        """``{host: in_flight.Incoming}`` from nova's cells, or None.
+
+        None (the hosts' published stats are used) when no limit is set,
+        the request carries no context, or a cell cannot be read.
+        """
+        if not limits.max_incoming_migrations and not limits.settle_s:
+            return None
+        context = getattr(spec_obj, '_context', None)
+        if context is None:
+            return None
+        try:
+            return in_flight.incoming(context.elevated(), limits.settle_s,
+                                      now)
+        except Exception as e:
+            LOG.warning('MigTunerFilter cannot count the live migrations in '
+                        'flight (%(error)s); using the counts the computes '
+                        'published', {'error': e})
+            return None
+
+    @staticmethod
+    def _verdict(host_state, source, guest_cpu, limits, now, counted=None):
         facts = hosts.facts_of(host_state)
         if guest_cpu is not None:
             verdict = compat.check_destination_cpu(
@@ -99,6 +130,10 @@ class MigTunerFilter(filters.BaseHostFilter):
                 hosts.verified_cpu_models(facts))
             if not verdict.passes:
                 return verdict
+        if counted is not None:
+            now_in = counted.get(host_state.host, in_flight.Incoming())
+            return rules.admission(now_in.in_flight, now_in.last_end,
+                                   limits, now)
         if facts is None:
             return compat.PASS
         return rules.admission(facts.incoming_migrations,

@@ -28,6 +28,7 @@ from nova.scheduler import utils as scheduler_utils
 from nova.scheduler import weights
 
 import nova_migtuner.conf
+from nova_migtuner.conf import startup
 from nova_migtuner.planning import limits as limits_mod
 from nova_migtuner.planning import links
 from nova_migtuner.scheduler import hosts
@@ -64,6 +65,7 @@ class MigTunerWeigher(weights.BaseHostWeigher):
 
     def __init__(self):
         super().__init__()
+        startup.check_service('MigTunerWeigher', CONF)
         # Once per scheduler start: what the configured rates were read as.
         for line in nova_migtuner.conf.rate_settings(CONF):
             LOG.info('MigTunerWeigher [migtuner] %(setting)s',

@@ -31,15 +31,24 @@ LOG = logging.getLogger(__name__)
 def read_secret(parsed_args, settings):
     """The operator secret: --secret-file, $MIGTUNER_OPERATOR_SECRET,
     $MIGTUNER_OPERATOR_SECRET_FILE, then [migtuner] operator_secret.
+
+    A file is read as ``[migtuner] operator_secret_file`` is: a bare
+    secret, or ``<key id> <secret>`` lines of which the first signs.
     """
     path = parsed_args.secret_file or os.environ.get(common.ENV_SECRET_FILE)
     if path:
         try:
             with open(path) as f:
-                return f.read().strip()
+                text = f.read()
         except OSError as e:
             raise exceptions.CommandError('cannot read the operator secret '
                                           'file: %s' % e)
+        # The compute's operator_secret_file format: its first key signs.
+        try:
+            return operator_marker.keyring_from_text(text)
+        except operator_marker.MarkerError as e:
+            raise exceptions.CommandError('operator secret file %s: %s'
+                                          % (path, e))
     return os.environ.get(common.ENV_SECRET) or settings.operator_secret
 
 

@@ -240,6 +240,13 @@ class Strategy(metaclass=abc.ABCMeta):
                 'link %s is faster than one connection fills: %d parallel '
                 'connections' % (units.format_rate(outlook.bandwidth),
                                  connections))
+        if compression and connections > 1:
+            # QEMU's multifd channels cannot carry XBZRLE pages, and libvirt
+            # refuses the pair: the connections are the bigger win on a
+            # link this fast.
+            reasons.append('no XBZRLE compression: it does not work with '
+                           'parallel connections')
+            compression = None
         if compression:
             flags += (plan_mod.COMPRESSED,)
         decision = timing.decide(context, prediction,

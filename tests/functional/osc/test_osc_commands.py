@@ -60,7 +60,8 @@ from nova_migtuner.planning import notification_schema
 from nova_migtuner.reports import collector
 from nova_migtuner.reports import store as store_mod
 
-SECRET = 'functional-test-operator-secret'
+# 32 random bytes, hex: what the migrate command requires of a secret.
+SECRET = '5f0c9e2a7b4d1e8f3a6c9b2d5e8f1a4c7b0d3e6f9a2c5b8e1d4f7a0c3b6e9d2f'
 # How long each fake migration takes: several times the drain spacing and
 # the API-to-hypervisor latency on a loaded 2-core CI machine, so that two
 # migrations really overlap under --max-parallel 2.

@@ -250,11 +250,16 @@ class BootUnaffectedTest(SchedulingTestBase):
         self.start_hosts('src', 'busy')
         flavor = self._create_flavor(memory_mb=1024, vcpu=1)
         server = self.boot_on('src', flavor)
-        # 'busy' reports one live migration in flight to it.
-        self.useFixture(fixtures.MockPatch(
-            'nova_migtuner.nova.host_stats.incoming_in_flight',
-            return_value=1))
         self.refresh_stats()
+        # One live migration in flight to 'busy', in post-copy, that began
+        # after the computes published their stats: the filter counts it
+        # in nova's database when it runs.
+        other = self.boot_on('src', flavor)
+        objects.Migration(
+            nova_context.get_admin_context(), instance_uuid=other['id'],
+            source_compute='src', dest_compute='busy',
+            migration_type='live-migration', project_id=self.api.project_id,
+            user_id=self.api.auth_user, status='running (post-copy)').create()
         self.useFixture(fixtures.MockPatch(
             'nova.virt.libvirt.driver.LibvirtDriver._compare_cpu'))
         self.live_migrate_expecting_no_valid_host(server)

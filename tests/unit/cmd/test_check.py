@@ -107,7 +107,7 @@ def test_broken_nova_conf_names_every_problem(tmp_path, capsys):
         ('notifications', 'notifications never leave this host'),
         ('migtuner', "link_bandwidth '10gb/s' is ambiguous"),
         ('strategies', "strategy 'turbo'"),
-        ('secrets', 'operator secret is 5 bytes; at least 16'),
+        ('secrets', 'operator secret is 5 bytes; at least 32'),
         ('filters', 'nova-scheduler will not start; add available_filters '
                     '= nova_migtuner.scheduler.filters.MigTunerFilter'),
     ]

@@ -54,8 +54,9 @@ class Ops:
         if self.recover_error is not None:
             raise self.recover_error
 
-    def note_start(self, s):
-        self.calls.append('note_start')
+    def reserve_start(self, s, timing):
+        self.calls.append('reserve_start')
+        return timing
 
     def run_nova(self, s):
         self.calls.append('run_nova')
@@ -82,7 +83,7 @@ def test_completed_migration_notifies_start_and_end(emitted):
     s = fakes.make_session()
     ops = Ops()
     flow.run(s, ops)
-    assert ops.calls == ['measure', 'plan', 'note_start', 'run_nova',
+    assert ops.calls == ['measure', 'plan', 'reserve_start', 'run_nova',
                          'note_end']
     assert emitted.events() == [notif.START, notif.END]
     assert emitted.last(notif.END)['outcome'] == 'completed'

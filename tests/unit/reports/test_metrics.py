@@ -37,34 +37,8 @@ from tests.unit.reports import factories
 
 END = collector.END_EVENT_TYPE
 MIB = 2 ** 20
-IN_OWN_PROCESS = 'MIGTUNER_METRICS_TEST_OWN_PROCESS'
-
-
-@pytest.fixture(autouse=True)
-def own_process_if_eventlet_patched(request):
-    """Run the test in a process of its own when eventlet is patched in.
-
-    The collector runs as a plain process, never under eventlet; but nova's
-    test fixtures, imported by other tests of this session, patch eventlet
-    into the whole pytest process, where the HTTP server's green thread
-    would block every other one in an unpatched ``select``.
-    """
-    try:
-        from eventlet import patcher
-        patched = patcher.is_monkey_patched('socket')
-    except ImportError:
-        patched = False
-    if not patched or os.environ.get(IN_OWN_PROCESS):
-        yield
-        return
-    proc = subprocess.run(
-        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider',
-         request.node.nodeid], env=dict(os.environ, **{IN_OWN_PROCESS: '1'}),
-        capture_output=True, text=True, timeout=300,
-        cwd=str(request.config.rootpath))
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    pytest.skip('passed in a process of its own (eventlet is patched in '
-                'this one)')
+# The HTTP server's thread must be a real one.
+pytestmark = pytest.mark.usefixtures('outside_eventlet')
 
 
 def escalation(action, applied=True):

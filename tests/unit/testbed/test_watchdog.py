@@ -19,6 +19,9 @@ import pytest
 from nova_migtuner.testbed import exceptions
 from nova_migtuner.testbed import watchdog
 
+# The watchdog reads the stacks of real threads.
+pytestmark = pytest.mark.usefixtures('outside_eventlet')
+
 
 def test_returns_the_value_of_a_prompt_call():
     assert watchdog.call_within(5, 'add', lambda a, b: a + b, 2, b=3) == 5
