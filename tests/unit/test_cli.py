@@ -122,3 +122,42 @@ def test_auto_converge_only_when_nova_permits_it(capsys):
     code, out, _ = run(capsys, *(args + ('--permit-auto-converge',)))
     assert code == 0
     assert 'VIR_MIGRATE_AUTO_CONVERGE' in json.loads(out)['flags']
+
+
+@pytest.mark.parametrize('argv,fragment', [
+    (['--max-downtime', '5ms'],
+     "'5ms' is outside 10..60000 ms, the range of [migtuner] "
+     "max_downtime_ms"),
+    (['--max-downtime', '2min'], "'2min' is outside 10..60000 ms"),
+    (['--max-deferral', '25h'],
+     "'25h' is outside 0..86400 s, the range of [migtuner] max_deferral_s"),
+    (['--max-downtime', '1' * 400], 'too large'),
+    (['--memory', '1' * 400], 'too large'),
+    (['--bandwidth', '1' * 400], 'too large'),
+    (['--since-last-migration', '1' * 400 + 's'], 'too large'),
+])
+def test_values_for_options_keep_the_option_bounds(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['plan', '--memory', '2GiB'] + argv)
+    assert exc.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_bench_workload_outside_the_quick_matrix_exits_2(capsys):
+    from nova_migtuner.bench import cli as bench_cli
+    with pytest.raises(SystemExit) as exc:
+        bench_cli.parse_args(['--quick', '--workload', 'bursty-web'])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert 'bursty-web: not in the --quick matrix' in err
+    assert 'idle' in err
+
+
+def test_bench_unknown_workload_exits_2(capsys):
+    from nova_migtuner.bench import cli as bench_cli
+    with pytest.raises(SystemExit) as exc:
+        bench_cli.parse_args(['--workload', 'typo'])
+    assert exc.value.code == 2
+    assert "invalid choice: 'typo'" in capsys.readouterr().err
+    assert bench_cli.parse_args(['--quick', '--workload', 'idle']).workload \
+        == ['idle']

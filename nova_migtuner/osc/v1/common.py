@@ -122,6 +122,8 @@ def positive_int(text):
 
 # Durations such as 30s or 5min; negative ones are refused.
 seconds = argtypes.seconds
+# Intervals between polls: zero would poll the API in a busy loop.
+positive_seconds = argtypes.positive_seconds
 
 
 # nova's [libvirt] permission that ``planning.load_config`` does not

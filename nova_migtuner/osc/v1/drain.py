@@ -149,7 +149,7 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
                                  'collector to store the measured reports '
                                  '(default: 30 s)')
         parser.add_argument('--poll-interval', metavar='<duration>',
-                            type=common.seconds,
+                            type=common.positive_seconds,
                             default=drain_mod.DEFAULT_POLL_INTERVAL_S,
                             help='seconds between progress checks '
                                  '(default: %.0f s)'
