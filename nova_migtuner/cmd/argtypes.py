@@ -73,7 +73,7 @@ def milliseconds(text):
             value = units.parse_duration(stripped + 'ms',
                                          what='duration') * 1000.0
         else:
-            value = units.parse_duration(stripped, what='duration') * 1000.0
+            value = units.parse_duration(text, what='duration') * 1000.0
     except units.UnitError as e:
         raise argparse.ArgumentTypeError(str(e).replace(
             repr(stripped + 'ms'), repr(text)))

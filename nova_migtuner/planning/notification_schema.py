@@ -14,6 +14,7 @@ returns through nova's versioned notifier.
 
 import collections
 import logging
+import math
 
 from nova_migtuner.engine import report as report_mod
 
@@ -245,17 +246,40 @@ def schema(event):
     }
 
 
+# SQLite's INTEGER, where the report collector stores them.
+INTEGER_RANGE = (-2 ** 63, 2 ** 63 - 1)
+
+
+def _value_problem(name, field, value):
+    """What is wrong with a non-null *value* of *field*, or None."""
+    expected = _T[field.type]
+    if isinstance(value, bool) and field.type in ('integer', 'number'):
+        return '%s is a boolean, not %s' % (name, field.type)
+    if not isinstance(value, expected):
+        return '%s=%r is not %s' % (name, value, field.type)
+    if isinstance(value, int) and not isinstance(value, bool) and not (
+            INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]):
+        return '%s=%r is outside the 64-bit integer range' % (name, value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return '%s=%r is not a finite number' % (name, value)
+    if name == 'outcome' and value not in OUTCOMES:
+        return 'outcome=%r is not one of: %s' % (value, ', '.join(OUTCOMES))
+    return None
+
+
 def validate(event, payload):
     """Return a list of problems of *payload* against *event*'s fields."""
+    if not isinstance(payload, dict):
+        return ['payload %r is not an object' % (payload,)]
     problems = []
     fields = {f.name: f for f in PAYLOAD_FIELDS[event]}
     missing = sorted(set(fields) - set(payload))
-    extra = sorted(set(payload) - set(fields))
+    extra = sorted(str(k) for k in set(payload) - set(fields))
     if missing:
         problems.append('missing fields: %s' % ', '.join(missing))
     if extra:
         problems.append('undeclared fields: %s' % ', '.join(extra))
-    for name, value in sorted(payload.items()):
+    for name, value in sorted(payload.items(), key=lambda kv: str(kv[0])):
         field = fields.get(name)
         if field is None:
             continue
@@ -263,11 +287,9 @@ def validate(event, payload):
             if not field.nullable:
                 problems.append('%s is null' % name)
             continue
-        expected = _T[field.type]
-        if isinstance(value, bool) and field.type in ('integer', 'number'):
-            problems.append('%s is a boolean, not %s' % (name, field.type))
-        elif not isinstance(value, expected):
-            problems.append('%s=%r is not %s' % (name, value, field.type))
+        problem = _value_problem(name, field, value)
+        if problem:
+            problems.append(problem)
     if payload.get('payload_version') not in (None, PAYLOAD_VERSION):
         problems.append('payload_version %r is not %s'
                         % (payload.get('payload_version'), PAYLOAD_VERSION))

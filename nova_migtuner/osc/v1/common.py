@@ -110,6 +110,10 @@ def add_report_db_option(parser):
                                        store_mod.default_path()))
 
 
+# Far above any compute's max_concurrent_live_migrations.
+MAX_COUNT = 1000
+
+
 def positive_int(text):
     try:
         value = int(text)
@@ -117,6 +121,9 @@ def positive_int(text):
         raise argparse.ArgumentTypeError('%r is not a whole number' % text)
     if value < 1:
         raise argparse.ArgumentTypeError('%r must be at least 1' % text)
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError('%r must be at most %d'
+                                         % (text, MAX_COUNT))
     return value
 
 
