@@ -7,6 +7,7 @@ the explanation is marked as assumed.
 """
 
 import json
+import sys
 
 from nova_migtuner.cmd import argtypes
 from nova_migtuner.conf import cli as cli_conf
@@ -172,7 +173,14 @@ def run(args, parser):
         migration_inputs = inputs_from_args(args, conf)
     except ctx_mod.InputsError as e:
         parser.error(str(e))
-    plan = planner.build_plan(migration_inputs, operator_strategy=strategy)
+    try:
+        plan = planner.build_plan(
+            migration_inputs, operator_strategy=strategy,
+            default_strategy=conf.migtuner.default_strategy)
+    except (planner.PlanInvariantError, planner.StrategyTimeoutError) as e:
+        print('nova-migtuner plan: %s; the compute would fall back to '
+              'nova\'s own behaviour' % e, file=sys.stderr)
+        return 1
     if args.format == 'json':
         print(plan_as_json(plan))
     else:

@@ -145,7 +145,7 @@ def plan_for(facts, settings, operator_strategy=None, reports=(),
                                   operator_strategy)
     except planner.UnknownStrategyError as e:
         raise PlanningError(str(e))
-    except planner.PlanInvariantError as e:
+    except (planner.PlanInvariantError, planner.StrategyTimeoutError) as e:
         raise PlanningError('%s; the compute would fall back to nova\'s own '
                             'behaviour' % e)
     notes = [

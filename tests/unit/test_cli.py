@@ -161,3 +161,18 @@ def test_bench_unknown_workload_exits_2(capsys):
     assert "invalid choice: 'typo'" in capsys.readouterr().err
     assert bench_cli.parse_args(['--quick', '--workload', 'idle']).workload \
         == ['idle']
+
+
+@pytest.mark.parametrize('error', ['StrategyTimeoutError',
+                                   'PlanInvariantError'])
+def test_a_strategy_that_fails_to_plan_exits_1_saying_why(capsys,
+                                                          monkeypatch,
+                                                          error):
+    from nova_migtuner.planning import planner
+
+    def build_plan(*args, **kwargs):
+        raise getattr(planner, error)('strategy x did not plan')
+    monkeypatch.setattr(planner, 'build_plan', build_plan)
+    assert cli.main(['plan', '--memory', '2GiB']) == 1
+    assert ('strategy x did not plan; the compute would fall back to '
+            "nova's own behaviour") in capsys.readouterr().err

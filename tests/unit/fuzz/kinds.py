@@ -270,6 +270,9 @@ _OSC_OPTIONS = {
         '--report-timeout': ('seconds', ['0', '30']),
         '--poll-interval': ('positive_seconds', ['500ms', '2s']),
         '--order': (None, ['cheapest-first', 'largest-first']),
+        '--migration-timeout': ('seconds', ['0', '30min']),
+        '--attempts': ('positive_int', ['1', '3']),
+        '--retry-delay': ('seconds', ['0', '1min']),
     },
     migrate_cmd.MigrateServer: {
         '--ttl': ('seconds', ['300', '5min']),
