@@ -51,6 +51,7 @@ class ApiBackend(drain_mod.MigrationBackend):
         self.clock = clock
         self._watches = {}
         self._started_at = {}
+        self._ran = set()      # servers whose migration was seen running
 
     def start(self, candidate):
         server_id = candidate.server_id
@@ -64,6 +65,7 @@ class ApiBackend(drain_mod.MigrationBackend):
             raise
         self._started_at[server_id] = self.clock()
         self._watches[server_id] = watch
+        self._ran.discard(server_id)
         try:
             self.client.live_migrate(server_id)
         except Exception as e:
@@ -82,6 +84,16 @@ class ApiBackend(drain_mod.MigrationBackend):
         watch = self._watches[server_id]
         try:
             polled = watch.poll()
+            if (watch.migration is not None and
+                    watch.migration.status == 'running'):
+                self._ran.add(server_id)
+            if (isinstance(polled, drain_mod.MigrationResult) and
+                    not polled.completed and server_id not in self._ran and
+                    watch.migration.status == 'error'):
+                # The conductor's checks (e.g. no valid host, with the
+                # API's asynchronous pre-checks) refused it before it ran.
+                raise drain_mod.NotStarted(
+                    'nova refused it before it ran: %s' % polled.error)
             if (polled is None and watch.migration is None and
                     self.clock() - self._started_at[server_id] >
                     RECORD_GRACE_S and self.client.compute.get_server(

@@ -149,3 +149,26 @@ def test_a_server_gone_ends_its_watch_as_failed():
 ])
 def test_is_transient(error, transient):
     assert client_mod.is_transient(error) is transient
+
+
+def test_a_migration_nova_refused_before_it_ran_is_retried_later():
+    # With asynchronous pre-checks, no valid host ends the record in error.
+    client = fake_client()
+    backend = backend_for(client)
+    backend.start(CANDIDATE)
+    client.live_migrations.return_value = [migration(3, 'error')]
+    with pytest.raises(drain_mod.NotStarted, match='refused it before it '
+                                                   'ran: migration 3: error'):
+        backend.poll(CANDIDATE)
+
+
+def test_a_migration_that_failed_while_running_is_a_failure():
+    client = fake_client()
+    backend = backend_for(client)
+    backend.start(CANDIDATE)
+    client.live_migrations.return_value = [migration(4, 'running')]
+    assert backend.poll(CANDIDATE) == 0.5
+    client.live_migrations.return_value = [migration(4, 'error')]
+    result = backend.poll(CANDIDATE)
+    assert result.completed is False
+    assert 'migration 4: error' in result.error
