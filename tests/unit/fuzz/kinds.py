@@ -199,7 +199,7 @@ def _shown_forms(value):
         forms.append(value)
     try:
         forms.append(units.format_size(argtypes.size(value)))
-    except (argparse.ArgumentTypeError, ValueError):
+    except Exception:     # not a size (or an old parser's traceback)
         pass
     return forms
 
