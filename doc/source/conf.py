@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Sphinx configuration of the nova-migtuner documentation.
 
 Build (warnings are errors), from a git checkout or an unpacked release::
@@ -30,11 +42,11 @@ config_generator_config_file = [
 ]
 
 
-
 def _in_git_checkout():
     """openstackdocstheme reads the commit with ``git rev-parse HEAD`` in
     the working directory and warns (an error under -W) without one: a
-    release tarball builds with the plain theme instead."""
+    release tarball builds with the plain theme instead.
+    """
     try:
         subprocess.run(['git', 'rev-parse', 'HEAD'], check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

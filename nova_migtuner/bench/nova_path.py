@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The bench through real nova: each case is an operator's live migration.
 
 The cloud (``nova_migtuner.cloud``) runs its two nova-computes in one of
@@ -42,15 +54,17 @@ from nova_migtuner.cloud import configs
 from nova_migtuner.cloud import observer as observer_mod
 from nova_migtuner.cloud import openstack_cli
 from nova_migtuner.reports import store as store_mod
+from nova_migtuner.testbed import job_events
 
 # The same three methods as the engine path, by the same names.
 STOCK, NOVA_BEST, MIGTUNER = methods.STOCK, methods.NOVA_BEST, methods.MIGTUNER
 METHODS = methods.METHODS
 SOURCE_HOST = 'migtuner-a'
-# After post-copy libvirt keeps no completed statistics on either host, so
-# the last poll is the final word: poll often enough that it misses little
-# (32 MiB/s x 0.1 s = 3 MiB).
+# The final numbers come from the source's job-completed event; when none
+# comes (a cancelled or failed job) the last poll is the final word: poll
+# often enough that it misses little (32 MiB/s x 0.1 s = 3 MiB).
 POLL_INTERVAL_S = 0.1
+JOB_EVENT_TIMEOUT_S = 5.0
 # Past the run cap: nova's own timeout action (abort, or force-complete)
 # has this long to finish before the bench aborts through the API.
 GRACE_S = 60.0
@@ -135,15 +149,17 @@ class Observer:
         self._thread.join(timeout=10)
 
 
-def observed_numbers(samples, completed):
+def observed_numbers(samples, completed, completed_source='destination '
+                                                          'completed'):
     """Outcome-independent numbers: the completed statistics where libvirt
-    kept them, else the last polled job statistics.
+    gave them (*completed*, labelled *completed_source*), else the last
+    polled job statistics.
     """
-    last = samples[-1][1] if samples else {}
+    last = last_job_sample(samples)
     has_completed = bool(completed.get('time_elapsed'))
     source = completed if has_completed else last
     return {
-        'stats_source': ('destination completed' if has_completed else
+        'stats_source': (completed_source if has_completed else
                          'source last poll' if samples else None),
         'total_time_s': (source['time_elapsed'] / 1000.0
                          if source.get('time_elapsed') is not None
@@ -156,6 +172,21 @@ def observed_numbers(samples, completed):
             (s.get('auto_converge_throttle', 0) for _, s in samples),
             default=None),
     }
+
+
+def last_job_sample(samples):
+    """The latest statistics of the migration job the samples saw.
+
+    A poll that lands while libvirt tears down a cancelled job can return
+    the job's type with every counter reset to zero; such a sample must not
+    stand for the whole migration, so the one that saw most of the job
+    (the largest elapsed time, the later of equals) is the last word.
+    """
+    best = {}
+    for _, stats in samples:
+        if stats.get('time_elapsed', 0) >= best.get('time_elapsed', 0):
+            best = stats
+    return best
 
 
 def remaining_series(samples):
@@ -179,7 +210,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
     case = {'via': 'nova', 'workload': bench_workload.name,
             'workload_description': bench_workload.description,
             'method': method, 'observed': None, 'error': None}
-    server = None
+    server = job_completed = None
     try:
         server = cli.boot(name, image, cloud_mod.FLAVOR_NAME,
                           host=SOURCE_HOST)
@@ -190,6 +221,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
         probe = watch.heartbeat_probe().start()
         probe.wait_for_beats(source, 20, 10.0)
         observer = Observer(watch, source).start()
+        job_completed = job_events.JobCompletedListener(
+            cloud.bed.uri(source)).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])
         migration = _wait_for_end(cli, server['id'], run_cap_s + GRACE_S)
@@ -201,9 +234,15 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
         if running:
             probe.wait_for_beats(running[0], 10, 10.0)
         beat = probe.stop()
-        completed = watch.completed_stats(dest_host) if running == [
-            dest_host] and dest_host != source else {}
-        numbers = observed_numbers(observer.samples, completed)
+        moved = running == [dest_host] and dest_host != source
+        completed = job_completed.stats(
+            server['id'], JOB_EVENT_TIMEOUT_S if moved else 0.0)
+        completed_source = 'source job-completed event'
+        if not completed.get('time_elapsed') and moved:
+            completed = watch.completed_stats(dest_host)
+            completed_source = 'destination completed'
+        numbers = observed_numbers(observer.samples, completed,
+                                   completed_source)
         target = next(h for h in cloud.bed.hosts if h != source)
         hb = engine_runs.heartbeat_downtime(probe.samples(), source, target)
         outcome = _outcome(migration, source, running, dest_host)
@@ -226,6 +265,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
         case['observed'] = case['observed'] or {'outcome': 'not run'}
         progress('    failed: %s' % case['error'])
     finally:
+        if job_completed is not None:
+            job_completed.stop()
         if server is not None:
             cli.run('server', 'delete', '--wait', server['id'], check=False)
     return case

@@ -1,9 +1,22 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``nova-migtuner plan``: what nova_migtuner would do for a described guest.
 
-Reads ``[migtuner]`` and nova's ``[libvirt]`` from ``--config-file`` as
-the compute does (``conf.cli``; the defaults otherwise); values given on
-the command line override it and are marked as given, everything else in
-the explanation is marked as assumed.
+Reads ``[migtuner]``, the strategies' ``[migtuner_strategy_<name>]`` and
+nova's ``[libvirt]`` from ``--config-file`` as the compute does
+(``conf.cli``; the defaults otherwise); values given on the command line
+override it and are marked as given, everything else in the explanation is
+marked as assumed.
 """
 
 import json
@@ -72,7 +85,8 @@ def add_parser(subparsers):
     p.add_argument('--format', choices=('table', 'json'), default='table',
                    help='output format (default: table)')
     p.add_argument('--config-file', action='append', default=[],
-                   help='nova.conf to read [migtuner] and [libvirt] from '
+                   help='nova.conf to read [migtuner], '
+                        '[migtuner_strategy_<name>] and [libvirt] from '
                         '(repeatable)')
     p.set_defaults(func=run)
     return p
@@ -176,7 +190,8 @@ def run(args, parser):
     try:
         plan = planner.build_plan(
             migration_inputs, operator_strategy=strategy,
-            default_strategy=conf.migtuner.default_strategy)
+            default_strategy=conf.migtuner.default_strategy,
+            strategies=planner.strategies_for(conf))
     except (planner.PlanInvariantError, planner.StrategyTimeoutError) as e:
         print('nova-migtuner plan: %s; the compute would fall back to '
               'nova\'s own behaviour' % e, file=sys.stderr)

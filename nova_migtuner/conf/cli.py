@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The configuration of the command-line tools, read as a compute reads it.
 
 ``nova-migtuner plan``, ``openstack migtuner ...`` and the report collector
@@ -8,12 +20,16 @@ types, not copies) on a private ``ConfigOpts``, so that ``[libvirt]
 live_migration_permit_post_copy`` and ``live_migration_bandwidth`` narrow
 ``[migtuner]`` here as they do on the compute. Where nova is not installed
 (an operator's workstation) ``[libvirt]`` is not read, and the limits say
-so by leaving ``[migtuner]`` alone.
+so by leaving ``[migtuner]`` alone. Every installed strategy's
+``[migtuner_strategy_<name>]`` options are registered too: pass
+``planner.strategies_for(conf)`` to ``planner.build_plan`` so that the
+files' strategy tunables apply here as they do on the compute.
 """
 
 from oslo_config import cfg
 
 from nova_migtuner import conf as mt_conf
+from nova_migtuner.planning import planner
 
 
 class ConfigError(ValueError):
@@ -42,6 +58,14 @@ def _register_nova_libvirt(conf):
     return True
 
 
+def _check_strategy_values(conf):
+    # As check_values for [migtuner]: a bad value fails here, naming the
+    # file, instead of in the middle of planning.
+    for group, opts in planner.list_strategy_opts():
+        for opt in opts:
+            getattr(conf[group], opt.dest)
+
+
 def load_config(config_files, register=None):
     """A private ``ConfigOpts`` read from *config_files*.
 
@@ -52,6 +76,7 @@ def load_config(config_files, register=None):
     """
     conf = cfg.ConfigOpts()
     mt_conf.register_opts(conf)
+    planner.register_strategy_opts(conf)
     _register_nova_libvirt(conf)
     if register is not None:
         register(conf)
@@ -59,6 +84,7 @@ def load_config(config_files, register=None):
         conf(args=[], project='nova',
              default_config_files=list(config_files))
         mt_conf.check_values(conf)
+        _check_strategy_values(conf)
     except (cfg.Error, ValueError) as e:
         raise ConfigError('cannot read configuration %s: %s'
                           % (', '.join(config_files) or '(defaults)', e))

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What the compute would plan for a server, seen from the API side. Pure.
 
 The compute plans with what it measures just before migrating (dirty rate,
@@ -61,6 +73,9 @@ class PlanSettings:
     config_files: Tuple[str, ...] = ()
     operator_secret: Optional[str] = None
     marker_max_ttl_s: int = operator_marker.DEFAULT_MAX_TTL_S
+    # ``{name: strategy}`` tuned by the configuration's
+    # [migtuner_strategy_<name>] groups; None: the defaults (cfg.CONF).
+    strategies: Optional[Mapping[str, object]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +108,8 @@ def settings_from_config(conf, config_files=()):
         link_bandwidth=bandwidth, link_bandwidth_source=source,
         config_files=tuple(config_files),
         operator_secret=mt.operator_secret,
-        marker_max_ttl_s=mt.operator_marker_max_ttl_s)
+        marker_max_ttl_s=mt.operator_marker_max_ttl_s,
+        strategies=planner.strategies_for(conf))
 
 
 def inputs_for(facts, settings, available_strategies):
@@ -142,7 +158,8 @@ def plan_for(facts, settings, operator_strategy=None, reports=(),
         context, settings.default_strategy, operator_strategy)
     try:
         plan = planner.build_plan(context, settings.default_strategy,
-                                  operator_strategy)
+                                  operator_strategy,
+                                  strategies=settings.strategies)
     except planner.UnknownStrategyError as e:
         raise PlanningError(str(e))
     except (planner.PlanInvariantError, planner.StrategyTimeoutError) as e:

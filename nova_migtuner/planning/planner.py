@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Choose the strategy for a migration and build its plan.
 
 Precedence: an operator's one-off choice, then the flavor's
@@ -96,15 +108,14 @@ def _manager():
         NAMESPACE, on_load_failure_callback=_log_load_failure)
 
 
-def strategies_from(manager, conf):
-    """``{name: strategy}`` of the plugins of *manager*.
+def _matching(manager):
+    """``[(name, class)]`` of *manager*'s plugins whose names match.
 
     A strategy's identity is its entry point's name: a plugin whose class
     gives another ``name`` is refused (logged), so that a plan, a flavor's
     ``migtuner:strategy`` and the notifications all mean the same code.
-    Each strategy's ``CONFIG_OPTS`` are registered on *conf* in its group.
     """
-    strategies = {}
+    matching = []
     for ext in manager:
         cls = ext.plugin
         if getattr(cls, 'name', None) != ext.name:
@@ -114,23 +125,61 @@ def strategies_from(manager, conf):
                       {'ep': ext.name, 'cls': cls,
                        'name': getattr(cls, 'name', None)})
             continue
-        group = base.config_group(ext.name)
+        matching.append((ext.name, cls))
+    return matching
+
+
+@functools.lru_cache(maxsize=1)
+def _installed():
+    # Reading the entry points once: every ConfigOpts gets the same set.
+    return tuple(_matching(_manager()))
+
+
+def _instantiate(plugins, conf):
+    strategies = {}
+    for name, cls in plugins:
+        group = base.config_group(name)
         conf.register_group(cfg.OptGroup(group))
         conf.register_opts(list(cls.CONFIG_OPTS), group=group)
-        strategies[ext.name] = cls(conf[group])
+        strategies[name] = cls(conf[group])
     return strategies
+
+
+def strategies_from(manager, conf):
+    """``{name: strategy}`` of the plugins of *manager*.
+
+    Plugins whose class name differs from the entry point's are refused
+    (see ``_matching``). Each strategy's ``CONFIG_OPTS`` are registered on
+    *conf* in its group and the strategy reads them from there.
+    """
+    return _instantiate(_matching(manager), conf)
+
+
+def strategies_for(conf):
+    """``{name: strategy}`` of the installed strategies, tuned by *conf*.
+
+    The command-line tools read their own ``ConfigOpts`` from
+    ``--config-file``: passing these strategies to ``build_plan`` applies
+    that file's ``[migtuner_strategy_<name>]`` options, as nova's ``CONF``
+    does on the compute.
+    """
+    return _instantiate(_installed(), conf)
+
+
+def register_strategy_opts(conf):
+    """Register every installed strategy's group and options on *conf*."""
+    strategies_for(conf)
 
 
 @functools.lru_cache(maxsize=1)
 def _extensions():
-    return strategies_from(_manager(), cfg.CONF)
+    return strategies_for(cfg.CONF)
 
 
 def list_strategy_opts():
     """``(group, opts)`` of every installed strategy with tunables."""
-    return [(base.config_group(ext.name), list(ext.plugin.CONFIG_OPTS))
-            for ext in _manager()
-            if getattr(ext.plugin, 'CONFIG_OPTS', ())]
+    return [(base.config_group(name), list(cls.CONFIG_OPTS))
+            for name, cls in _installed() if cls.CONFIG_OPTS]
 
 
 def _log_load_failure(manager, entrypoint, exception):
@@ -142,8 +191,13 @@ def available_strategies():
     return tuple(sorted(_extensions()))
 
 
-def get_strategy(name):
-    strategies = _extensions()
+def get_strategy(name, strategies=None):
+    """The strategy *name* of *strategies* (default: tuned by ``cfg.CONF``).
+
+    :raises UnknownStrategyError: naming the installed strategies.
+    """
+    if strategies is None:
+        strategies = _extensions()
     if name not in strategies:
         raise UnknownStrategyError(name, sorted(strategies))
     return strategies[name]
@@ -159,15 +213,20 @@ def choose_strategy(context, default_strategy, operator_strategy=None):
 
 
 def build_plan(context, default_strategy='balanced', operator_strategy=None,
-               timeout_s=STRATEGY_TIMEOUT_S):
-    """The checked plan of the chosen strategy.
+               strategies=None, timeout_s=STRATEGY_TIMEOUT_S):
+    """The checked plan of the chosen strategy for *context*.
 
+    :param strategies: ``strategies_for(conf)`` of a tool's own
+        configuration; default: the strategies tuned by ``cfg.CONF``
+        (nova's configuration inside nova).
+    :raises UnknownStrategyError: the chosen strategy is not installed.
+    :raises PlanInvariantError: the plan breaks an admin limit.
     :raises StrategyTimeoutError: the chosen strategy and the default one
         both did not return in *timeout_s* s.
     """
     name, source = choose_strategy(context, default_strategy,
                                    operator_strategy)
-    strategy = get_strategy(name)
+    strategy = get_strategy(name, strategies)
     try:
         plan = build_bounded(name, strategy, context, timeout_s)
     except StrategyTimeoutError as e:
@@ -177,8 +236,8 @@ def build_plan(context, default_strategy='balanced', operator_strategy=None,
                   'strategy %(default)s instead',
                   {'error': e, 'default': default_strategy})
         plan = build_bounded(default_strategy,
-                             get_strategy(default_strategy), context,
-                             timeout_s)
+                             get_strategy(default_strategy, strategies),
+                             context, timeout_s)
         plan = dataclasses.replace(plan, reasons=(
             '%s (chosen by %s); the default strategy %s planned instead'
             % (e, source, default_strategy),) + tuple(plan.reasons))

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Collect ``migtuner.live_migration.end`` notifications into the store.
 
 ``ReportEndpoint`` is an oslo.messaging notification endpoint; ``listen``
@@ -173,7 +185,8 @@ def build_listener(conf, report_store, topics=DEFAULT_TOPICS,
                    pool=DEFAULT_POOL, executor='threading', url=None):
     """Return ``(listener, endpoint)`` on *conf*'s notification transport
     (*url*, else ``[oslo_messaging_notifications] transport_url``, else
-    ``[DEFAULT] transport_url``)."""
+    ``[DEFAULT] transport_url``).
+    """
     transport = oslo_messaging.get_notification_transport(conf, url=url)
     targets = [oslo_messaging.Target(topic=topic) for topic in topics]
     endpoint = ReportEndpoint(report_store)

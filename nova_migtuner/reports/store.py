@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """SQLite store of measured migration reports (``.end`` notifications).
 
 One row per ``migtuner.live_migration.end`` notification, keyed by the
@@ -122,7 +134,8 @@ def default_path():
 
 def flavor_from_payload(payload):
     """Flavor name if the payload carries one (a later payload version may:
-    ``flavor_name``, or nova's nested ``flavor`` object)."""
+    ``flavor_name``, or nova's nested ``flavor`` object).
+    """
     name = payload.get('flavor_name')
     if name:
         return str(name)
@@ -155,7 +168,8 @@ def report_row(message_id, payload, emitted_at=None, received_at=None):
 
 class ReportStore:
     """The SQLite database; one short connection per call (the collector
-    writes while operators read)."""
+    writes while operators read).
+    """
 
     def __init__(self, path, create=True):
         self.path = path

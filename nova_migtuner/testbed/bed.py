@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The two-host libvirt/QEMU test bed: the API used by tests and benchmarks.
 
 Example::
@@ -94,7 +106,8 @@ class Testbed:
     @classmethod
     def from_environment(cls):
         """Test bed configured by NOVA_MIGTUNER_TESTBED_DIR and
-        NOVA_MIGTUNER_TESTBED_PORTS ("16609,16610")."""
+        NOVA_MIGTUNER_TESTBED_PORTS ("16609,16610").
+        """
         ports = DEFAULT_PORTS
         if os.environ.get(PORTS_ENV):
             try:
@@ -287,7 +300,8 @@ class Testbed:
     def boot_guest(self, name, host='a', memory_mib=256, vcpus=1,
                    workload=None, persistent=True, timeout=BOOT_TIMEOUT_S):
         """Start a TCG guest on ``host``; return its virDomain once the
-        workload runs (its "mtw ready" line is on the console)."""
+        workload runs (its "mtw ready" line is on the console).
+        """
         xml = self.guest_xml(name, memory_mib, vcpus, workload)
         conn = self.connect(host)
         for other in HOST_NAMES:
@@ -413,7 +427,8 @@ class Testbed:
 
     def diagnostics(self, name=None, lines=40):
         """Text for a failure report: both daemons' log tails, ``name``'s
-        QEMU log tails and the state of every QEMU process of the bed."""
+        QEMU log tails and the state of every QEMU process of the bed.
+        """
         parts = []
         for host in self.hosts.values():
             parts.append('--- host %s: libvirtd pid %s, %s (tail) ---\n%s'
@@ -437,14 +452,16 @@ class Testbed:
     def heartbeat_probe(self, name,
                         poll_interval_s=heartbeat.DEFAULT_POLL_INTERVAL_S):
         """A HeartbeatProbe over ``name``'s heartbeat logs on both hosts
-        (not started)."""
+        (not started).
+        """
         return heartbeat.HeartbeatProbe(
             {host: self.heartbeat_log(name, host) for host in HOST_NAMES},
             poll_interval_s=poll_interval_s)
 
     def workload_reports(self, name, host=None):
         """Rate reports of ``name``'s workload, oldest first, on ``host``
-        (default: where the guest is active now)."""
+        (default: where the guest is active now).
+        """
         host = host or self.host_of(name)
         if host is None:
             return []

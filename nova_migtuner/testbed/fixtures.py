@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """pytest fixture sharing one running test bed across test directories.
 
 Use it from any conftest.py::
@@ -49,7 +61,8 @@ def _unavailable(message):
 
 def acquire_shared_testbed():
     """The shared running Testbed (brought up if needed); skips if it
-    cannot run. Pair every call with release_shared_testbed()."""
+    cannot run. Pair every call with release_shared_testbed().
+    """
     global _shared, _users
     with _lock:
         if _shared is None:
@@ -117,7 +130,8 @@ def _unblock_hung_test(nodeid, seconds):
 @pytest.fixture(autouse=True)
 def testbed_hang_guard(request):
     """Per test using ``testbed``: after NOVA_MIGTUNER_TESTBED_HANG_S,
-    report and kill the bed's QEMUs instead of hanging the run."""
+    report and kill the bed's QEMUs instead of hanging the run.
+    """
     if 'testbed' not in request.fixturenames:
         yield
         return

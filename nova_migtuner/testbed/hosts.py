@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """One libvirtd "host" of the test bed, on loopback.
 
 libvirt refuses to migrate a guest to the host it runs on (it compares host
@@ -79,7 +91,8 @@ migration_port_max = {migration_port_max}
 
 class LibvirtHost:
     """A libvirtd listening on ``listen_addr``:``tcp_port`` with its own
-    state under ``base_dir/name``."""
+    state under ``base_dir/name``.
+    """
 
     def __init__(self, name, base_dir, tcp_port, migration_ports,
                  listen_addr='127.0.0.1', extra_mounts=()):
@@ -171,7 +184,8 @@ class LibvirtHost:
 
     def guest_qemu_pid(self, guest_name):
         """PID of the running QEMU of ``guest_name`` on this host, or None
-        (read from libvirt's PID file, checked against qemu_pids())."""
+        (read from libvirt's PID file, checked against qemu_pids()).
+        """
         try:
             with open(self.path('/run/libvirt/qemu/%s.pid'
                                 % guest_name)) as f:

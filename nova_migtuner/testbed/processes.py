@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Small helpers around external commands and processes (by PID only)."""
 
 import logging
@@ -54,7 +66,8 @@ def run(argv, cwd=None, input_bytes=None, timeout=300, env=None):
 
 def _stat_fields(pid):
     """/proc/PID/stat fields after the command name (state, ppid, ...),
-    or None if the process is gone."""
+    or None if the process is gone.
+    """
     try:
         with open('/proc/%d/stat' % pid) as f:
             stat = f.read()
@@ -89,7 +102,8 @@ def is_running(pid):
 def thread_states(pid):
     """One line per thread of ``pid``: id, name, state letter and the
     kernel function it waits in (wchan); tells a busy QEMU from a blocked
-    one in a failure report."""
+    one in a failure report.
+    """
     lines = []
     try:
         tids = sorted(os.listdir('/proc/%d/task' % pid), key=int)

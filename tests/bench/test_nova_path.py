@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """The nova path of the bench: configurations and the observer's numbers."""
 
 import pytest
@@ -69,6 +81,15 @@ def test_observed_numbers_after_post_copy_come_from_the_last_poll():
     assert numbers['stats_source'] == 'source last poll'
     assert numbers['total_time_s'] == 3.0
     assert numbers['downtime_ms'] is None
+    assert numbers['data_bytes'] == 100
+
+
+def test_observed_numbers_ignore_a_zeroed_poll_after_an_abort():
+    # Polled while libvirt tears down the cancelled job: counters reset.
+    zeroed = {'type': 2, 'time_elapsed': 0, 'data_processed': 0}
+    numbers = nova_path.observed_numbers(
+        [(1.0, POLL), (1.1, zeroed)], {})
+    assert numbers['total_time_s'] == 3.0
     assert numbers['data_bytes'] == 100
 
 

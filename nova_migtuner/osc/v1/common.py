@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """Options, formatting and helpers shared by the migtuner commands."""
 
 import argparse
@@ -60,7 +72,8 @@ class ListColumn(LinesColumn):
 
 class OptionalColumn(columns.FormattableColumn):
     """A number or text that may be absent: null in JSON, *absent* ('-'
-    unless the column says what absence means) in a table."""
+    unless the column says what absence means) in a table.
+    """
 
     def __init__(self, value, absent='-'):
         super().__init__(value)
@@ -142,7 +155,8 @@ NOVA_PERMIT_AUTO_CONVERGE = cfg.BoolOpt('live_migration_permit_auto_converge',
 
 def with_nova_auto_converge(conf):
     """Register nova's ``live_migration_permit_auto_converge`` on *conf*
-    (already parsed: oslo.config reads the files' value when asked)."""
+    (already parsed: oslo.config reads the files' value when asked).
+    """
     try:
         conf.register_opt(NOVA_PERMIT_AUTO_CONVERGE, group='libvirt')
     except cfg.DuplicateOptError:     # registered by the loader itself
@@ -179,7 +193,8 @@ def reports_for(store, server_id):
 def wait_for_report(store, server_id, migration_uuid, started_at, timeout,
                     sleep=time.sleep, clock=time.monotonic):
     """The stored ``.end`` report of this migration, waiting up to
-    *timeout* s for the collector to store it; None if none came."""
+    *timeout* s for the collector to store it; None if none came.
+    """
     if store is None:
         return None
     deadline = clock() + timeout

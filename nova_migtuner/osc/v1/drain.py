@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack migtuner drain HOST``."""
 
 import time
@@ -122,7 +134,8 @@ class ApiBackend(drain_mod.MigrationBackend):
     def measured_reports(self, items, timeout):
         """The stored .end reports of the completed migrations, waiting
         at most *timeout* s in all for the collector to store them (after
-        the drain, so that waiting never holds up the next migration)."""
+        the drain, so that waiting never holds up the next migration).
+        """
         reports = {}
         deadline = time.monotonic() + timeout
         for item in items:
@@ -297,7 +310,8 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
 
     def run(self, parsed_args):
         """Print the table, then exit non-zero if servers were not moved,
-        with the count in the last line."""
+        with the count in the last line.
+        """
         self.not_moved = None
         result = super().run(parsed_args)
         if self.not_moved:
@@ -377,7 +391,8 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
     @staticmethod
     def _dry_run_rows(ordered, skipped, parsed_args):
         """The drain's order and predictions, then the servers the real
-        run would skip, as it reports them."""
+        run would skip, as it reports them.
+        """
         starts = simulate_starts(ordered, parsed_args.max_parallel,
                                  parsed_args.spacing)
         rows = []

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack migtuner migrate SERVER``."""
 
 import os
@@ -18,7 +30,8 @@ LOG = logging.getLogger(__name__)
 
 def read_secret(parsed_args, settings):
     """The operator secret: --secret-file, $MIGTUNER_OPERATOR_SECRET,
-    $MIGTUNER_OPERATOR_SECRET_FILE, then [migtuner] operator_secret."""
+    $MIGTUNER_OPERATOR_SECRET_FILE, then [migtuner] operator_secret.
+    """
     path = parsed_args.secret_file or os.environ.get(common.ENV_SECRET_FILE)
     if path:
         try:
@@ -32,7 +45,8 @@ def read_secret(parsed_args, settings):
 
 def watch_migration(watch, clock, sleep, poll_interval, timeout, progress):
     """Poll until the migration ends; returns a ``MigrationResult`` or
-    None when interrupted or timed out (the migration goes on in nova)."""
+    None when interrupted or timed out (the migration goes on in nova).
+    """
     started = clock()
     while True:
         polled = watch.poll()

@@ -1,3 +1,15 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """``openstack migtuner report``."""
 
 import time
@@ -23,7 +35,8 @@ MIGRATION_COLUMNS = ('time', 'server', 'flavor', 'source', 'destination',
 
 def resolve_flavors(client, report_store, reports):
     """Fill in flavor names the notifications did not carry, from the
-    servers that still exist; returns the reports re-read."""
+    servers that still exist; returns the reports re-read.
+    """
     missing = sorted({r.instance_uuid for r in reports if not r.flavor})
     for uuid in missing:
         try:

@@ -1,10 +1,22 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
 """What the driver does with each of nova's live-migration options.
 
 One test per option (or per group of options treated alike), through the
 REST API with real nova services in process: the option is set as an admin
 sets it in nova.conf and the test looks at what reached libvirt. The
 operations guide's table of nova options (doc/source/ops/nova-options.rst)
-names these tests; ``tests/unit/test_nova_options_doc.py`` checks that the
+names these tests; ``tests/unit/test_ops_guide.py`` checks that the
 table and this file cover every option nova 34 has.
 """
 

@@ -1,0 +1,22 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The ``oslo.config.opts`` entry point's lists."""
+
+from nova_migtuner.conf import opts
+
+
+def test_list_opts_lists_one_migtuner_group_with_help():
+    groups = opts.list_opts()
+    assert [g for g, _ in groups] == ['migtuner']
+    for opt in groups[0][1]:
+        assert len(opt.help.strip()) > 40, opt.name
