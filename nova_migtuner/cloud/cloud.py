@@ -235,7 +235,9 @@ class Cloud:
             name='report-collector',
             argv=[L.bin(L.venv, 'nova-migtuner'), 'report-collector',
                   '--config-file', L.etc('nova', 'nova.conf'),
-                  '--database', self.reports_db],
+                  '--database', self.reports_db,
+                  '--metrics-port', str(L.collector_metrics_port),
+                  '--metrics-address', '127.0.0.1'],
             run_dir=L.run_dir, log_file=L.log('report-collector'),
             ready=svc.log_contains(L.log('report-collector'), 'Collecting'),
             probe='listening on versioned_notifications', env=self._env())

@@ -72,6 +72,8 @@ class Layout:
     placement_port: int = 18778
     neutron_port: int = 19696
     nova_api_port: int = 18774
+    # The report collector's Prometheus endpoint (--metrics-port).
+    collector_metrics_port: int = 19100
 
     @classmethod
     def from_environment(cls, workdir=None):

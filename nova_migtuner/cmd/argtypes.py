@@ -153,3 +153,42 @@ def within_option(parse, option, unit, group='migtuner'):
         return value
     check.__name__ = parse.__name__
     return check
+
+
+def port(text):
+    """A TCP port, 1..65535."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            'port %r is not a number; expected 1..65535' % text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            'port %r is outside 1..65535' % text)
+    return value
+
+
+def non_negative_int(text):
+    """A count, 0 or more."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            '%r is not a whole number; expected 0 or more' % text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            '%r is negative; expected 0 or more' % text)
+    return value
+
+
+def non_negative_float(text):
+    """A finite number, 0 or more."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            '%r is not a number; expected 0 or more' % text)
+    if not 0 <= value < float('inf'):
+        raise argparse.ArgumentTypeError(
+            '%r is not a finite number of 0 or more' % text)
+    return value

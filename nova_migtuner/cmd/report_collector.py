@@ -24,11 +24,17 @@ import threading
 
 from oslo_log import log as logging
 
+from nova_migtuner.cmd import argtypes
 from nova_migtuner.conf import cli as cli_conf
 from nova_migtuner.reports import collector
+from nova_migtuner.reports import metrics as metrics_mod
 from nova_migtuner.reports import store as store_mod
 
 LOG = logging.getLogger(__name__)
+
+DEFAULT_KEEP_DAYS = 365
+DEFAULT_KEEP_ROWS = 100000
+DEFAULT_PRUNE_INTERVAL_S = 3600
 
 
 def add_parser(subparsers):
@@ -57,6 +63,33 @@ def add_parser(subparsers):
     p.add_argument('--pool', default=collector.DEFAULT_POOL,
                    help='listener pool name, so the collector gets its own '
                         'copy of each notification (default: %(default)s)')
+    p.add_argument('--metrics-port', type=argtypes.port, default=None,
+                   metavar='PORT',
+                   help='serve Prometheus metrics of the stored migrations '
+                        '(downtime, total time and bytes histograms, '
+                        'outcome and escalation counters, prediction '
+                        'error, rejected notifications) on http://ADDRESS:'
+                        'PORT/metrics; 1-65535 (default: no metrics). See '
+                        'also --metrics-address')
+    p.add_argument('--metrics-address', default='0.0.0.0',
+                   help='address the metrics endpoint listens on, e.g. '
+                        '127.0.0.1 to reach it from this host only '
+                        '(default: %(default)s, all addresses); only with '
+                        '--metrics-port')
+    p.add_argument('--keep-days', type=argtypes.non_negative_float,
+                   default=DEFAULT_KEEP_DAYS, metavar='DAYS',
+                   help='delete stored reports older than DAYS days; 0 '
+                        'keeps them (default: %(default)s). See also '
+                        '--keep-rows and --prune-interval')
+    p.add_argument('--keep-rows', type=argtypes.non_negative_int,
+                   default=DEFAULT_KEEP_ROWS, metavar='ROWS',
+                   help='keep at most the newest ROWS stored reports; 0: no '
+                        'limit (default: %(default)s)')
+    p.add_argument('--prune-interval', type=argtypes.seconds,
+                   default=DEFAULT_PRUNE_INTERVAL_S, metavar='SECONDS',
+                   help='apply --keep-days and --keep-rows at start and '
+                        'then every SECONDS, more than 0 (default: '
+                        '%(default)s)')
     p.add_argument('--debug', action='store_true',
                    help='log debug messages')
     p.set_defaults(func=run)
@@ -104,6 +137,24 @@ def run(args, parser):
         report_store = store_mod.ReportStore(args.database)
     except store_mod.ReportStoreError as e:
         return _fail(str(e))
+    try:
+        retention = collector.Retention(days=args.keep_days,
+                                        rows=args.keep_rows,
+                                        interval_s=args.prune_interval)
+    except ValueError as e:
+        return _fail(str(e))
+    metrics = server = None
+    if args.metrics_port is not None:
+        metrics = metrics_mod.CollectorMetrics()
+        try:
+            server = metrics.serve(args.metrics_port, args.metrics_address)
+        except OSError as e:
+            return _fail('cannot serve metrics on %s:%d: %s' % (
+                args.metrics_address, args.metrics_port,
+                e.strerror or e))
+        LOG.info('Serving Prometheus metrics on http://%(addr)s:%(port)d/'
+                 'metrics', {'addr': args.metrics_address,
+                             'port': server.server_port})
     stop = threading.Event()
 
     def request_stop(signum, frame):
@@ -119,10 +170,13 @@ def run(args, parser):
         endpoint = collector.listen(
             conf, report_store, stop_event=stop,
             topics=tuple(args.topic or collector.DEFAULT_TOPICS),
-            pool=args.pool, url=url)
+            pool=args.pool, url=url, retention=retention, metrics=metrics)
     except Exception as e:    # transport errors: one line, not a traceback
         LOG.error('Report collector failed: %s', e)
         return 1
+    finally:
+        if server is not None:
+            server.shutdown()
     LOG.info('Stored %(stored)d reports (%(dup)d duplicates, %(bad)d '
              'rejected, %(failed)d requeued)',
              {'stored': endpoint.stored, 'dup': endpoint.duplicates,

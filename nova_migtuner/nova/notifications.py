@@ -13,10 +13,11 @@
 """Send ``migtuner.live_migration.*`` notifications through nova.
 
 The payloads and their schema are in
-``nova_migtuner.planning.notification_schema``. Emission goes through
-nova's own versioned notifier (``nova.rpc.get_versioned_notifier``), obeys
-``[notifications] notification_format`` (``versioned`` or ``both``) and
-never raises.
+``nova_migtuner.planning.notification_schema``; what is sent is their
+versioned object envelope (``nova_migtuner.nova.notification_objects``).
+Emission goes through nova's own versioned notifier
+(``nova.rpc.get_versioned_notifier``), obeys ``[notifications]
+notification_format`` (``versioned`` or ``both``) and never raises.
 """
 
 import logging

@@ -51,6 +51,7 @@ from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import stats as stats_mod
 from nova_migtuner.nova import actuator as nova_actuator
+from nova_migtuner.nova import notification_objects
 from nova_migtuner.nova import notifications
 from nova_migtuner.planning import notification_schema as notif
 from nova_migtuner.planning import plan as plan_mod
@@ -210,12 +211,13 @@ class MigrationSession:
         try:
             payload = notif.build(event, **dict(self.common_fields(),
                                                 **fields))
+            message = notification_objects.envelope(event, payload)
         except Exception as e:
             LOG.warning('nova_migtuner could not build the %(event)s '
                         'payload: %(error)s', {'event': event, 'error': e},
                         instance=self.instance)
             return None
-        notifications.emit(self.context, self.source_host, event, payload)
+        notifications.emit(self.context, self.source_host, event, message)
         return payload
 
     # -- hooks ------------------------------------------------------------

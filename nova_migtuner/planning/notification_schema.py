@@ -12,16 +12,21 @@
 
 """The ``migtuner.live_migration.*`` notification payloads: the schema.
 
-Payloads are flat JSON objects with stable field names, described field by
-field in ``PAYLOAD_FIELDS`` (the single source of truth: ``build`` refuses
-a payload that does not match it, ``schema`` turns it into a JSON schema,
-and ``doc/source/admin/notifications.rst`` documents it). Every payload
-carries ``payload_name`` and ``payload_version``; the version follows nova's
-rules: a new optional field bumps the minor version, a renamed or removed
-field or a changed type bumps the major version.
+Every payload field is described in ``PAYLOAD_FIELDS`` (the single source
+of truth: ``build`` refuses a payload that does not match it, ``schema``
+turns it into a JSON schema, ``nova_migtuner.nova.notification_objects``
+turns it into the versioned objects that go on the wire, and
+``doc/source/admin/notifications.rst`` documents it). The version follows
+nova's rules: a new optional field bumps the minor version, a renamed or
+removed field or a changed type bumps the major version.
 
-Pure: ``nova_migtuner.nova.notifications.emit`` sends what ``build``
-returns through nova's versioned notifier.
+On the wire, from 2.0 on, a payload is nova's versioned object envelope
+(``nova_object.name``, ``nova_object.namespace`` ``nova_migtuner``,
+``nova_object.version``, ``nova_object.data``); 1.x payloads were the flat
+dicts ``build`` returns. ``flat_payload`` reads both into the flat form.
+
+Pure: ``build`` returns the flat dict (with ``payload_name`` and
+``payload_version``, the envelope's name and version).
 """
 
 import collections
@@ -40,7 +45,22 @@ END = 'end'
 ERROR = 'error'
 EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 
-PAYLOAD_VERSION = '1.1'
+# 1.0: flat payloads; 1.1: flavor_name.
+# 2.0: nova's versioned object envelope; payload_name and payload_version
+#      are the envelope's nova_object.name and nova_object.version.
+PAYLOAD_VERSION = '2.0'
+# The namespace of the payload objects (nova's own are ``nova``).
+PAYLOAD_NAMESPACE = 'nova_migtuner'
+
+# nova's versioned object envelope.
+ENVELOPE_NAME = 'nova_object.name'
+ENVELOPE_NAMESPACE = 'nova_object.namespace'
+ENVELOPE_VERSION = 'nova_object.version'
+ENVELOPE_DATA = 'nova_object.data'
+
+# Integers are those of nova's database and SQLite: signed 64-bit.
+INTEGER_MIN = -2 ** 63
+INTEGER_MAX = 2 ** 63 - 1
 
 # Outcomes of a migration, in ``.end`` and ``.error``.
 # The outcomes are the reports' (one vocabulary).
@@ -52,14 +72,55 @@ OUTCOME_REFUSED = report_mod.OUTCOME_REFUSED
 OUTCOME_ERROR = report_mod.OUTCOME_ERROR
 OUTCOMES = report_mod.OUTCOMES
 
-Field = collections.namedtuple('Field', 'name type nullable description')
+# *items*: for ``array`` fields the type of the elements (``string``) or the
+# fields of the objects they hold; for ``object`` fields its fields.
+Field = collections.namedtuple('Field', 'name type nullable description '
+                               'items', defaults=(None,))
 
 _T = {'string': str, 'integer': int, 'number': (int, float),
       'boolean': bool, 'array': (list, tuple), 'object': dict}
 
 
-def _f(name, type_, description, nullable=False):
-    return Field(name, type_, nullable, description)
+def _f(name, type_, description, nullable=False, items=None):
+    return Field(name, type_, nullable, description, items)
+
+
+ESCALATION_STEP_FIELDS = (
+    _f('trigger', 'string', '``iteration``, ``stalled`` or ``elapsed``.'),
+    _f('threshold', 'number',
+       'The iteration, or the seconds, at which the step fires.'),
+    _f('action', 'string',
+       '``raise_downtime``, ``post_copy``, ``pause`` or ``abort``.'),
+    _f('downtime_ms', 'integer', 'New max downtime (raise_downtime only).',
+       True),
+    _f('reason', 'string', 'Why the step is on the ladder.'),
+)
+
+ESCALATION_ACTION_FIELDS = (
+    _f('action', 'string',
+       '``raise_downtime``, ``post_copy``, ``pause`` or ``abort``.'),
+    _f('downtime_ms', 'integer', 'New max downtime (raise_downtime only).',
+       True),
+    _f('source', 'string',
+       '``escalation``, ``deadline`` or ``pause-watchdog``.'),
+    _f('elapsed_s', 'number', 'Seconds since the migration started.'),
+    _f('reason', 'string', 'Why, with the numbers.'),
+    _f('applied', 'boolean', 'False when libvirt refused the action.'),
+    _f('error', 'string', 'libvirt\'s error when not applied.', True),
+)
+
+MEASUREMENT_FIELDS = (
+    _f('memory_bytes', 'integer', 'Guest memory size.', True),
+    _f('touched_bytes', 'integer', 'Memory the guest has touched.', True),
+    _f('dirty_rate_bytes_s', 'number', 'Measured dirty rate, bytes/s.',
+       True),
+    _f('guest_cpu_load', 'number', 'Guest CPU load, 0..1 of its vCPUs.',
+       True),
+    _f('host_cpu_load', 'number', 'Host CPU load, 0..1.', True),
+    _f('window_s', 'number', 'Length of the measurement, s.', True),
+    _f('notes', 'array', 'Why a value could not be measured.',
+       items='string'),
+)
 
 
 COMMON_FIELDS = (
@@ -85,7 +146,8 @@ COMMON_FIELDS = (
 PLAN_FIELDS = (
     _f('flags', 'array',
        'libvirt ``VIR_MIGRATE_*`` flag names the migration was started '
-       'with (after the plan was applied to nova\'s host flags).'),
+       'with (after the plan was applied to nova\'s host flags).',
+       items='string'),
     _f('initial_downtime_ms', 'integer',
        'Max downtime set when the migration started, in ms.', True),
     _f('max_downtime_ms', 'integer',
@@ -111,7 +173,8 @@ PLAN_FIELDS = (
 START_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
     _f('escalation', 'array',
        'The escalation ladder: objects with ``trigger``, ``threshold``, '
-       '``action``, ``downtime_ms`` and ``reason``.'),
+       '``action``, ``downtime_ms`` and ``reason``.',
+       items=ESCALATION_STEP_FIELDS),
     _f('predicted_downtime_ms', 'number', 'Predicted downtime in ms.', True),
     _f('predicted_method', 'string',
        '``pre-copy``, ``auto-converge``, ``post-copy`` or ``paused``.',
@@ -120,10 +183,12 @@ START_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
        'What was measured before planning: ``memory_bytes``, '
        '``touched_bytes``, ``dirty_rate_bytes_s``, ``guest_cpu_load``, '
        '``host_cpu_load``, ``window_s`` (null values were not measurable) '
-       'and ``notes`` saying why.'),
+       'and ``notes`` saying why.', items=MEASUREMENT_FIELDS),
     _f('inputs', 'array',
-       'One line per planning input, saying measured/given/assumed.'),
-    _f('explain', 'array', 'The plan\'s reasons, one line each.'),
+       'One line per planning input, saying measured/given/assumed.',
+       items='string'),
+    _f('explain', 'array', 'The plan\'s reasons, one line each.',
+       items='string'),
     _f('timing_action', 'string', '``start``, ``wait`` or ``refuse``.',
        True),
     _f('timing_reason', 'string', 'Why the migration started when it did.',
@@ -168,7 +233,7 @@ END_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
     _f('escalations', 'array',
        'Every action the plan took, in order: objects with ``action``, '
        '``downtime_ms``, ``source``, ``elapsed_s``, ``reason``, '
-       '``applied`` and ``error``.'),
+       '``applied`` and ``error``.', items=ESCALATION_ACTION_FIELDS),
     _f('post_copy', 'boolean', 'True if the migration switched to '
        'post-copy.'),
     _f('downtime_ms', 'integer',
@@ -242,70 +307,181 @@ def event_type(event):
 
 def schema(event):
     """A JSON schema (draft 7) of the payload of *event*."""
-    props = {}
-    for field in PAYLOAD_FIELDS[event]:
-        types = [field.type, 'null'] if field.nullable else field.type
-        props[field.name] = {'type': types,
-                             'description': field.description}
-    return {
+    return dict(_json_schema(PAYLOAD_FIELDS[event]), **{
         '$schema': 'http://json-schema.org/draft-07/schema#',
         'title': PAYLOAD_NAMES[event],
-        'version': PAYLOAD_VERSION,
+        'version': PAYLOAD_VERSION})
+
+
+def _json_schema(fields):
+    props = {}
+    for field in fields:
+        types = [field.type, 'null'] if field.nullable else field.type
+        prop = {'type': types, 'description': field.description}
+        if field.type == 'array' and field.items == 'string':
+            prop['items'] = {'type': 'string'}
+        elif field.type == 'array' and field.items:
+            prop['items'] = _json_schema(field.items)
+        elif field.type == 'object' and field.items:
+            nested = _json_schema(field.items)
+            del nested['type']             # keeps a nullable object's null
+            prop.update(nested)
+        props[field.name] = prop
+    return {
         'type': 'object',
         'properties': props,
-        'required': [f.name for f in PAYLOAD_FIELDS[event]],
+        'required': [f.name for f in fields],
         'additionalProperties': False,
     }
 
 
-# SQLite's INTEGER, where the report collector stores them.
-INTEGER_RANGE = (-2 ** 63, 2 ** 63 - 1)
-
-
-def _value_problem(name, field, value):
-    """What is wrong with a non-null *value* of *field*, or None."""
-    expected = _T[field.type]
-    if isinstance(value, bool) and field.type in ('integer', 'number'):
-        return '%s is a boolean, not %s' % (name, field.type)
-    if not isinstance(value, expected):
-        return '%s=%r is not %s' % (name, value, field.type)
-    if isinstance(value, int) and not isinstance(value, bool) and not (
-            INTEGER_RANGE[0] <= value <= INTEGER_RANGE[1]):
-        return '%s=%r is outside the 64-bit integer range' % (name, value)
+def _kind(field_type, value):
+    """The problem of *value* as a *field_type*, or None."""
+    if isinstance(value, bool) and field_type in ('integer', 'number'):
+        return 'is a boolean, not %s' % field_type
+    if not isinstance(value, _T[field_type]):
+        return 'is not %s' % field_type
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            not INTEGER_MIN <= value <= INTEGER_MAX:
+        return 'is out of range (%d..%d)' % (INTEGER_MIN, INTEGER_MAX)
     if isinstance(value, float) and not math.isfinite(value):
-        return '%s=%r is not a finite number' % (name, value)
-    if name == 'outcome' and value not in OUTCOMES:
-        return 'outcome=%r is not one of: %s' % (value, ', '.join(OUTCOMES))
+        return 'is not a finite number'
     return None
 
 
-def validate(event, payload):
-    """Return a list of problems of *payload* against *event*'s fields."""
-    if not isinstance(payload, dict):
-        return ['payload %r is not an object' % (payload,)]
+def _value_problems(field, value, where):
+    if value is None:
+        return [] if field.nullable else ['%s is null' % where]
+    kind = _kind(field.type, value)
+    if kind:
+        return ['%s=%s %s' % (where, _short_repr(value), kind)]
     problems = []
-    fields = {f.name: f for f in PAYLOAD_FIELDS[event]}
-    missing = sorted(set(fields) - set(payload))
-    extra = sorted(str(k) for k in set(payload) - set(fields))
-    if missing:
-        problems.append('missing fields: %s' % ', '.join(missing))
-    if extra:
-        problems.append('undeclared fields: %s' % ', '.join(extra))
-    for name, value in sorted(payload.items(), key=lambda kv: str(kv[0])):
-        field = fields.get(name)
-        if field is None:
-            continue
-        if value is None:
-            if not field.nullable:
-                problems.append('%s is null' % name)
-            continue
-        problem = _value_problem(name, field, value)
-        if problem:
-            problems.append(problem)
-    if payload.get('payload_version') not in (None, PAYLOAD_VERSION):
-        problems.append('payload_version %r is not %s'
-                        % (payload.get('payload_version'), PAYLOAD_VERSION))
+    if field.type == 'array' and field.items == 'string':
+        for i, item in enumerate(value):
+            if not isinstance(item, str):
+                problems.append('%s[%d]=%s is not string'
+                                % (where, i, _short_repr(item)))
+    elif field.type == 'array' and field.items:
+        for i, item in enumerate(value):
+            problems += _object_problems(field.items, item,
+                                         '%s[%d]' % (where, i))
+    elif field.type == 'object' and field.items:
+        problems += _object_problems(field.items, value, where)
     return problems
+
+
+def _short_repr(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
+def _object_problems(fields, payload, where='', missing_ok=False,
+                     extra_ok=False):
+    if not isinstance(payload, dict):
+        return ['%s=%s is not object'
+                % (where or 'payload', _short_repr(payload))]
+    prefix = where + '.' if where else ''
+    problems = []
+    declared = {f.name: f for f in fields}
+    missing = sorted(set(declared) - set(payload))
+    extra = sorted(set(payload) - set(declared))
+    if missing and not missing_ok:
+        problems.append('missing fields: %s' % ', '.join(
+            prefix + name for name in missing))
+    if extra and not extra_ok:
+        problems.append('undeclared fields: %s' % ', '.join(
+            prefix + name for name in extra))
+    for name, value in sorted(payload.items()):
+        field = declared.get(name)
+        if field is not None:
+            problems += _value_problems(field, value, prefix + name)
+    return problems
+
+
+def validate(event, payload, missing_ok=False, extra_ok=False):
+    """Return a list of problems of *payload* against *event*'s fields.
+
+    A reader of payloads of other versions passes *missing_ok* (an older
+    version lacks later fields) and *extra_ok* (a newer minor version adds
+    fields); the fields that are there must still have their types.
+    """
+    problems = _object_problems(PAYLOAD_FIELDS[event], payload,
+                                missing_ok=missing_ok, extra_ok=extra_ok)
+    version = payload.get('payload_version') if isinstance(
+        payload, dict) else None
+    if not (missing_ok or extra_ok) and version not in (None,
+                                                        PAYLOAD_VERSION):
+        problems.append('payload_version %r is not %s'
+                        % (version, PAYLOAD_VERSION))
+    outcome = payload.get('outcome') if isinstance(payload, dict) else None
+    if isinstance(outcome, str) and outcome not in OUTCOMES:
+        # Stored, it would count in no column of the report.
+        problems.append('outcome=%r is not one of: %s'
+                        % (outcome, ', '.join(OUTCOMES)))
+    return problems
+
+
+def major_version(version):
+    """The major number of a ``major.minor`` version; ValueError if not."""
+    parts = str(version).split('.')
+    if len(parts) != 2 or not all(p.isdigit() for p in parts):
+        raise ValueError('payload version %r is not major.minor'
+                         % (version,))
+    return int(parts[0])
+
+
+def _unwrap(value):
+    if isinstance(value, dict) and ENVELOPE_DATA in value:
+        data = value[ENVELOPE_DATA]
+        if not isinstance(data, dict):
+            raise ValueError('%s of %s is not an object'
+                             % (ENVELOPE_DATA, value.get(ENVELOPE_NAME)))
+        return {k: _unwrap(v) for k, v in data.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def is_envelope(payload):
+    return isinstance(payload, dict) and ENVELOPE_DATA in payload
+
+
+def flat_payload(event, payload):
+    """The flat dict (1.x form) of *payload*, an envelope or a 1.x dict.
+
+    Nested objects become dicts; the envelope's name and version become
+    ``payload_name`` and ``payload_version``.
+
+    :raises ValueError: not a payload of *event* in a version this code
+        reads (namespace, name, or major version).
+    """
+    if not isinstance(payload, dict):
+        raise ValueError('payload is not an object: %s'
+                         % _short_repr(payload))
+    if not is_envelope(payload):
+        # 1.x as sent, or what this function made of an envelope.
+        version = payload.get('payload_version')
+        if version is not None and major_version(version) > major_version(
+                PAYLOAD_VERSION):
+            raise ValueError('payload version %r: this version reads up '
+                             'to %d.x' % (version,
+                                          major_version(PAYLOAD_VERSION)))
+        return dict(payload)
+    namespace = payload.get(ENVELOPE_NAMESPACE)
+    name = payload.get(ENVELOPE_NAME)
+    version = payload.get(ENVELOPE_VERSION)
+    if namespace != PAYLOAD_NAMESPACE:
+        raise ValueError('%s %r is not %s' % (ENVELOPE_NAMESPACE, namespace,
+                                              PAYLOAD_NAMESPACE))
+    if name != PAYLOAD_NAMES[event]:
+        raise ValueError('%s %r is not %s' % (ENVELOPE_NAME, name,
+                                              PAYLOAD_NAMES[event]))
+    if major_version(version) != major_version(PAYLOAD_VERSION):
+        raise ValueError('%s %r: this version reads %d.x' % (
+            ENVELOPE_VERSION, version, major_version(PAYLOAD_VERSION)))
+    flat = _unwrap(payload)
+    flat.update(payload_name=name, payload_version=version)
+    return flat
 
 
 def build(event, **values):

@@ -18,10 +18,12 @@ what tests feed with the notifications nova's ``NotificationFixture``
 captured, so the same code path stores real and test notifications.
 """
 
+import dataclasses
 import datetime
 import hashlib
 import json
 import threading
+import time
 
 from oslo_log import log as logging
 import oslo_messaging
@@ -68,13 +70,18 @@ def _message_id(metadata, payload):
 
 
 class ReportEndpoint:
-    """Stores every ``.end`` notification it is given."""
+    """Stores every ``.end`` notification it is given.
+
+    A payload that does not match the schema (``store.end_payload``) is
+    counted in ``rejected`` (and in *metrics*) and dropped.
+    """
 
     filter_rule = oslo_messaging.NotificationFilter(
         event_type=r'^migtuner\.live_migration\.end$')
 
-    def __init__(self, report_store):
+    def __init__(self, report_store, metrics=None):
         self.report_store = report_store
+        self.metrics = metrics
         self.stored = 0
         self.duplicates = 0
         self.rejected = 0
@@ -85,12 +92,15 @@ class ReportEndpoint:
         if event_type != END_EVENT_TYPE:
             return None
         try:
+            flat = store_mod.end_payload(payload)
             report = store_mod.report_row(_message_id(metadata, payload),
-                                          payload, _timestamp(metadata))
+                                          flat, _timestamp(metadata))
         except ValueError as e:
             # A bad payload is logged and dropped: requeueing it would only
             # bring it back forever.
             self.rejected += 1
+            if self.metrics is not None:
+                self.metrics.rejected.inc()
             LOG.warning('Ignoring a %(event)s notification: %(error)s',
                         {'event': event_type, 'error': e})
             return None
@@ -105,6 +115,8 @@ class ReportEndpoint:
             raise
         if added:
             self.stored += 1
+            if self.metrics is not None:
+                self.metrics.observe(flat)
             LOG.info('Stored migration report of instance %(uuid)s: '
                      '%(outcome)s, %(seconds)s s, downtime %(down)s ms',
                      {'uuid': report.instance_uuid,
@@ -182,14 +194,15 @@ def describe_url(conf, url):
 
 
 def build_listener(conf, report_store, topics=DEFAULT_TOPICS,
-                   pool=DEFAULT_POOL, executor='threading', url=None):
+                   pool=DEFAULT_POOL, executor='threading', url=None,
+                   metrics=None):
     """Return ``(listener, endpoint)`` on *conf*'s notification transport
     (*url*, else ``[oslo_messaging_notifications] transport_url``, else
     ``[DEFAULT] transport_url``).
     """
     transport = oslo_messaging.get_notification_transport(conf, url=url)
     targets = [oslo_messaging.Target(topic=topic) for topic in topics]
-    endpoint = ReportEndpoint(report_store)
+    endpoint = ReportEndpoint(report_store, metrics=metrics)
     listener = oslo_messaging.get_notification_listener(
         transport, targets, [endpoint], executor=executor, pool=pool)
     return listener, endpoint
@@ -209,9 +222,53 @@ def _in_thread(name, func):
     return thread, errors
 
 
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """How long stored reports are kept; 0 keeps them."""
+    days: float = 0
+    rows: int = 0
+    interval_s: float = 3600.0
+
+    def __post_init__(self):
+        for name in ('days', 'rows'):
+            if getattr(self, name) < 0:
+                raise ValueError('retention %s %r is negative; 0 keeps '
+                                 'every report' % (name, getattr(self, name)))
+        if self.interval_s <= 0:
+            raise ValueError('prune interval %r s must be positive'
+                             % (self.interval_s,))
+
+    @property
+    def enabled(self):
+        return bool(self.days or self.rows)
+
+    def prune(self, report_store, metrics=None, now=None):
+        """Prune *report_store* once; never raises (logs instead)."""
+        try:
+            deleted = report_store.prune(
+                max_age_s=self.days * 86400 if self.days else None,
+                max_rows=self.rows or None, now=now)
+        except store_mod.ReportStoreError as e:
+            LOG.error('Retention: %(error)s', {'error': e})
+            return 0
+        if deleted:
+            if metrics is not None:
+                metrics.pruned.inc(deleted)
+            LOG.info('Retention deleted %(n)d stored report(s) (keep '
+                     '%(days)s days, %(rows)s rows)',
+                     {'n': deleted, 'days': self.days or 'all',
+                      'rows': self.rows or 'all'})
+        return deleted
+
+
 def listen(conf, report_store, stop_event=None, topics=DEFAULT_TOPICS,
-           pool=DEFAULT_POOL, url=None, stop_grace_s=STOP_GRACE_S):
+           pool=DEFAULT_POOL, url=None, stop_grace_s=STOP_GRACE_S,
+           retention=None, metrics=None, clock=time.monotonic):
     """Run the collector until *stop_event* is set (or Ctrl-C).
+
+    With *retention*, old reports are pruned at the start and then every
+    ``retention.interval_s``; with *metrics*, stored reports are counted
+    (``reports.metrics``).
 
     The listener starts in a thread of its own: while the bus cannot be
     reached oslo.messaging retries the connection for ever inside
@@ -222,7 +279,7 @@ def listen(conf, report_store, stop_event=None, topics=DEFAULT_TOPICS,
     """
     stop_event = stop_event or threading.Event()
     listener, endpoint = build_listener(conf, report_store, topics, pool,
-                                        url=url)
+                                        url=url, metrics=metrics)
     LOG.info('Collecting %(event)s from exchange %(exchange)s, topics '
              '%(topics)s (queue of pool %(pool)s) into %(path)s',
              {'event': END_EVENT_TYPE, 'topics': ', '.join(topics),
@@ -230,10 +287,15 @@ def listen(conf, report_store, stop_event=None, topics=DEFAULT_TOPICS,
               'path': report_store.path})
     starting, start_errors = _in_thread('report-collector-start',
                                         listener.start)
+    next_prune = clock()
     try:
         while not stop_event.wait(0.5):
             if start_errors:
                 raise start_errors[0]
+            if retention is not None and retention.enabled and \
+                    clock() >= next_prune:
+                retention.prune(report_store, metrics)
+                next_prune = clock() + retention.interval_s
     except KeyboardInterrupt:
         LOG.info('Interrupted; stopping the collector')
 

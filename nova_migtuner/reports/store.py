@@ -15,7 +15,8 @@
 One row per ``migtuner.live_migration.end`` notification, keyed by the
 notification's message id so a redelivered notification is stored once.
 The columns are the payload fields the report table needs; the whole payload
-is kept as JSON next to them for anything else.
+is kept as JSON next to them for anything else, as it was received (a 1.x
+flat dict or a 2.x versioned object envelope; ``payload`` reads both).
 """
 
 import dataclasses
@@ -24,6 +25,8 @@ import os
 import sqlite3
 import time
 from typing import Optional
+
+from nova_migtuner.planning import notification_schema as notif
 
 ENV_DATABASE = 'MIGTUNER_REPORT_DB'
 
@@ -142,21 +145,43 @@ def flavor_from_payload(payload):
     flavor = payload.get('flavor')
     if isinstance(flavor, dict):
         data = flavor.get('nova_object.data', flavor)
-        return data.get('name')
+        name = data.get('name') if isinstance(data, dict) else None
+        return name if isinstance(name, str) else None
     if isinstance(flavor, str):
         return flavor
     return None
 
 
+# The fields a stored report cannot do without.
+REQUIRED_FIELDS = ('instance_uuid', 'outcome')
+
+
+def end_payload(payload):
+    """The flat ``.end`` payload of *payload* (a 1.x dict or a 2.x
+    envelope), checked against the schema.
+
+    Older payloads may lack later fields and newer minor versions may add
+    some; every field that is there must have its declared type and range
+    (a dict, a string or a 2**70 where a number belongs would otherwise
+    break the database or the report table).
+
+    :raises ValueError: saying what is wrong.
+    """
+    flat = notif.flat_payload(notif.END, payload)
+    problems = ['payload has no %s' % name for name in REQUIRED_FIELDS
+                if not flat.get(name)]
+    problems += notif.validate(notif.END, flat, missing_ok=True,
+                               extra_ok=True)
+    if problems:
+        raise ValueError('; '.join(problems))
+    return flat
+
+
 def report_row(message_id, payload, emitted_at=None, received_at=None):
-    """Return the ``StoredReport`` of a ``.end`` payload (a dict)."""
-    if not isinstance(payload, dict):
-        raise ValueError('payload is not an object: %r' % (payload,))
-    # Accept nova's ovo envelope too, should the driver ever use one.
-    payload = payload.get('nova_object.data', payload)
-    for required in ('instance_uuid', 'outcome'):
-        if not payload.get(required):
-            raise ValueError('payload has no %s' % required)
+    """Return the ``StoredReport`` of a ``.end`` payload (a 1.x dict or a
+    2.x envelope); ValueError if it does not match the schema.
+    """
+    payload = end_payload(payload)
     values = {column: payload.get(field)
               for column, field in PAYLOAD_COLUMNS}
     return StoredReport(
@@ -263,10 +288,46 @@ class ReportStore:
             db.close()
 
     def payload(self, message_id):
+        """The stored payload of *message_id* in the flat (1.x) form."""
         db = self._connect()
         try:
             row = db.execute('SELECT payload FROM migration_report WHERE '
                              'message_id = ?', (message_id,)).fetchone()
-            return json.loads(row['payload']) if row else None
+            return (notif.flat_payload(notif.END, json.loads(row['payload']))
+                    if row else None)
+        finally:
+            db.close()
+
+    def prune(self, max_age_s=None, max_rows=None, now=None):
+        """Delete reports older than *max_age_s* and all but the newest
+        *max_rows*; None or 0 keeps them. Returns how many were deleted.
+
+        :raises ReportStoreError: the database cannot be written.
+        """
+        now = time.time() if now is None else now
+        deleted = 0
+        try:
+            db = self._connect()
+        except sqlite3.Error as e:
+            raise ReportStoreError('cannot prune report database %s: %s'
+                                   % (self.path, e))
+        try:
+            with db:
+                if max_age_s:
+                    deleted += db.execute(
+                        'DELETE FROM migration_report WHERE '
+                        'COALESCE(emitted_at, received_at) < ?',
+                        (now - max_age_s,)).rowcount
+                if max_rows:
+                    deleted += db.execute(
+                        'DELETE FROM migration_report WHERE message_id NOT '
+                        'IN (SELECT message_id FROM migration_report ORDER '
+                        'BY COALESCE(emitted_at, received_at) DESC, '
+                        'message_id DESC LIMIT ?)', (int(max_rows),)
+                    ).rowcount
+            return deleted
+        except sqlite3.Error as e:
+            raise ReportStoreError('cannot prune report database %s: %s'
+                                   % (self.path, e))
         finally:
             db.close()

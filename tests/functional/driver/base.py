@@ -35,6 +35,8 @@ from nova.tests.functional import integrated_helpers
 from nova.tests.functional.libvirt import base as libvirt_base
 
 from nova_migtuner.nova import driver as mt_driver
+from nova_migtuner.planning import notification_schema as notif
+from tests.functional.driver import samples
 
 COMPUTE_DRIVER = 'migtuner.MigTunerDriver'
 # nova's wheel installs api-paste.ini under <prefix>/etc/nova; the test
@@ -85,6 +87,14 @@ class MigTunerDriverMixin:
         assert isinstance(driver, mt_driver.MigTunerDriver), driver
         assert type(driver).__module__ == 'nova_migtuner.nova.driver'
         return hostname
+
+    def check_notification_samples(self):
+        """Every migtuner notification matches its sample file."""
+        problems = []
+        for n in self.notifier.versioned_notifications:
+            if n['event_type'].startswith(notif.EVENT_PREFIX):
+                problems += samples.mismatches(n)
+        self.assertEqual([], problems)
 
 
 class FastClock:
@@ -244,6 +254,7 @@ class MigTunerTestBase(MigTunerDriverMixin,
 
     def setUp(self):
         super().setUp()
+        self.addCleanup(self.check_notification_samples)
         self.flags(dirty_rate_calc_s=0, group='migtuner')
         self.src_hostname = self.start_compute(hostname='src')
         self.dest_hostname = self.start_compute(hostname='dest')
@@ -294,7 +305,11 @@ class MigTunerTestBase(MigTunerDriverMixin,
                   % (server['id'], statuses, seen))
 
     def notifications(self, event):
-        return [n for n in self.notifier.versioned_notifications
+        """The captured notifications of *event*, with the flat payload
+        (``notification_schema.flat_payload``) in place of the envelope.
+        """
+        return [dict(n, payload=notif.flat_payload(event, n['payload']))
+                for n in self.notifier.versioned_notifications
                 if n['event_type'] == 'migtuner.live_migration.%s' % event]
 
     def wait_for_notification(self, event, count=1, timeout=30.0):

@@ -25,6 +25,7 @@ monkey_patch.patch()  # noqa: E402
 from nova.tests.functional.libvirt import (  # noqa: E402
     test_live_migration as nova_lm)
 
+from nova_migtuner.planning import notification_schema as notif  # noqa: E402,E501
 from tests.functional.driver import base  # noqa: E402
 
 
@@ -34,9 +35,11 @@ class TunedMixin(base.MigTunerDriverMixin):
     def setUp(self):
         super().setUp()
         self.addCleanup(self._check_migrations_were_tuned)
+        self.addCleanup(self.check_notification_samples)
 
     def _check_migrations_were_tuned(self):
-        starts = [n['payload'] for n in self.notifier.versioned_notifications
+        starts = [notif.flat_payload(notif.START, n['payload'])
+                  for n in self.notifier.versioned_notifications
                   if n['event_type'] == 'migtuner.live_migration.start']
         self.assertTrue(starts, 'no tuned migration ran')
         self.assertTrue(all(p['tuned'] for p in starts), starts)

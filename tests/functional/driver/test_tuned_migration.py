@@ -118,7 +118,7 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.assertEqual('nova-compute:src', end['publisher_id'])
         payload = end['payload']
         self.assertEqual([], notif.validate(notif.END, payload))
-        self.assertEqual('1.1', payload['payload_version'])
+        self.assertEqual(notif.PAYLOAD_VERSION, payload['payload_version'])
         self.assertEqual(server['id'], payload['instance_uuid'])
         flavor = self.api.get_server(server['id'])['flavor']
         self.assertEqual(

@@ -33,3 +33,18 @@ def test_user_clouds_yaml_gets_and_loses_only_our_entry(tmp_path,
     assert set(clouds) == {'other', layout_mod.CLOUD_NAME}
     cloud._user_clouds_yaml(None)
     assert set(yaml.safe_load(path.read_text())['clouds']) == {'other'}
+
+
+def test_cloud_collector_serves_metrics_on_the_layout_port(tmp_path):
+    from nova_migtuner.cloud import cloud as cloud_mod
+    from nova_migtuner.cmd import cli
+
+    cloud = cloud_mod.Cloud(layout_mod.Layout(
+        workdir=str(tmp_path / 'wd'), venv='/v', cloud_venv='/c',
+        tempest_venv='/t'))
+    argv = cloud.collector().argv
+    assert argv[1] == 'report-collector'
+    args = cli.build_parser(only='report-collector').parse_args(argv[1:])
+    assert args.metrics_port == 19100 == layout_mod.Layout.\
+        collector_metrics_port
+    assert args.metrics_address == '127.0.0.1'

@@ -12,6 +12,8 @@
 
 """A migration's end notification, as nova_migtuner emits it."""
 
+import oslo_messaging
+
 from nova_migtuner.reports import collector
 
 END = collector.END_EVENT_TYPE
@@ -36,3 +38,23 @@ def end_payload(uuid, memory_mib, seconds, downtime, mb_out, mb_mem=None,
     if flavor:
         payload['flavor_name'] = flavor
     return payload
+
+
+def fake_bus_notifier(conf):
+    """A real Notifier on oslo.messaging's in-memory transport, sending
+    as nova-compute does.
+    """
+    transport = oslo_messaging.get_notification_transport(conf,
+                                                          url='fake:/')
+    return oslo_messaging.Notifier(
+        transport, publisher_id='nova-compute:compute1',
+        driver='messaging', topics=['versioned_notifications'])
+
+
+def envelope(payload):
+    """A 2.x ``.end`` payload: *payload*'s fields in nova's envelope."""
+    data = {k: v for k, v in payload.items()
+            if k not in ('payload_name', 'payload_version')}
+    return {'nova_object.name': 'MigTunerLiveMigrationEndPayload',
+            'nova_object.namespace': 'nova_migtuner',
+            'nova_object.version': '2.0', 'nova_object.data': data}
