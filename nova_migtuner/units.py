@@ -17,6 +17,7 @@ the project is bytes, bytes per second and seconds (floats); libvirt wants
 MiB/s and milliseconds, converted at the edge.
 """
 
+import math
 import re
 
 KiB = 1024
@@ -41,11 +42,13 @@ _RATE_UNIT_RE = re.compile(
 _DURATION_UNITS = {'ms': 0.001, 's': 1.0, 'min': 60.0, 'h': 3600.0}
 
 _NUMBER = r'(?P<num>\d+(?:\.\d*)?|\.\d+)'
+# ASCII only: \d would also take other scripts' digits (and \s their
+# spaces), which are never what an operator meant to type.
 _SIZE_RE = re.compile(r'^\s*' + _NUMBER + r'\s*(?P<unit>[a-z]*)\s*$',
-                      re.IGNORECASE)
+                      re.IGNORECASE | re.ASCII)
 _RATE_RE = re.compile(
     r'^\s*' + _NUMBER + r'\s*(?P<unit>[a-z]*)\s*(?P<per>/\s*s)?\s*$',
-    re.IGNORECASE)
+    re.IGNORECASE | re.ASCII)
 
 SIZE_HELP = 'a size such as 512MiB, 2GiB, 1.5GB or a byte count (B, KiB, ' \
             'MiB, GiB, TiB, KB, MB, GB, TB)'
@@ -76,6 +79,26 @@ def _match(regex, text, what, allowed):
     return m
 
 
+def _number(m, text, what, allowed):
+    """The number of a match as a float, refused by name if infinite.
+
+    A number with hundreds of digits reads as infinity.
+    """
+    number = float(m.group('num'))
+    if not math.isfinite(number):
+        raise UnitError('%s %r is too large; expected %s'
+                        % (what, text, allowed))
+    return number
+
+
+def _finite(value, text, what, allowed):
+    """*value* (a number times its unit) unless it overflowed."""
+    if not math.isfinite(value):
+        raise UnitError('%s %r is too large; expected %s'
+                        % (what, text, allowed))
+    return value
+
+
 def parse_size(text, what='size'):
     """Return the number of bytes in *text* (int), e.g. '32GiB'."""
     m = _match(_SIZE_RE, text, what, SIZE_HELP)
@@ -83,7 +106,9 @@ def parse_size(text, what='size'):
     if unit not in _SIZE_UNITS:
         raise UnitError('%s %r has unknown unit %r; expected %s'
                         % (what, text, m.group('unit'), SIZE_HELP))
-    return int(round(float(m.group('num')) * _SIZE_UNITS[unit]))
+    number = _number(m, text, what, SIZE_HELP)
+    return int(round(_finite(number * _SIZE_UNITS[unit], text, what,
+                             SIZE_HELP)))
 
 
 def _rate_factor(unit):
@@ -109,7 +134,7 @@ def parse_rate(text, what='rate'):
     """
     m = _match(_RATE_RE, text, what, RATE_HELP)
     unit = m.group('unit')
-    number = float(m.group('num'))
+    number = _number(m, text, what, RATE_HELP)
     if not unit:
         return number
     factor = _rate_factor(unit)
@@ -129,7 +154,7 @@ def parse_rate(text, what='rate'):
     if _RATE_UNIT_RE.match(unit).group('ps') and m.group('per'):
         raise UnitError('%s %r says "per second" twice; expected %s'
                         % (what, text, RATE_HELP))
-    return float(number * factor)
+    return _finite(float(number * factor), text, what, RATE_HELP)
 
 
 def parse_duration(text, what='duration'):
@@ -139,7 +164,9 @@ def parse_duration(text, what='duration'):
     if unit not in _DURATION_UNITS:
         raise UnitError('%s %r has unknown unit %r; expected %s'
                         % (what, text, m.group('unit'), DURATION_HELP))
-    return float(m.group('num')) * _DURATION_UNITS[unit]
+    number = _number(m, text, what, DURATION_HELP)
+    return _finite(number * _DURATION_UNITS[unit], text, what,
+                   DURATION_HELP)
 
 
 def format_size(nbytes):

@@ -79,7 +79,18 @@ def parse_args(argv, prog='nova-migtuner bench'):
     parser.add_argument('--keep-bed', action='store_true',
                         help='leave the test bed running afterwards')
     parser.add_argument('-v', '--verbose', action='store_true')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workload and not args.faults_only:
+        # argparse checks each name; a name left out of the --quick matrix
+        # would run nothing and still exit 0.
+        runnable = [w.name for w in wl_mod.matrix(args.quick)]
+        outside = [w for w in args.workload if w not in runnable]
+        if outside:
+            parser.error('--workload %s: not in the %s matrix; choose from '
+                         '%s' % (', '.join(outside),
+                                 '--quick' if args.quick else 'full',
+                                 ', '.join(runnable)))
+    return args
 
 
 def _touched(cases):

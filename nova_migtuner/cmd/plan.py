@@ -20,14 +20,19 @@ marked as assumed.
 """
 
 import json
+import sys
 
 from nova_migtuner.cmd import argtypes
 from nova_migtuner.conf import cli as cli_conf
+from nova_migtuner.conf import migtuner as mt_opts
 from nova_migtuner.planning import context as ctx_mod
 from nova_migtuner.planning import inputs
 from nova_migtuner.planning import limits as limits_mod
 from nova_migtuner.planning import planner
 from nova_migtuner import units
+
+
+_OPTS = {opt.name: opt for opt in mt_opts.ALL_OPTS}
 
 
 def add_parser(subparsers):
@@ -50,7 +55,10 @@ def add_parser(subparsers):
     p.add_argument('--working-set', type=argtypes.size,
                    help='memory the guest keeps rewriting (default: the '
                         'touched memory)')
-    p.add_argument('--max-downtime', type=argtypes.milliseconds,
+    p.add_argument('--max-downtime',
+                   type=argtypes.within_option(argtypes.milliseconds,
+                                               _OPTS['max_downtime_ms'],
+                                               'ms'),
                    help='admin downtime cap, e.g. 500ms (a bare number is '
                         'ms; default: [migtuner] max_downtime_ms)')
     p.add_argument('--strategy',
@@ -70,7 +78,9 @@ def add_parser(subparsers):
                    help='source host CPU load, 0..1 or a percentage')
     p.add_argument('--since-last-migration', type=argtypes.seconds,
                    help='time since this guest last migrated, e.g. 30s')
-    p.add_argument('--max-deferral', type=argtypes.seconds,
+    p.add_argument('--max-deferral',
+                   type=argtypes.within_option(argtypes.seconds,
+                                               _OPTS['max_deferral_s'], 's'),
                    help='longest wait for a quieter moment, e.g. 5min')
     p.add_argument('--format', choices=('table', 'json'), default='table',
                    help='output format (default: table)')
@@ -177,8 +187,15 @@ def run(args, parser):
         migration_inputs = inputs_from_args(args, conf)
     except ctx_mod.InputsError as e:
         parser.error(str(e))
-    plan = planner.build_plan(migration_inputs, operator_strategy=strategy,
-                              strategies=planner.strategies_for(conf))
+    try:
+        plan = planner.build_plan(
+            migration_inputs, operator_strategy=strategy,
+            default_strategy=conf.migtuner.default_strategy,
+            strategies=planner.strategies_for(conf))
+    except (planner.PlanInvariantError, planner.StrategyTimeoutError) as e:
+        print('nova-migtuner plan: %s; the compute would fall back to '
+              'nova\'s own behaviour' % e, file=sys.stderr)
+        return 1
     if args.format == 'json':
         print(plan_as_json(plan))
     else:

@@ -20,6 +20,7 @@ All I/O of the plugin is here; commands turn its results into output and
 import datetime
 import time
 
+from keystoneauth1 import exceptions as ksa_exc
 from openstack import exceptions as sdk_exc
 from osc_lib import exceptions
 from oslo_log import log as logging
@@ -38,6 +39,28 @@ COMPLETED_STATUSES = frozenset(('completed', 'done', 'finished',
                                 'confirmed'))
 FAILED_STATUSES = frozenset(('error', 'failed', 'cancelled', 'aborted'))
 LIVE_MIGRATION = 'live-migration'
+# HTTP answers that say "try again": timeouts, throttling, the API or a
+# proxy in front of it in trouble.
+TRANSIENT_STATUS_CODES = frozenset((408, 429, 500, 502, 503, 504))
+
+
+def is_transient(error):
+    """Whether repeating the call that raised *error* may succeed.
+
+    Connection errors and timeouts (keystoneauth's, not a TLS failure) and
+    the HTTP answers of ``TRANSIENT_STATUS_CODES``; not a refusal (4xx).
+    """
+    if isinstance(error, ksa_exc.SSLError):
+        return False
+    if isinstance(error, (ksa_exc.ConnectionError,
+                          ksa_exc.RetriableConnectionFailure)):
+        return True
+    if isinstance(error, ksa_exc.HttpError):
+        return error.http_status in TRANSIENT_STATUS_CODES
+    status = getattr(error, 'status_code', None)
+    if isinstance(error, (sdk_exc.HttpException, MigrateRefused)):
+        return status in TRANSIENT_STATUS_CODES
+    return False
 
 
 def _parse_time(text):
@@ -47,6 +70,15 @@ def _parse_time(text):
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.timezone.utc)
     return when.timestamp()
+
+
+class MigrateRefused(exceptions.CommandError):
+    """Nova answered a live-migration request with an HTTP error."""
+
+    def __init__(self, message, status_code=None, details=None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.details = details
 
 
 def _admin_error(what):
@@ -176,9 +208,18 @@ class MigtunerClient:
         except sdk_exc.ForbiddenException:
             raise _admin_error('live migration')
         except sdk_exc.HttpException as e:
-            raise exceptions.CommandError(
+            raise MigrateRefused(
                 'nova refused to live-migrate %s: %s'
-                % (server_id, e.details or e))
+                % (server_id, e.details or e), status_code=e.status_code,
+                details=str(e.details or e))
+
+    def abort_live_migration(self, server_id, migration_id):
+        """Ask nova to abort a running live migration.
+
+        Nova refuses in post-copy; an aborted guest stays on the source.
+        """
+        self.compute.abort_server_migration(migration_id, server_id,
+                                            ignore_missing=False)
 
     def migration_progress(self, server_id):
         """Fraction of memory sent by the running migration, or None."""

@@ -30,8 +30,23 @@ Per server the states are::
 
     pending --start--> running --finish--> completed | failed
     pending --start failed--> failed
+    pending|running --retry later--> pending (after a delay; at most
+                                     max_attempts starts, then failed)
+    running --timeout--> aborting --finish--> timed out | completed
     pending --stop--> not_started
-    running --stop watching--> unwatched    (still running in nova)
+    running|aborting --stop watching--> unwatched  (still running in nova)
+
+A slot (``max_parallel``) is held by every running and aborting migration:
+it is freed only when nova's records show that the migration ended, or that
+it never started.
+
+Errors of the compute API are of three sorts (``MigrationBackend``):
+``RetryLater`` (nova refused the start for now: no valid host, the server is
+busy; nothing started), ``TransientError`` (the call failed on the way, a
+connection error or a 5xx: whether nova accepted the start is unknown, so
+the migration holds its slot until the backend knows, and a failed poll is
+repeated) and ``NotStarted`` (a start whose answer was lost never reached
+nova). Any other error of a start fails that server only.
 """
 
 import dataclasses
@@ -47,10 +62,26 @@ ORDERS = (ORDER_CHEAPEST_FIRST, ORDER_LARGEST_FIRST)
 DEFAULT_SPACING_S = 10.0
 DEFAULT_MAX_PARALLEL = 1
 DEFAULT_POLL_INTERVAL_S = 2.0
+# A server nova could not place now (no valid host) is tried again after
+# the others, at most this many starts in all, this long after the refusal.
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_RETRY_DELAY_S = 60.0
 
 
 class DrainError(ValueError):
     """An invalid drain parameter or state transition."""
+
+
+class RetryLater(Exception):
+    """Nova refused to start the migration for now; nothing started."""
+
+
+class TransientError(Exception):
+    """An API call failed on the way (connection, 5xx); may be repeated."""
+
+
+class NotStarted(Exception):
+    """A start whose answer was lost never reached nova."""
 
 
 class Status(enum.Enum):
@@ -60,10 +91,14 @@ class Status(enum.Enum):
     FAILED = 'failed'
     NOT_STARTED = 'not started'
     UNWATCHED = 'still running in nova'
+    ABORTING = 'aborting'
+    TIMED_OUT = 'timed out'
 
 
 FINAL = frozenset((Status.COMPLETED, Status.FAILED, Status.NOT_STARTED,
-                   Status.UNWATCHED))
+                   Status.UNWATCHED, Status.TIMED_OUT))
+# Statuses that hold a slot: nova may be migrating the server.
+IN_FLIGHT = (Status.RUNNING, Status.ABORTING)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +137,9 @@ class DrainItem:
     result: Optional[MigrationResult] = None
     error: Optional[str] = None
     progress: Optional[float] = None     # 0..1 while running, if known
+    attempts: int = 0                    # starts tried
+    not_before: Optional[float] = None   # a retry waits until then
+    poll_errors: int = 0                 # failed polls in a row
 
     @property
     def observed_seconds(self):
@@ -148,18 +186,32 @@ class DrainScheduler:
     """The drain state machine; every time is given by the caller."""
 
     def __init__(self, candidates, max_parallel=DEFAULT_MAX_PARALLEL,
-                 spacing_s=DEFAULT_SPACING_S):
+                 spacing_s=DEFAULT_SPACING_S,
+                 max_attempts=DEFAULT_MAX_ATTEMPTS,
+                 retry_delay_s=DEFAULT_RETRY_DELAY_S,
+                 migration_timeout_s=0.0):
         if max_parallel < 1:
             raise DrainError('max-parallel must be at least 1, got %r'
                              % max_parallel)
         if spacing_s < 0:
             raise DrainError('spacing must not be negative, got %r'
                              % spacing_s)
+        if max_attempts < 1:
+            raise DrainError('attempts must be at least 1, got %r'
+                             % max_attempts)
+        if retry_delay_s < 0 or migration_timeout_s < 0:
+            raise DrainError('retry delay and migration timeout must not be '
+                             'negative, got %r and %r'
+                             % (retry_delay_s, migration_timeout_s))
         ids = [c.server_id for c in candidates]
         if len(set(ids)) != len(ids):
             raise DrainError('a server is listed twice')
         self.max_parallel = max_parallel
         self.spacing_s = float(spacing_s)
+        self.max_attempts = max_attempts
+        self.retry_delay_s = float(retry_delay_s)
+        # 0: wait for every migration as long as nova takes.
+        self.migration_timeout_s = float(migration_timeout_s)
         self._order = tuple(ids)
         self._items = {c.server_id: DrainItem(c) for c in candidates}
         self._last_start = None
@@ -180,7 +232,15 @@ class DrainScheduler:
 
     @property
     def running(self):
-        return self.with_status(Status.RUNNING)
+        """The migrations that hold a slot (running or aborting)."""
+        return self.with_status(*IN_FLIGHT)
+
+    def timed_out(self, now):
+        """Running migrations past the per-migration timeout."""
+        if not self.migration_timeout_s:
+            return ()
+        return tuple(i for i in self.with_status(Status.RUNNING)
+                     if now - i.started_at >= self.migration_timeout_s)
 
     @property
     def done(self):
@@ -197,10 +257,16 @@ class DrainScheduler:
     def decide(self, now):
         if self.done:
             return Decision(done=True)
-        pending = self.with_status(Status.PENDING)
+        waiting = self.with_status(Status.PENDING)
+        # Retries go after the servers not tried yet, each after its delay.
+        pending = sorted((i for i in waiting
+                          if i.not_before is None or i.not_before <= now),
+                         key=lambda i: i.attempts)
         free = self.max_parallel - len(self.running)
-        if self.stopping or not pending or free <= 0:
+        if self.stopping or not waiting or free <= 0:
             return Decision(wait_s=math.inf)
+        if not pending:
+            return Decision(wait_s=min(i.not_before for i in waiting) - now)
         earliest = self.earliest_start()
         if earliest is not None and now < earliest:
             return Decision(wait_s=earliest - now)
@@ -230,8 +296,10 @@ class DrainScheduler:
         if len(self.running) >= self.max_parallel:
             raise DrainError('%d migrations already running'
                              % len(self.running))
+        item = self._items.get(server_id)
         self._move(server_id, (Status.PENDING,), status=Status.RUNNING,
-                   started_at=now)
+                   started_at=now, not_before=None, poll_errors=0,
+                   attempts=(item.attempts if item else 0) + 1)
         self._last_start = now
 
     def start_failed(self, server_id, now, error):
@@ -239,15 +307,62 @@ class DrainScheduler:
         self._move(server_id, (Status.PENDING,), status=Status.FAILED,
                    finished_at=now, error=error)
 
+    def retry_later(self, server_id, now, error):
+        """Nothing started (refused for now, or never reached nova).
+
+        Try again after ``retry_delay_s``, or fail after ``max_attempts``;
+        returns whether it will be tried again.
+        """
+        item = self._items.get(server_id)
+        attempts = item.attempts if item is not None else 0
+        if item is not None and item.status == Status.PENDING:
+            attempts += 1       # refused at the start itself
+        if attempts >= self.max_attempts:
+            self._move(server_id, (Status.PENDING, Status.RUNNING),
+                       status=Status.FAILED, finished_at=now,
+                       attempts=attempts,
+                       error='%s (gave up after %d attempts)'
+                       % (error, attempts))
+            return False
+        self._move(server_id, (Status.PENDING, Status.RUNNING),
+                   status=Status.PENDING, attempts=attempts, error=error,
+                   not_before=now + self.retry_delay_s, started_at=None,
+                   progress=None)
+        return True
+
     def progressed(self, server_id, fraction):
-        self._move(server_id, (Status.RUNNING,), status=Status.RUNNING,
-                   progress=fraction)
+        item = self._items.get(server_id)
+        status = item.status if item is not None else Status.RUNNING
+        self._move(server_id, IN_FLIGHT, status=status, progress=fraction,
+                   poll_errors=0)
+
+    def poll_failed(self, server_id):
+        """A poll of a running migration failed; returns the count in a row.
+
+        The migration keeps its slot: nova may still be running it.
+        """
+        item = self._items[server_id]
+        self._move(server_id, IN_FLIGHT, status=item.status,
+                   poll_errors=item.poll_errors + 1)
+        return item.poll_errors + 1
+
+    def aborting(self, server_id, error):
+        """Past the timeout; the abort was asked for (or refused)."""
+        self._move(server_id, (Status.RUNNING,), status=Status.ABORTING,
+                   error=error)
 
     def finished(self, server_id, now, result):
-        status = Status.COMPLETED if result.completed else Status.FAILED
-        self._move(server_id, (Status.RUNNING,), status=status,
-                   finished_at=now, result=result, error=result.error,
-                   progress=1.0 if result.completed else None)
+        item = self._items.get(server_id)
+        if result.completed:
+            status, error = Status.COMPLETED, result.error
+        elif item is not None and item.status == Status.ABORTING:
+            status, error = Status.TIMED_OUT, item.error
+        else:
+            status, error = Status.FAILED, result.error
+        self._move(server_id, IN_FLIGHT, status=status,
+                   finished_at=now, result=result, error=error,
+                   progress=1.0 if result.completed else None,
+                   poll_errors=0)
         self._last_end = now
 
     def stop(self):
@@ -261,7 +376,7 @@ class DrainScheduler:
         """Second Ctrl-C: leave running migrations to nova, unwatched."""
         self.stop()
         for item in self.running:
-            self._move(item.candidate.server_id, (Status.RUNNING,),
+            self._move(item.candidate.server_id, IN_FLIGHT,
                        status=Status.UNWATCHED)
 
 
@@ -274,9 +389,92 @@ class MigrationBackend:
 
     def poll(self, candidate):
         """Return a ``MigrationResult`` once ended, else progress 0..1 or
-        None.
+        None. Raise ``TransientError`` if nova could not be asked, and
+        ``NotStarted`` if nova's records show the start never arrived.
         """
         raise NotImplementedError
+
+    def abort(self, candidate):
+        """Ask nova to abort the running migration (after the timeout)."""
+        raise NotImplementedError
+
+
+# After this many failed polls in a row, say so again.
+POLL_ERRORS_REPORTED_EVERY = 10
+
+
+def _poll_running(scheduler, backend, clock, on_change):
+    """Poll every migration holding a slot; time out the slow ones."""
+    for item in scheduler.running:
+        server_id, name = item.candidate.server_id, item.candidate.name
+        try:
+            polled = backend.poll(item.candidate)
+        except NotStarted as e:
+            retried = scheduler.retry_later(server_id, clock(), str(e))
+            on_change(scheduler, '%s: never reached nova (%s); %s' % (
+                name, e, 'will try again' if retried else 'giving up'))
+            continue
+        except TransientError as e:
+            # Nova may still be migrating it: keep the slot, ask again.
+            count = scheduler.poll_failed(server_id)
+            if count == 1 or count % POLL_ERRORS_REPORTED_EVERY == 0:
+                on_change(scheduler, '%s: cannot read the migration (%s); '
+                          'asking again (%d in a row)' % (name, e, count))
+            continue
+        if isinstance(polled, MigrationResult):
+            scheduler.finished(server_id, clock(), polled)
+            done = scheduler.item(server_id)
+            on_change(scheduler, '%s: %s' % (
+                name, 'moved to %s' % polled.destination
+                if polled.completed else
+                '%s: %s' % (done.status.value, done.error)))
+        elif polled is not None:
+            scheduler.progressed(server_id, polled)
+            on_change(scheduler, None)
+    for item in scheduler.timed_out(clock()):
+        candidate = item.candidate
+        reason = ('no end after %.0f s (--migration-timeout)'
+                  % scheduler.migration_timeout_s)
+        try:
+            backend.abort(candidate)
+            message = '%s: %s; abort asked of nova' % (candidate.name,
+                                                       reason)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:   # e.g. refused in post-copy: it ends anyway
+            message = '%s: %s; nova did not abort it (%s), still watching' \
+                % (candidate.name, reason, e)
+        scheduler.aborting(candidate.server_id, reason)
+        on_change(scheduler, message)
+
+
+def _start(scheduler, backend, server_id, clock, on_change):
+    candidate = scheduler.item(server_id).candidate
+    try:
+        backend.start(candidate)
+    except KeyboardInterrupt:
+        raise
+    except RetryLater as e:
+        retried = scheduler.retry_later(server_id, clock(), str(e))
+        on_change(scheduler, '%s: not started: %s; %s' % (
+            candidate.name, e,
+            'will try again in %.0f s, after the others'
+            % scheduler.retry_delay_s if retried else 'giving up'))
+        return
+    except TransientError as e:
+        # Nova may have accepted it: hold the slot until its migration
+        # records say (the backend's poll raises NotStarted if not).
+        scheduler.started(server_id, clock())
+        on_change(scheduler, '%s: no answer to the start (%s); checking '
+                  'nova\'s migration records' % (candidate.name, e))
+        return
+    except Exception as e:   # refused by nova: report, go on
+        scheduler.start_failed(server_id, clock(), str(e))
+        on_change(scheduler, '%s: could not start: %s'
+                  % (candidate.name, e))
+        return
+    scheduler.started(server_id, clock())
+    on_change(scheduler, '%s: migration started' % candidate.name)
 
 
 def run_drain(scheduler, backend, clock, sleep,
@@ -286,44 +484,24 @@ def run_drain(scheduler, backend, clock, sleep,
 
     ``KeyboardInterrupt`` (raised by *sleep* or the backend) stops starting
     new migrations and keeps watching the running ones; a second one stops
-    watching too. Migrations are never aborted by the drain: nova finishes
-    or fails them on its own.
+    watching too. Migrations are not aborted by the drain, except one that
+    runs past the scheduler's ``migration_timeout_s``.
     """
+    if not poll_interval_s > 0:
+        # Zero would poll nova in a busy loop.
+        raise DrainError('poll interval must be above zero, got %r'
+                         % poll_interval_s)
     interrupts = 0
     while True:
         try:
             # Poll first, so that an end is seen (and spaced from) before
             # the next start is decided.
-            for item in scheduler.running:
-                polled = backend.poll(item.candidate)
-                if isinstance(polled, MigrationResult):
-                    scheduler.finished(item.candidate.server_id, clock(),
-                                       polled)
-                    on_change(scheduler, '%s: %s' % (
-                        item.candidate.name,
-                        'moved to %s' % polled.destination
-                        if polled.completed else
-                        'failed: %s' % polled.error))
-                elif polled is not None:
-                    scheduler.progressed(item.candidate.server_id, polled)
-                    on_change(scheduler, None)
+            _poll_running(scheduler, backend, clock, on_change)
             decision = scheduler.decide(clock())
             if decision.done:
                 return scheduler
             for server_id in decision.start:
-                candidate = scheduler.item(server_id).candidate
-                try:
-                    backend.start(candidate)
-                except KeyboardInterrupt:
-                    raise
-                except Exception as e:   # refused by nova: report, go on
-                    scheduler.start_failed(server_id, clock(), str(e))
-                    on_change(scheduler, '%s: could not start: %s'
-                              % (candidate.name, e))
-                    continue
-                scheduler.started(server_id, clock())
-                on_change(scheduler, '%s: migration started'
-                          % candidate.name)
+                _start(scheduler, backend, server_id, clock, on_change)
             decision = scheduler.decide(clock())
             if decision.done:
                 return scheduler

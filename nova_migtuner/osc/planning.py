@@ -178,7 +178,7 @@ def plan_for(facts, settings, operator_strategy=None, reports=(),
                                   strategies=settings.strategies)
     except planner.UnknownStrategyError as e:
         raise PlanningError(str(e))
-    except planner.PlanInvariantError as e:
+    except (planner.PlanInvariantError, planner.StrategyTimeoutError) as e:
         raise PlanningError('%s; the compute would fall back to nova\'s own '
                             'behaviour' % e)
     notes = [

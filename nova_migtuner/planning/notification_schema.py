@@ -417,6 +417,11 @@ def validate(event, payload, missing_ok=False, extra_ok=False):
                                                         PAYLOAD_VERSION):
         problems.append('payload_version %r is not %s'
                         % (version, PAYLOAD_VERSION))
+    outcome = payload.get('outcome') if isinstance(payload, dict) else None
+    if isinstance(outcome, str) and outcome not in OUTCOMES:
+        # Stored, it would count in no column of the report.
+        problems.append('outcome=%r is not one of: %s'
+                        % (outcome, ', '.join(OUTCOMES)))
     return problems
 
 

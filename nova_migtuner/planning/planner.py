@@ -17,11 +17,18 @@ Precedence: an operator's one-off choice, then the flavor's
 then ``[migtuner] default_strategy``. Every plan is checked against the
 invariants that no strategy may break; a plugin that breaks one raises
 ``PlanInvariantError`` and callers fall back to nova's own behaviour.
+
+A strategy is called with a time bound (``STRATEGY_TIMEOUT_S``): one that
+does not return in time is replaced by the default strategy for that
+migration, and if the default one hangs too, ``StrategyTimeoutError`` makes
+the callers fall back to nova's own behaviour. A strategy still running a
+plan that timed out is not called again until it returns.
 """
 
 import dataclasses
 import functools
 import logging
+import threading
 
 from oslo_config import cfg
 import stevedore
@@ -31,6 +38,10 @@ from nova_migtuner.planning.strategies import base
 
 LOG = logging.getLogger(__name__)
 NAMESPACE = 'nova_migtuner.strategies'
+# The installed strategies plan in well under 5 ms (tools/bench_planner.py);
+# a thousand times that means a plugin hangs. Not an option: a plan that
+# takes seconds is a defect of the plugin, never something to tune.
+STRATEGY_TIMEOUT_S = 5.0
 
 
 class UnknownStrategyError(ValueError):
@@ -43,6 +54,53 @@ class UnknownStrategyError(ValueError):
 
 class PlanInvariantError(RuntimeError):
     """A strategy produced a plan that breaks an admin limit."""
+
+
+class StrategyTimeoutError(RuntimeError):
+    """A strategy did not return a plan within its time bound."""
+
+
+# Strategy name -> the thread of a build that timed out and still runs.
+_hung_builds = {}
+_hung_lock = threading.Lock()
+
+
+def build_bounded(name, strategy, context, timeout_s=STRATEGY_TIMEOUT_S):
+    """``strategy.build(context)``, or StrategyTimeoutError after
+    *timeout_s* s.
+
+    The build runs in a daemon thread (Python cannot stop a thread): one
+    that hangs is left running, and the strategy is not called again while
+    it does, so a hung plugin costs one thread, not one per migration.
+    """
+    with _hung_lock:
+        hung = _hung_builds.get(name)
+        if hung is not None:
+            if hung.is_alive():
+                raise StrategyTimeoutError(
+                    'strategy %s is still running a plan that took more '
+                    'than %.1f s; not called again until it returns'
+                    % (name, timeout_s))
+            del _hung_builds[name]
+    outcome = {}
+
+    def build():
+        try:
+            outcome['plan'] = strategy.build(context)
+        except BaseException as e:   # re-raised in the caller's thread
+            outcome['error'] = e
+    thread = threading.Thread(target=build, daemon=True,
+                              name='migtuner-strategy-%s' % name)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        with _hung_lock:
+            _hung_builds[name] = thread
+        raise StrategyTimeoutError('strategy %s did not return a plan '
+                                   'within %.1f s' % (name, timeout_s))
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome['plan']
 
 
 def _manager():
@@ -155,7 +213,7 @@ def choose_strategy(context, default_strategy, operator_strategy=None):
 
 
 def build_plan(context, default_strategy='balanced', operator_strategy=None,
-               strategies=None):
+               strategies=None, timeout_s=STRATEGY_TIMEOUT_S):
     """The checked plan of the chosen strategy for *context*.
 
     :param strategies: ``strategies_for(conf)`` of a tool's own
@@ -163,11 +221,26 @@ def build_plan(context, default_strategy='balanced', operator_strategy=None,
         (nova's configuration inside nova).
     :raises UnknownStrategyError: the chosen strategy is not installed.
     :raises PlanInvariantError: the plan breaks an admin limit.
+    :raises StrategyTimeoutError: the chosen strategy and the default one
+        both did not return in *timeout_s* s.
     """
     name, source = choose_strategy(context, default_strategy,
                                    operator_strategy)
     strategy = get_strategy(name, strategies)
-    plan = strategy.build(context)
+    try:
+        plan = build_bounded(name, strategy, context, timeout_s)
+    except StrategyTimeoutError as e:
+        if name == default_strategy:
+            raise
+        LOG.error('%(error)s; planning this migration with the default '
+                  'strategy %(default)s instead',
+                  {'error': e, 'default': default_strategy})
+        plan = build_bounded(default_strategy,
+                             get_strategy(default_strategy, strategies),
+                             context, timeout_s)
+        plan = dataclasses.replace(plan, reasons=(
+            '%s (chosen by %s); the default strategy %s planned instead'
+            % (e, source, default_strategy),) + tuple(plan.reasons))
     check_invariants(plan, context)
     if context.policy.notes:
         # Ignored or changed image wishes: in the log and in the .start

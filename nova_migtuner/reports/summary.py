@@ -26,6 +26,7 @@ Pure code.
 
 import dataclasses
 import datetime
+import math
 import re
 from typing import Optional
 
@@ -56,7 +57,12 @@ def parse_since(text, now):
     """Epoch seconds for ``--since``: an age before *now* or a time."""
     m = _RELATIVE_RE.match(str(text))
     if m:
-        return now - float(m.group(1)) * _RELATIVE_UNITS[m.group(2)]
+        since = now - float(m.group(1)) * _RELATIVE_UNITS[m.group(2)]
+        if not math.isfinite(since):
+            # Hundreds of digits read as infinity.
+            raise ValueError('--since %r is too far back; expected %s'
+                             % (text, SINCE_HELP))
+        return since
     try:
         when = datetime.datetime.fromisoformat(str(text).strip())
     except ValueError:

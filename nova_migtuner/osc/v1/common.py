@@ -123,6 +123,10 @@ def add_report_db_option(parser):
                                        store_mod.default_path()))
 
 
+# Far above any compute's max_concurrent_live_migrations.
+MAX_COUNT = 1000
+
+
 def positive_int(text):
     try:
         value = int(text)
@@ -130,11 +134,16 @@ def positive_int(text):
         raise argparse.ArgumentTypeError('%r is not a whole number' % text)
     if value < 1:
         raise argparse.ArgumentTypeError('%r must be at least 1' % text)
+    if value > MAX_COUNT:
+        raise argparse.ArgumentTypeError('%r must be at most %d'
+                                         % (text, MAX_COUNT))
     return value
 
 
 # Durations such as 30s or 5min; negative ones are refused.
 seconds = argtypes.seconds
+# Intervals between polls: zero would poll the API in a busy loop.
+positive_seconds = argtypes.positive_seconds
 
 
 # nova's [libvirt] permission that ``planning.load_config`` does not

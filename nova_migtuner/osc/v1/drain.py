@@ -38,6 +38,21 @@ SKIPPED = 'skipped'
 NOT_MOVED_EXIT_CODE = 1
 
 
+# nova's answers to a live-migration request that mean "not now": no host
+# can take the server at the moment (400 No valid host) or the server is
+# busy with another task (409). Nothing started; the drain tries later.
+NO_VALID_HOST = 'No valid host'
+# How long a start whose answer was lost may go without a migration record
+# before it is taken as never having reached nova.
+RECORD_GRACE_S = 60.0
+
+
+def _retry_later(error):
+    status = getattr(error, 'status_code', None)
+    return status == 409 or (status == 400 and
+                             NO_VALID_HOST in str(error))
+
+
 class ApiBackend(drain_mod.MigrationBackend):
     """Starts and follows live migrations through the compute API."""
 
@@ -48,16 +63,73 @@ class ApiBackend(drain_mod.MigrationBackend):
         self.clock = clock
         self._watches = {}
         self._started_at = {}
+        self._ran = set()      # servers whose migration was seen running
 
     def start(self, candidate):
-        watch = client_mod.MigrationWatch(self.client, candidate.server_id,
-                                          self.source_host)
-        self._started_at[candidate.server_id] = self.clock()
-        self.client.live_migrate(candidate.server_id)
-        self._watches[candidate.server_id] = watch
+        server_id = candidate.server_id
+        try:
+            watch = client_mod.MigrationWatch(self.client, server_id,
+                                              self.source_host)
+        except Exception as e:
+            if client_mod.is_transient(e):    # nothing was asked yet
+                raise drain_mod.RetryLater('cannot read nova\'s migration '
+                                           'records: %s' % e)
+            raise
+        self._started_at[server_id] = self.clock()
+        self._watches[server_id] = watch
+        self._ran.discard(server_id)
+        try:
+            self.client.live_migrate(server_id)
+        except Exception as e:
+            if _retry_later(e):
+                raise drain_mod.RetryLater(getattr(e, 'details', None) or
+                                           str(e))
+            if client_mod.is_transient(e):
+                raise drain_mod.TransientError(str(e))
+            raise
 
     def poll(self, candidate):
-        return self._watches[candidate.server_id].poll()
+        """Poll the migration; transient API errors become
+        ``TransientError``, a start nova never recorded ``NotStarted``.
+        """
+        server_id = candidate.server_id
+        watch = self._watches[server_id]
+        try:
+            polled = watch.poll()
+            if (watch.migration is not None and
+                    watch.migration.status == 'running'):
+                self._ran.add(server_id)
+            if (isinstance(polled, drain_mod.MigrationResult) and
+                    not polled.completed and server_id not in self._ran and
+                    watch.migration.status == 'error'):
+                # The conductor's checks (e.g. no valid host, with the
+                # API's asynchronous pre-checks) refused it before it ran.
+                raise drain_mod.NotStarted(
+                    'nova refused it before it ran: %s' % polled.error)
+            if (polled is None and watch.migration is None and
+                    self.clock() - self._started_at[server_id] >
+                    RECORD_GRACE_S and self.client.compute.get_server(
+                        server_id).task_state is None):
+                raise drain_mod.NotStarted(
+                    'no migration record after %.0f s and the server is '
+                    'not migrating' % RECORD_GRACE_S)
+            return polled
+        except drain_mod.NotStarted:
+            raise
+        except Exception as e:
+            if client_mod.is_transient(e):
+                raise drain_mod.TransientError(str(e))
+            # e.g. the server was deleted: nothing more to follow.
+            return drain_mod.MigrationResult(
+                completed=False,
+                error='cannot follow the migration: %s' % e)
+
+    def abort(self, candidate):
+        watch = self._watches[candidate.server_id]
+        if watch.migration is None:
+            raise drain_mod.DrainError('nova has no record of it to abort')
+        self.client.abort_live_migration(candidate.server_id,
+                                         watch.migration.id)
 
     def measured_reports(self, items, timeout):
         """The stored .end reports of the completed migrations, waiting
@@ -121,9 +193,13 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
     switch-over before the next: response times take seconds to recover
     after a switch-over, and two migrations close together add up). A
     server that fails to
-    move is reported and the drain goes on. Ctrl-C starts no more
-    migrations and waits for the running ones; a second Ctrl-C stops
-    watching them (nova finishes them). Disable the host first
+    move is reported and the drain goes on; one nova cannot place now (no
+    valid host) or that is busy is tried again after the others
+    (--attempts, --retry-delay). A failed API call is repeated, and a
+    migration keeps its slot until nova's records show that it ended.
+    --migration-timeout aborts a migration that runs too long. Ctrl-C
+    starts no more migrations and waits for the running ones; a second
+    Ctrl-C stops watching them (nova finishes them). Disable the host first
     ("openstack compute service set --disable HOST nova-compute") so the
     scheduler places nothing new on it.
     """
@@ -161,8 +237,29 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
                             help='after the drain, how long to wait for the '
                                  'collector to store the measured reports '
                                  '(default: 30 s)')
-        parser.add_argument('--poll-interval', metavar='<duration>',
+        parser.add_argument('--migration-timeout', metavar='<duration>',
+                            type=common.seconds, default=0.0,
+                            help='abort a migration nova has not ended '
+                                 'after this long, e.g. 30min (its slot is '
+                                 'freed when nova says it ended; default: '
+                                 'no limit, nova\'s own '
+                                 'live_migration_completion_timeout '
+                                 'applies)')
+        parser.add_argument('--attempts', metavar='<count>',
+                            type=common.positive_int,
+                            default=drain_mod.DEFAULT_MAX_ATTEMPTS,
+                            help='starts per server when nova refuses one '
+                                 'for now (no valid host, server busy) or '
+                                 'never receives it; retries go after the '
+                                 'other servers (default: %d)'
+                                 % drain_mod.DEFAULT_MAX_ATTEMPTS)
+        parser.add_argument('--retry-delay', metavar='<duration>',
                             type=common.seconds,
+                            default=drain_mod.DEFAULT_RETRY_DELAY_S,
+                            help='wait before such a retry (default: '
+                                 '%.0f s)' % drain_mod.DEFAULT_RETRY_DELAY_S)
+        parser.add_argument('--poll-interval', metavar='<duration>',
+                            type=common.positive_seconds,
                             default=drain_mod.DEFAULT_POLL_INTERVAL_S,
                             help='seconds between progress checks '
                                  '(default: %.0f s)'
@@ -242,7 +339,10 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
                                   % parsed_args.host)
         scheduler = drain_mod.DrainScheduler(
             ordered, max_parallel=parsed_args.max_parallel,
-            spacing_s=parsed_args.spacing)
+            spacing_s=parsed_args.spacing,
+            max_attempts=parsed_args.attempts,
+            retry_delay_s=parsed_args.retry_delay,
+            migration_timeout_s=parsed_args.migration_timeout)
         bar = common.ProgressBar(self.app.stderr)
         backend = ApiBackend(client, parsed_args.host, store, self.clock)
 

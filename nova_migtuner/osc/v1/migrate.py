@@ -115,7 +115,7 @@ class MigrateServer(common.LocalChecksFirst, command.ShowOne):
                                  'collector to store the measured report '
                                  '(default: 30 s)')
         parser.add_argument('--poll-interval', metavar='<duration>',
-                            type=common.seconds, default=2.0,
+                            type=common.positive_seconds, default=2.0,
                             help='seconds between progress checks '
                                  '(default: 2 s)')
         common.add_config_option(parser)

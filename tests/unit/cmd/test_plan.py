@@ -141,3 +141,57 @@ def test_config_file_tunes_the_strategy(capsys, tmp_path):
     # ... but not by a gain of 100.
     f.write_text('[migtuner_strategy_fastest]\npost_copy_gain = 100\n')
     assert _fastest_method(capsys, '--config-file', str(f)) == 'pre-copy'
+
+
+@pytest.mark.parametrize('argv,fragment', [
+    (['--max-downtime', '5ms'],
+     "'5ms' is outside 10..60000 ms, the range of [migtuner] "
+     "max_downtime_ms"),
+    (['--max-downtime', '2min'], "'2min' is outside 10..60000 ms"),
+    (['--max-deferral', '25h'],
+     "'25h' is outside 0..86400 s, the range of [migtuner] max_deferral_s"),
+    (['--max-downtime', '1' * 400], 'too large'),
+    (['--memory', '1' * 400], 'too large'),
+    (['--bandwidth', '1' * 400], 'too large'),
+    (['--since-last-migration', '1' * 400 + 's'], 'too large'),
+])
+def test_values_for_options_keep_the_option_bounds(capsys, argv, fragment):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(['plan', '--memory', '2GiB'] + argv)
+    assert exc.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_bench_workload_outside_the_quick_matrix_exits_2(capsys):
+    from nova_migtuner.bench import cli as bench_cli
+    with pytest.raises(SystemExit) as exc:
+        bench_cli.parse_args(['--quick', '--workload', 'bursty-web'])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert 'bursty-web: not in the --quick matrix' in err
+    assert 'idle' in err
+
+
+def test_bench_unknown_workload_exits_2(capsys):
+    from nova_migtuner.bench import cli as bench_cli
+    with pytest.raises(SystemExit) as exc:
+        bench_cli.parse_args(['--workload', 'typo'])
+    assert exc.value.code == 2
+    assert "invalid choice: 'typo'" in capsys.readouterr().err
+    assert bench_cli.parse_args(['--quick', '--workload', 'idle']).workload \
+        == ['idle']
+
+
+@pytest.mark.parametrize('error', ['StrategyTimeoutError',
+                                   'PlanInvariantError'])
+def test_a_strategy_that_fails_to_plan_exits_1_saying_why(capsys,
+                                                          monkeypatch,
+                                                          error):
+    from nova_migtuner.planning import planner
+
+    def build_plan(*args, **kwargs):
+        raise getattr(planner, error)('strategy x did not plan')
+    monkeypatch.setattr(planner, 'build_plan', build_plan)
+    assert cli.main(['plan', '--memory', '2GiB']) == 1
+    assert ('strategy x did not plan; the compute would fall back to '
+            "nova's own behaviour") in capsys.readouterr().err

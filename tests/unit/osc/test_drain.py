@@ -190,3 +190,165 @@ def test_illegal_transitions_are_refused():
     assert s.decide(5).wait_s == math.inf
     with pytest.raises(drain.DrainError, match='stopping'):
         s.started('id-b', 5)
+
+
+class FlakyCloud(FakeCloud):
+    """FakeCloud whose API fails as a real one does now and then."""
+
+    def __init__(self, durations, poll_errors=(), no_valid_host=None,
+                 lost_starts=(), accepted_lost=(), refuse_abort=(),
+                 **kwargs):
+        super().__init__(durations, **kwargs)
+        # name -> number of polls that fail with a connection error
+        self.poll_errors = dict(poll_errors)
+        # name -> number of starts refused with no valid host
+        self.no_valid_host = dict(no_valid_host or {})
+        self.lost_starts = set(lost_starts)        # never reached nova
+        self.accepted_lost = set(accepted_lost)    # nova took it
+        self.refuse_abort = set(refuse_abort)
+        self.aborted = []
+        self.attempts = {}
+
+    def start(self, candidate):
+        name = candidate.name
+        self.attempts[name] = self.attempts.get(name, 0) + 1
+        if self.no_valid_host.get(name, 0) > 0:
+            self.no_valid_host[name] -= 1
+            raise drain.RetryLater('No valid host was found')
+        if name in self.lost_starts:
+            self.lost_starts.discard(name)
+            self.started_at.pop(name, None)
+            self.never_started = getattr(self, 'never_started', set())
+            self.never_started.add(name)
+            raise drain.TransientError('connection reset')
+        super().start(candidate)
+        if name in self.accepted_lost:
+            self.accepted_lost.discard(name)
+            raise drain.TransientError('504 Gateway Timeout')
+
+    def poll(self, candidate):
+        name = candidate.name
+        if self.poll_errors.get(name, 0) > 0:
+            self.poll_errors[name] -= 1
+            raise drain.TransientError('Unable to establish connection')
+        if name in getattr(self, 'never_started', set()):
+            self.never_started.discard(name)
+            raise drain.NotStarted('no migration record and the server '
+                                   'is not migrating')
+        if name in self.aborted:
+            self.ended_at.setdefault(name, self.now)
+            return drain.MigrationResult(completed=False,
+                                         error='cancelled')
+        return super().poll(candidate)
+
+    def abort(self, candidate):
+        if candidate.name in self.refuse_abort:
+            raise RuntimeError('cannot abort in post-copy')
+        self.aborted.append(candidate.name)
+
+
+def run_with(cloud, candidates, **kwargs):
+    scheduler = drain.DrainScheduler(candidates, **kwargs)
+    messages = []
+    drain.run_drain(scheduler, cloud, cloud.clock, cloud.sleep,
+                    poll_interval_s=0.5,
+                    on_change=lambda s, m: m and messages.append(m))
+    return scheduler, messages
+
+
+def statuses(scheduler):
+    return {i.candidate.name: i.status for i in scheduler.items}
+
+
+def test_a_failed_poll_is_repeated_and_keeps_the_slot():
+    cloud = FlakyCloud({'a': 5, 'b': 5}, poll_errors={'a': 4})
+    scheduler, messages = run_with(cloud, [cand('a'), cand('b')],
+                                   max_parallel=1, spacing_s=0)
+    assert set(statuses(scheduler).values()) == {drain.Status.COMPLETED}
+    assert cloud.max_running == 1
+    assert cloud.started_at['b'] >= cloud.ended_at['a']
+    assert any('a: cannot read the migration (Unable to establish '
+               'connection); asking again (1 in a row)' in m
+               for m in messages)
+
+
+def test_no_valid_host_for_one_server_goes_on_and_retries_later():
+    cloud = FlakyCloud({'a': 5, 'b': 5, 'c': 5}, no_valid_host={'a': 1})
+    scheduler, messages = run_with(cloud, [cand('a'), cand('b'), cand('c')],
+                                   max_parallel=1, spacing_s=1,
+                                   retry_delay_s=30)
+    assert set(statuses(scheduler).values()) == {drain.Status.COMPLETED}
+    # b and c went first; a was tried again after the delay.
+    assert cloud.started_at['a'] >= 30
+    assert cloud.started_at['b'] < cloud.started_at['a']
+    assert cloud.attempts['a'] == 2
+    assert scheduler.item('id-a').attempts == 2
+    assert any('a: not started: No valid host was found; will try again '
+               'in 30 s' in m for m in messages)
+
+
+def test_no_valid_host_every_time_gives_up_within_the_bound():
+    cloud = FlakyCloud({'a': 5, 'b': 5}, no_valid_host={'a': 99})
+    scheduler, _ = run_with(cloud, [cand('a'), cand('b')], max_parallel=1,
+                            spacing_s=0, retry_delay_s=10, max_attempts=3)
+    assert statuses(scheduler) == {'a': drain.Status.FAILED,
+                                   'b': drain.Status.COMPLETED}
+    assert cloud.attempts['a'] == 3
+    assert scheduler.item('id-a').error == \
+        'No valid host was found (gave up after 3 attempts)'
+
+
+def test_a_start_nova_accepted_but_whose_answer_was_lost_holds_its_slot():
+    cloud = FlakyCloud({'a': 10, 'b': 5}, accepted_lost={'a'})
+    scheduler, messages = run_with(cloud, [cand('a'), cand('b')],
+                                   max_parallel=1, spacing_s=0)
+    assert set(statuses(scheduler).values()) == {drain.Status.COMPLETED}
+    # b did not start while nova was migrating a.
+    assert cloud.max_running == 1
+    assert cloud.started_at['b'] >= cloud.ended_at['a']
+    assert any('a: no answer to the start (504 Gateway Timeout)' in m
+               for m in messages)
+
+
+def test_a_start_that_never_reached_nova_is_tried_again():
+    cloud = FlakyCloud({'a': 5, 'b': 5}, lost_starts={'a'})
+    scheduler, messages = run_with(cloud, [cand('a'), cand('b')],
+                                   max_parallel=1, spacing_s=0,
+                                   retry_delay_s=5)
+    assert set(statuses(scheduler).values()) == {drain.Status.COMPLETED}
+    assert cloud.attempts['a'] == 2
+    assert any('a: never reached nova' in m for m in messages)
+
+
+def test_a_migration_past_the_timeout_is_aborted_and_reported():
+    cloud = FlakyCloud({'a': 1000, 'b': 5})
+    scheduler, messages = run_with(cloud, [cand('a'), cand('b')],
+                                   max_parallel=1, spacing_s=0,
+                                   migration_timeout_s=60)
+    assert statuses(scheduler) == {'a': drain.Status.TIMED_OUT,
+                                   'b': drain.Status.COMPLETED}
+    assert cloud.aborted == ['a']
+    assert 'no end after 60 s' in scheduler.item('id-a').error
+    # The slot was freed when nova said the migration ended, not before.
+    assert cloud.started_at['b'] >= cloud.ended_at['a'] >= 60
+
+
+def test_a_refused_abort_keeps_watching_until_nova_ends_it():
+    cloud = FlakyCloud({'a': 100, 'b': 5}, refuse_abort={'a'})
+    scheduler, messages = run_with(cloud, [cand('a'), cand('b')],
+                                   max_parallel=1, spacing_s=0,
+                                   migration_timeout_s=30)
+    # It completed after all: reported as completed.
+    assert statuses(scheduler) == {'a': drain.Status.COMPLETED,
+                                   'b': drain.Status.COMPLETED}
+    assert cloud.started_at['b'] >= 100
+    assert any('nova did not abort it (cannot abort in post-copy)' in m
+               for m in messages)
+
+
+@pytest.mark.parametrize('interval', [0, -1, float('nan')])
+def test_run_drain_refuses_a_poll_interval_not_above_zero(interval):
+    cloud = FakeCloud({'a': 1})
+    with pytest.raises(drain.DrainError, match='poll interval'):
+        drain.run_drain(drain.DrainScheduler([cand('a')]), cloud,
+                        cloud.clock, cloud.sleep, poll_interval_s=interval)
