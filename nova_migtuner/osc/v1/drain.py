@@ -8,6 +8,7 @@ from oslo_log import log as logging
 from nova_migtuner.osc import client as client_mod
 from nova_migtuner.osc import drain as drain_mod
 from nova_migtuner.osc import planning
+from nova_migtuner.osc import progress as progress_mod
 from nova_migtuner.osc.v1 import common
 from nova_migtuner.planning import planner
 
@@ -39,13 +40,21 @@ class ApiBackend(drain_mod.MigrationBackend):
 
     def start(self, candidate):
         watch = client_mod.MigrationWatch(self.client, candidate.server_id,
-                                          self.source_host)
+                                          self.source_host, clock=self.clock)
         self._started_at[candidate.server_id] = self.clock()
         self.client.live_migrate(candidate.server_id)
         self._watches[candidate.server_id] = watch
 
     def poll(self, candidate):
         return self._watches[candidate.server_id].poll()
+
+    def last_sample(self, server_id):
+        """nova's progress fields at the last poll, or None."""
+        watch = self._watches.get(server_id)
+        return None if watch is None else watch.last_sample
+
+    def started_at(self, server_id):
+        return self._started_at[server_id]
 
     def measured_reports(self, items, timeout):
         """The stored .end reports of the completed migrations, waiting
@@ -164,6 +173,7 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
     def _candidates(self, client, servers, settings, store):
         available = planner.available_strategies()
         candidates, skipped = [], []
+        self.expectations = {}
         for server in servers:
             if server.status not in LIVE_MIGRATABLE:
                 skipped.append((server, '%s, not live-migratable'
@@ -175,6 +185,8 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
                     facts, settings,
                     reports=common.reports_for(store, facts.server_id),
                     available_strategies=available).plan
+                self.expectations[facts.server_id] = (
+                    progress_mod.Expectation.from_plan(plan))
             except planning.PlanningError as e:
                 # Still migrate it; nova's own behaviour applies.
                 LOG.warning('No plan for %(server)s: %(error)s',
@@ -197,6 +209,8 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
 
     # Set by take_action: the servers a real drain did not move.
     not_moved = None
+    # What the plans say, per server ID, for the progress display.
+    expectations = None
 
     def run(self, parsed_args):
         """Print the table, then exit non-zero if servers were not moved,
@@ -229,17 +243,16 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
         scheduler = drain_mod.DrainScheduler(
             ordered, max_parallel=parsed_args.max_parallel,
             spacing_s=parsed_args.spacing)
-        bar = common.ProgressBar(self.app.stderr)
         backend = ApiBackend(client, parsed_args.host, store, self.clock)
-
-        def on_change(sched, message):
-            bar.show(common.drain_progress_line(sched, bar), message)
+        shown = progress_mod.DrainProgress(
+            progress_mod.ProgressDisplay(self.app.stderr), backend,
+            self.expectations)
         try:
             drain_mod.run_drain(scheduler, backend, self.clock, self.sleep,
                                 poll_interval_s=parsed_args.poll_interval,
-                                on_change=on_change)
+                                on_change=shown.on_change)
         finally:
-            bar.close()
+            shown.close()
         reports = backend.measured_reports(scheduler.items,
                                            parsed_args.report_timeout)
         rows = [self._summary_row(item, reports.get(
