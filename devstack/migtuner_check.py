@@ -33,10 +33,14 @@ import argparse
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-    __file__))))
-
+# The checks of this checkout, also before it is installed (nova-version
+# runs first). The checkout stays on sys.path only for that import: its
+# nova/ directory would make ``nova`` a namespace package where nova is an
+# editable install (DevStack's), hiding nova from the driver check.
+_CHECKOUT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, _CHECKOUT)
 from nova_migtuner.cmd import check  # noqa: E402
+sys.path.remove(_CHECKOUT)
 
 
 def validate(config_file):

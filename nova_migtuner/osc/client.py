@@ -28,6 +28,7 @@ from oslo_log import log as logging
 from nova_migtuner import migration_statuses as statuses
 from nova_migtuner.osc import drain as drain_mod
 from nova_migtuner.osc import planning
+from nova_migtuner.osc import progress as progress_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -221,18 +222,25 @@ class MigtunerClient:
         self.compute.abort_server_migration(migration_id, server_id,
                                             ignore_missing=False)
 
-    def migration_progress(self, server_id):
-        """Fraction of memory sent by the running migration, or None."""
+    def migration_sample(self, server_id, at_s=None):
+        """nova's progress fields of the running migration.
+
+        A ``progress.Sample``, or None when no migration is running.
+        """
+        at_s = time.time() if at_s is None else at_s
         try:
             running = list(self.compute.server_migrations(server_id))
         except sdk_exc.HttpException:
             return None
-        for migration in running:
-            total = migration.memory_total_bytes
-            processed = migration.memory_processed_bytes
-            if total:
-                return min(1.0, float(processed or 0) / total)
-        return None
+        samples = [progress_mod.Sample.from_migration(m, at_s)
+                   for m in running]
+        known = [s for s in samples if s.known]
+        return (known or samples or [None])[0]
+
+    def migration_progress(self, server_id):
+        """Fraction of memory sent by the running migration, or None."""
+        sample = self.migration_sample(server_id)
+        return None if sample is None else sample.fraction
 
     # Metadata (the operator marker).
     def set_metadata_item(self, server_id, key, value):
@@ -252,12 +260,15 @@ class MigtunerClient:
 class MigrationWatch:
     """Follows one live migration through nova's migration records."""
 
-    def __init__(self, client, server_id, source_host):
+    def __init__(self, client, server_id, source_host, clock=time.time):
         self.client = client
+        self.clock = clock
         self.server_id = server_id
         self.source_host = source_host
         self._known = {m.id for m in client.live_migrations(server_id)}
         self.migration = None
+        # nova's progress fields at the last poll (progress.Sample).
+        self.last_sample = None
 
     def _current(self):
         new = [m for m in self.client.live_migrations(self.server_id)
@@ -272,7 +283,10 @@ class MigrationWatch:
         if migration is None:
             return None   # the conductor has not recorded it yet
         if migration.status in RUNNING_STATUSES:
-            return self.client.migration_progress(self.server_id)
+            self.last_sample = self.client.migration_sample(
+                self.server_id, at_s=self.clock())
+            return (None if self.last_sample is None
+                    else self.last_sample.fraction)
         server = self.client.compute.get_server(self.server_id)
         moved = server.compute_host not in (None, self.source_host)
         if migration.status in COMPLETED_STATUSES and moved:

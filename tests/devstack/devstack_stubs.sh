@@ -66,17 +66,30 @@ function define_plugin {
 }
 
 # -- inc/python -----------------------------------------------------------
+#
+# With STUB_REAL_PIP=True they run pip of $PIP_VIRTUAL_ENV as DevStack's do
+# (without the upper-constraints file, which needs a requirements checkout).
+
+function _stub_pip {
+    if [[ "${STUB_REAL_PIP:-False}" == "True" ]]; then
+        "$PIP_VIRTUAL_ENV/bin/pip" --disable-pip-version-check "$@"
+    fi
+}
 
 function setup_develop {
     _stub_record "setup_develop $*"
+    _stub_pip install -e "$1"
 }
 
 function pip_install {
     _stub_record "pip_install $*"
+    _stub_pip install "$@"
 }
 
 function pip_uninstall {
     _stub_record "pip_uninstall $*"
+    # DevStack's does not fail when the package is not there.
+    _stub_pip uninstall -y "$1" || true
 }
 
 # lib/tempest runs tox in $TEMPEST_DIR.

@@ -14,7 +14,6 @@
 
 import argparse
 import os
-import sys
 import time
 
 from cliff import columns
@@ -219,51 +218,3 @@ def result_with_report(result, report):
         error=result.error, total_seconds=report.total_time_s,
         downtime_ms=report.downtime_ms, data_bytes=report.data_bytes,
         measured=True)
-
-
-class ProgressBar:
-    """A one-line progress bar on a terminal, plain lines otherwise."""
-
-    def __init__(self, stream=None, width=30):
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
-        self._last = None
-
-    def bar(self, fraction, label):
-        fraction = max(0.0, min(1.0, fraction))
-        filled = int(round(fraction * self.width))
-        return '[%s%s] %3.0f%% %s' % ('#' * filled,
-                                      '.' * (self.width - filled),
-                                      fraction * 100, label)
-
-    def show(self, line, message=None):
-        if self.tty:
-            if message:
-                self.stream.write('\r\033[K%s\n' % message)
-            self.stream.write('\r\033[K%s' % line)
-        else:
-            if message:
-                self.stream.write('%s\n' % message)
-            if line != self._last and message:
-                self.stream.write('%s\n' % line)
-        self._last = line
-        self.stream.flush()
-
-    def close(self):
-        if self.tty:
-            self.stream.write('\n')
-            self.stream.flush()
-
-
-def drain_progress_line(scheduler, bar):
-    items = scheduler.items
-    total = len(items) or 1
-    finished = [i for i in items if i.status in drain_mod.FINAL]
-    running = scheduler.running
-    partial = sum(i.progress or 0.0 for i in running)
-    failed = len(scheduler.with_status(drain_mod.Status.FAILED))
-    label = '%d/%d done, %d running, %d failed%s' % (
-        len(finished), len(items), len(running), failed,
-        ' (stopping)' if scheduler.stopping else '')
-    return bar.bar((len(finished) + partial) / total, label)

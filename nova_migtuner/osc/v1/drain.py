@@ -20,6 +20,7 @@ from oslo_log import log as logging
 from nova_migtuner.osc import client as client_mod
 from nova_migtuner.osc import drain as drain_mod
 from nova_migtuner.osc import planning
+from nova_migtuner.osc import progress as progress_mod
 from nova_migtuner.osc.v1 import common
 from nova_migtuner.planning import planner
 
@@ -69,7 +70,8 @@ class ApiBackend(drain_mod.MigrationBackend):
         server_id = candidate.server_id
         try:
             watch = client_mod.MigrationWatch(self.client, server_id,
-                                              self.source_host)
+                                              self.source_host,
+                                              clock=self.clock)
         except Exception as e:
             if client_mod.is_transient(e):    # nothing was asked yet
                 raise drain_mod.RetryLater('cannot read nova\'s migration '
@@ -130,6 +132,14 @@ class ApiBackend(drain_mod.MigrationBackend):
             raise drain_mod.DrainError('nova has no record of it to abort')
         self.client.abort_live_migration(candidate.server_id,
                                          watch.migration.id)
+
+    def last_sample(self, server_id):
+        """nova's progress fields at the last poll, or None."""
+        watch = self._watches.get(server_id)
+        return None if watch is None else watch.last_sample
+
+    def started_at(self, server_id):
+        return self._started_at[server_id]
 
     def measured_reports(self, items, timeout):
         """The stored .end reports of the completed migrations, waiting
@@ -274,6 +284,7 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
     def _candidates(self, client, servers, settings, store):
         available = planner.available_strategies()
         candidates, skipped = [], []
+        self.expectations = {}
         for server in servers:
             if server.status not in LIVE_MIGRATABLE:
                 skipped.append((server, '%s, not live-migratable'
@@ -285,6 +296,8 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
                     facts, settings,
                     reports=common.reports_for(store, facts.server_id),
                     available_strategies=available).plan
+                self.expectations[facts.server_id] = (
+                    progress_mod.Expectation.from_plan(plan))
             except planning.PlanningError as e:
                 # Still migrate it; nova's own behaviour applies.
                 LOG.warning('No plan for %(server)s: %(error)s',
@@ -307,6 +320,8 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
 
     # Set by take_action: the servers a real drain did not move.
     not_moved = None
+    # What the plans say, per server ID, for the progress display.
+    expectations = None
 
     def run(self, parsed_args):
         """Print the table, then exit non-zero if servers were not moved,
@@ -343,17 +358,16 @@ class DrainHost(common.LocalChecksFirst, command.Lister):
             max_attempts=parsed_args.attempts,
             retry_delay_s=parsed_args.retry_delay,
             migration_timeout_s=parsed_args.migration_timeout)
-        bar = common.ProgressBar(self.app.stderr)
         backend = ApiBackend(client, parsed_args.host, store, self.clock)
-
-        def on_change(sched, message):
-            bar.show(common.drain_progress_line(sched, bar), message)
+        shown = progress_mod.DrainProgress(
+            progress_mod.ProgressDisplay(self.app.stderr), backend,
+            self.expectations)
         try:
             drain_mod.run_drain(scheduler, backend, self.clock, self.sleep,
                                 poll_interval_s=parsed_args.poll_interval,
-                                on_change=on_change)
+                                on_change=shown.on_change)
         finally:
-            bar.close()
+            shown.close()
         reports = backend.measured_reports(scheduler.items,
                                            parsed_args.report_timeout)
         rows = [self._summary_row(item, reports.get(

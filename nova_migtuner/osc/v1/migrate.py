@@ -22,6 +22,8 @@ from oslo_log import log as logging
 from nova_migtuner import operator_marker
 from nova_migtuner.osc import client as client_mod
 from nova_migtuner.osc import drain as drain_mod
+from nova_migtuner.osc import planning
+from nova_migtuner.osc import progress as progress_mod
 from nova_migtuner.osc.v1 import common
 from nova_migtuner.planning import planner
 
@@ -52,17 +54,19 @@ def read_secret(parsed_args, settings):
     return os.environ.get(common.ENV_SECRET) or settings.operator_secret
 
 
-def watch_migration(watch, clock, sleep, poll_interval, timeout, progress):
+def watch_migration(watch, clock, sleep, poll_interval, timeout,
+                    on_progress):
     """Poll until the migration ends; returns a ``MigrationResult`` or
     None when interrupted or timed out (the migration goes on in nova).
+    *on_progress* gets each ``progress.Sample`` nova reported.
     """
     started = clock()
     while True:
         polled = watch.poll()
         if isinstance(polled, drain_mod.MigrationResult):
             return polled
-        if polled is not None:
-            progress.show(progress.bar(polled, 'memory sent'))
+        if watch.last_sample is not None:
+            on_progress(watch.last_sample)
         if timeout and clock() - started > timeout:
             return None
         sleep(poll_interval)
@@ -140,6 +144,19 @@ class MigrateServer(common.LocalChecksFirst, command.ShowOne):
             return 1
         return result
 
+    @staticmethod
+    def _expectation(client, server, settings, strategy):
+        """What the plan says, for the progress display; nothing when no
+        plan can be made (the compute decides anyway).
+        """
+        try:
+            plan = planning.plan_for(client.server_facts(server), settings,
+                                     operator_strategy=strategy).plan
+        except planning.PlanningError as e:
+            LOG.debug('No plan for the progress display: %s', e)
+            return progress_mod.Expectation()
+        return progress_mod.Expectation.from_plan(plan)
+
     def take_action(self, parsed_args):
         settings = common.load_settings(parsed_args)
         strategy = parsed_args.strategy
@@ -194,7 +211,10 @@ class MigrateServer(common.LocalChecksFirst, command.ShowOne):
             marked = True
             LOG.debug('Set operator marker for %s on %s', server.id, source)
 
-        watch = client_mod.MigrationWatch(client, server.id, source)
+        expectation = (self._expectation(client, server, settings, strategy)
+                       if parsed_args.wait else None)
+        watch = client_mod.MigrationWatch(client, server.id, source,
+                                          clock=self.clock)
         started_at = self.clock()
         try:
             client.live_migrate(server.id, host=parsed_args.host)
@@ -215,15 +235,19 @@ class MigrateServer(common.LocalChecksFirst, command.ShowOne):
                          'server migration list --server %s"' % server.id))
             return common.show_one(rows)
 
-        progress = common.ProgressBar(self.app.stderr)
+        display = progress_mod.ProgressDisplay(self.app.stderr)
+        tracker = progress_mod.Tracker(started_at, expectation)
+
+        def on_progress(sample):
+            display.update(server.id, server.name, tracker.add(sample))
         try:
             result = watch_migration(watch, self.clock, self.sleep,
                                      parsed_args.poll_interval,
-                                     parsed_args.timeout, progress)
+                                     parsed_args.timeout, on_progress)
         except KeyboardInterrupt:
             result = None
         finally:
-            progress.close()
+            display.close()
         if result is None:
             rows.append(('status', 'still running in nova (stopped '
                          'watching); the marker, if any, stays until it '

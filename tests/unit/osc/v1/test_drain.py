@@ -21,6 +21,7 @@ import pytest
 
 from nova_migtuner.osc import client as client_mod
 from nova_migtuner.osc import drain as drain_mod
+from nova_migtuner.osc import progress
 from nova_migtuner.osc.v1 import drain as drain_cmd
 
 
@@ -39,10 +40,13 @@ def migration(mid, status='running'):
 
 def fake_client(records=(), task_state=None):
     client = mock.Mock(spec=['live_migrations', 'live_migrate',
-                             'migration_progress', 'compute',
+                             'migration_sample', 'compute',
                              'abort_live_migration'])
     client.live_migrations.return_value = list(records)
-    client.migration_progress.return_value = 0.5
+    # Half of the memory sent.
+    client.migration_sample.return_value = progress.Sample(
+        at_s=0.0, memory_total_bytes=2, memory_processed_bytes=1,
+        memory_remaining_bytes=1)
     client.compute.get_server.return_value = types.SimpleNamespace(
         task_state=task_state, compute_host='compute1', status='ACTIVE')
     return client
