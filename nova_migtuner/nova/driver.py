@@ -119,6 +119,7 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
         finally:
             self._migtuner_sessions.pop(instance.uuid, None)
             self._migtuner_ops.forget(session)
+            session.job_completed.stop()
 
     def _migtuner_guest(self, instance, guest):
         """The guest nova migrates, with its domain's calls hooked."""
@@ -156,8 +157,11 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
                                 post_method, recover_method,
                                 block_migration, migrate_data, future,
                                 disk_paths):
-        self._migtuner_local.session = self._migtuner_sessions.get(
-            instance.uuid)
+        session = self._migtuner_sessions.get(instance.uuid)
+        self._migtuner_local.session = session
+        if session is not None:
+            session.job_completed.start(self._host.get_connection(),
+                                        guest._domain)
         try:
             return super()._live_migration_monitor(
                 context, instance, self._migtuner_guest(instance, guest),

@@ -244,7 +244,7 @@ class NovaOps:
 
     def forget(self, s):
         """The migration is over: it no longer shares the link."""
-        self.host_state.end(s.instance_uuid, started=s.nova_called)
+        self.host_state.end(s.instance_uuid, started=s.armed)
 
     def note_end(self, s, payload):
         self.host_state.note_end(

@@ -51,6 +51,7 @@ from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import stats as stats_mod
 from nova_migtuner.nova import actuator as nova_actuator
+from nova_migtuner.nova import job_completed
 from nova_migtuner.nova import notification_objects
 from nova_migtuner.nova import notifications
 from nova_migtuner.planning import notification_schema as notif
@@ -93,6 +94,11 @@ class MigrationSession:
         self.libvirt = libvirt_module
         self.base_flags = base_flags
         self.clock = clock
+        # The source's own final statistics of the job (after post-copy
+        # the only complete ones); the driver starts and stops it.
+        self.job_completed = job_completed.JobCompletedWatch(libvirt_module)
+        # Whether the flow handed the migration to nova (arm was called).
+        self.armed = False
         # The driver's abort/force-complete while the flow waits.
         self.phase = PHASE_PREPARING
         self._lock = threading.Lock()
@@ -192,6 +198,7 @@ class MigrationSession:
         Called once, just before nova's ``_live_migration`` starts.
         """
         self.plan = plan
+        self.armed = True
 
     def finish(self):
         """nova's ``_live_migration`` returned or raised."""

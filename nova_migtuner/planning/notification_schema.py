@@ -262,8 +262,10 @@ END_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
     _f('waited_s', 'number', 'Seconds waited before starting.'),
     _f('stats_source', 'string',
        'Where the numbers come from: ``destination`` (completed job '
-       'statistics read on the destination), ``source`` (the last sample '
-       'of the running job) or ``none``.'),
+       'statistics read on the destination), ``source completed`` (the '
+       'statistics the source announced when the job completed: after '
+       'post-copy), ``source`` (the last sample of the running job) or '
+       '``none``.'),
     _f('fallback_reason', 'string',
        'Why the migration ran untuned (null when tuned).', True),
     _f('guest_left_paused', 'boolean',

@@ -86,9 +86,13 @@ def start_fields(plan, flag_names, measurement, waited_s, fallback_reason):
 def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
                applied, final_downtime_ms, wall_seconds, waited_s,
                fallback_reason, post_copy, error=None,
-               guest_left_paused=False):
+               guest_left_paused=False, source_completed_stats=None):
     """Fields of ``.end``; the plan's report when tuned.
 
+    :param completed_stats: the destination's completed job statistics.
+    :param source_completed_stats: the statistics the source announced
+        when the job completed, for whatever *completed_stats* lacks (all
+        of it after post-copy).
     :param applied: ``engine.applier.AppliedAction`` (action, applied,
         error) tuples, in order.
     """
@@ -101,6 +105,7 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
     if plan is not None:
         report = report_mod.report_from_stats(
             completed_stats, samples, plan, actions, outcome, error=error,
+            fallback_stats=source_completed_stats,
             wall_seconds=wall_seconds, final_downtime_ms=final_downtime_ms,
             flags=tuple(flag_names), post_copy=post_copy)
         numbers = dict(
@@ -114,14 +119,18 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
         sources = report.sources
     else:
         # Untuned: the same choice of numbers, without a plan to compare.
-        measured = report_mod.measured_numbers(completed_stats, samples,
-                                               wall_seconds=wall_seconds)
+        measured = report_mod.measured_numbers(
+            completed_stats, samples, fallback_stats=source_completed_stats,
+            wall_seconds=wall_seconds)
         numbers = dict(measured.values,
                        total_seconds=measured.total_seconds,
                        auto_converge_throttle=measured.auto_converge_throttle)
         sources = measured.sources
     stats_source = ('destination' if dict(sources).get('downtime_ms') ==
                     report_mod.SOURCE_DEST_COMPLETED else
+                    'source completed' if dict(sources).get(
+                        'data_bytes') == report_mod.SOURCE_SOURCE_COMPLETED
+                    else
                     'source' if samples else 'none')
     fields = plan_fields(plan, flag_names)
     fields.update(

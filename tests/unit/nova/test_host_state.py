@@ -148,3 +148,18 @@ def test_a_shared_rate_is_not_stored_as_the_link_rate():
     assert not state.shared_link('c')
     state.note_end(payload, shared_link=state.shared_link('c'))
     assert state.observed_bandwidth == pytest.approx(0.5e9)
+
+
+def test_forget_gives_back_only_a_reservation_nova_never_used(conf):
+    conf.config(host_spacing_s=60, max_deferral_s=0, group='migtuner')
+    ops = ops_mod.NovaOps(driver=None, parent_live_migration=None)
+    unused = _session('a')
+    unused.armed = False
+    assert _reserve(ops, unused).action == flow.GO
+    ops.forget(unused)
+    # The spacing counts from the start before it: none.
+    started = _session('b')
+    started.armed = True
+    assert _reserve(ops, started).action == flow.GO
+    ops.forget(started)
+    assert _reserve(ops, _session('c')).action == flow.REFUSED

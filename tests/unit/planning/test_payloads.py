@@ -100,3 +100,26 @@ def test_end_fields_untuned_fall_back_to_the_last_sample():
     assert payload['downtime_ms'] is None
     assert payload['stats_source'] == 'source'
     assert payload['initial_downtime_ms'] is None
+
+
+def test_end_fields_after_post_copy_take_the_sources_final_numbers():
+    # After post-copy the destination keeps only {'type': 0}; the source's
+    # job-completed event has the whole job, past the last poll.
+    sample = stats_mod.JobSample.from_job_stats(
+        {'type': 2, 'memory_processed': 100, 'data_processed': 150,
+         'memory_total': GiB, 'memory_iteration': 2}, taken_at=1.0)
+    announced = {'type': 3, 'time_elapsed': 4200, 'downtime': 43,
+                 'data_processed': 330, 'memory_processed': 320,
+                 'memory_iteration': 3}
+    plan = _plan()
+    fields = payloads.end_fields(
+        plan=plan, flag_names=['VIR_MIGRATE_LIVE'], outcome='completed',
+        completed_stats={'type': 0}, source_completed_stats=announced,
+        samples=[sample], applied=[], final_downtime_ms=None,
+        wall_seconds=5.0, waited_s=0.0, fallback_reason=None,
+        post_copy=True)
+    payload = notif.build(notif.END, **dict(_common(), **fields))
+    assert payload['data_bytes_transferred'] == 330
+    assert payload['downtime_ms'] == 43
+    assert payload['total_time_s'] == 4.2
+    assert payload['stats_source'] == 'source completed'
