@@ -58,7 +58,10 @@ class TestNotificationSamples(base.MigTunerTestBase):
 
         emitted = [n for n in self.notifier.versioned_notifications
                    if n['event_type'].startswith(notif.EVENT_PREFIX)]
-        self.assertEqual(sorted(notif.EVENTS), sorted(
+        # Instance spacing now counts only completed migrations, and this
+        # flow's first migration is aborted: no .deferred here (its sample
+        # is checked as a valid payload by the unit tests).
+        self.assertEqual(sorted(set(notif.EVENTS) - {notif.DEFERRED}), sorted(
             {n['event_type'][len(notif.EVENT_PREFIX):] for n in emitted}))
         for n in emitted:
             self.assertEqual([], samples.mismatches(n))

@@ -224,7 +224,8 @@ class MigtunerOscTest(base.ServersTestBase):
                 iterations=2, postcopy_requests=0,
                 total_time_s=round(time.time() - started, 3),
                 max_auto_converge_throttle=None, waited_s=0.0,
-                stats_source='destination', fallback_reason=None)
+                stats_source='destination', fallback_reason=None,
+                guest_left_paused=False)
             notifications.emit(context, host, notification_schema.END,
                                payload)
 
