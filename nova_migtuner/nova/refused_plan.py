@@ -27,6 +27,7 @@ running, is nova's to handle.
 from oslo_log import log as logging
 
 from nova_migtuner.engine import stats as stats_mod
+from nova_migtuner.nova import session as session_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -59,19 +60,12 @@ def job_started(session):
         None, stats_mod.JOB_NONE)
 
 
-class FallbackDomain:
+class FallbackDomain(session_mod.DomainWrapper):
     """Wraps the session's ``TunedDomain``: one retry on an unsupported plan.
 
     :param domain: the ``TunedDomain`` nova's ``Guest`` calls.
     :param session: its ``MigrationSession``.
     """
-
-    def __init__(self, domain, session):
-        self._mt_domain = domain
-        self._mt_session = session
-
-    def __getattr__(self, name):
-        return getattr(self._mt_domain, name)
 
     def migrateToURI3(self, dconnuri, params=None, flags=0):
         session = self._mt_session

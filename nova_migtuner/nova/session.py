@@ -498,8 +498,11 @@ class MigrationSession:
             self.applier is not None and self.applier.aborted_by_plan)
 
 
-class TunedDomain:
-    """A libvirt domain whose migration calls go through the session."""
+class DomainWrapper:
+    """A libvirt domain with some calls hooked; the rest pass through.
+
+    ``_mt_`` names keep the wrapper's own attributes clear of libvirt's.
+    """
 
     def __init__(self, domain, session):
         self._mt_domain = domain
@@ -507,6 +510,10 @@ class TunedDomain:
 
     def __getattr__(self, name):
         return getattr(self._mt_domain, name)
+
+
+class TunedDomain(DomainWrapper):
+    """A libvirt domain whose migration calls go through the session."""
 
     def migrateToURI3(self, dconnuri, params=None, flags=0):
         session = self._mt_session
