@@ -19,7 +19,9 @@ serial console on the hosts themselves.
 """
 
 import time
+import urllib.request
 
+from prometheus_client import parser as prometheus_parser
 import pytest
 
 from nova_migtuner.cloud import cloud as cloud_mod
@@ -125,3 +127,57 @@ def test_server_event_shows_the_migtuner_outcome(openstack, migrated):
     assert len(ours) == 1, event['events']
     assert ours[0]['result'] == 'Success'
     assert ours[0]['host'] == 'migtuner-%s' % migrated['source']
+
+
+def scrape(cloud):
+    """The collector's /metrics as {(sample name, labels): value}."""
+    url = 'http://127.0.0.1:%d/metrics' % cloud.layout.collector_metrics_port
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode('utf-8')
+    return {(sample.name, frozenset(sample.labels.items())): sample.value
+            for family in prometheus_parser.text_string_to_metric_families(
+                text)
+            for sample in family.samples}
+
+
+def test_collector_metrics_count_the_measured_migration(cloud, migrated):
+    """The collector's Prometheus endpoint, scraped over HTTP and parsed
+    with prometheus_client's parser, counts the migration with the
+    downtime and bytes its .end notification measured.
+    """
+    server_id = migrated['server']['id']
+    store = store_mod.ReportStore(cloud.reports_db, create=False)
+    report = wait_for(
+        lambda: store.reports(instance_uuid=server_id), REPORT_TIMEOUT_S,
+        'the collector to store the .end report of %s' % server_id)[-1]
+    payload = store.payload(report.message_id)
+    labels = {'source_host': payload['source_host'],
+              'destination_host': payload['destination_host'],
+              'flavor': payload['flavor_name'],
+              'strategy': payload['strategy']}
+    completed = ('migtuner_migrations_total',
+                 frozenset(dict(labels, outcome='completed').items()))
+    metrics = {}
+
+    def counted():
+        metrics.update(scrape(cloud))
+        return metrics.get(completed)
+
+    wait_for(counted, REPORT_TIMEOUT_S,
+             'the collector metrics to count %s' % server_id)
+
+    def sample(name, **extra):
+        return metrics.get((name, frozenset(dict(labels, **extra).items())))
+
+    assert sample('migtuner_migration_downtime_seconds_count') >= 1
+    # The first bucket at or above the measured downtime holds it.
+    downtime_s = payload['downtime_ms'] / 1000.0
+    buckets = sorted(
+        (float(dict(key)['le']), value)
+        for (name, key), value in metrics.items()
+        if name == 'migtuner_migration_downtime_seconds_bucket'
+        and labels.items() <= dict(key).items())
+    at_or_above = [value for le, value in buckets if le >= downtime_s]
+    assert at_or_above and at_or_above[0] >= 1, (downtime_s, buckets)
+    assert sample('migtuner_migration_transferred_bytes_sum') >= payload[
+        'data_bytes_transferred']
