@@ -336,7 +336,9 @@ def notify_end(s, ops, outcome, timing, destination_stats=None,
             waited_s=timing.waited_s if timing is not None else 0.0,
             fallback_reason=s.fallback_reason, post_copy=s.post_copy,
             error=str(error) if error is not None else None,
-            guest_left_paused=s.guest_left_paused)
+            guest_left_paused=s.guest_left_paused,
+            post_copy_recovery=s.post_copy_recovery,
+            post_copy_recovery_attempts=s.post_copy_recovery_attempts)
     except Exception as e:
         LOG.warning('nova_migtuner could not build its report: '
                     '%(error)s', {'error': e}, instance=s.instance,

@@ -487,6 +487,17 @@ class MigrationSession:
         """The plan paused the guest and it could not be resumed."""
         return self.applier is not None and self.applier.left_paused
 
+    @property
+    def post_copy_recovery(self):
+        """``recovered`` or ``split`` after a failed post-copy, else None."""
+        return (self.applier.post_copy_recovery
+                if self.applier is not None else None)
+
+    @property
+    def post_copy_recovery_attempts(self):
+        return (self.applier.recovery_attempts
+                if self.applier is not None else 0)
+
     def job_outcome(self):
         """How nova's migration ended, from its Migration record."""
         status = getattr(self.migration, 'status', None)

@@ -49,7 +49,8 @@ EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 # 2.0: nova's versioned object envelope; payload_name and payload_version
 #      are the envelope's nova_object.name and nova_object.version.
 # 2.1: guest_left_paused in .end.
-PAYLOAD_VERSION = '2.1'
+# 2.2: post_copy_recovery and post_copy_recovery_attempts in .end.
+PAYLOAD_VERSION = '2.2'
 # The namespace of the payload objects (nova's own are ``nova``).
 PAYLOAD_NAMESPACE = 'nova_migtuner'
 
@@ -271,6 +272,17 @@ END_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
     _f('guest_left_paused', 'boolean',
        'True if the plan paused the guest and it could not be resumed: '
        'the guest is paused on the source and needs an operator.'),
+    _f('post_copy_recovery', 'string',
+       'How a post-copy that failed after the switch (the migration link '
+       'broke) ended: ``recovered`` (resumed with libvirt\'s '
+       '``VIR_MIGRATE_POSTCOPY_RESUME``; the guest runs on the '
+       'destination) or ``split`` (not resumed within the bound: the '
+       'guest is paused on the source and its newest memory is on the '
+       'destination; an operator must resume the post-copy or recover '
+       'the guest). Null when post-copy did not fail.', True),
+    _f('post_copy_recovery_attempts', 'integer',
+       'How many times the failed post-copy was resumed (null when it '
+       'did not fail).', True),
 )
 
 ERROR_FIELDS = COMMON_FIELDS + (

@@ -86,7 +86,8 @@ def start_fields(plan, flag_names, measurement, waited_s, fallback_reason):
 def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
                applied, final_downtime_ms, wall_seconds, waited_s,
                fallback_reason, post_copy, error=None,
-               guest_left_paused=False, source_completed_stats=None):
+               guest_left_paused=False, source_completed_stats=None,
+               post_copy_recovery=None, post_copy_recovery_attempts=None):
     """Fields of ``.end``; the plan's report when tuned.
 
     :param completed_stats: the destination's completed job statistics.
@@ -95,6 +96,8 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
         of it after post-copy).
     :param applied: ``engine.applier.AppliedAction`` (action, applied,
         error) tuples, in order.
+    :param post_copy_recovery: ``recovered`` or ``split`` after a failed
+        post-copy, else None; *post_copy_recovery_attempts* the resumes.
     """
     samples = list(samples)
     actions = [a for a, ok, _ in applied if ok]
@@ -151,5 +154,9 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
         waited_s=_round(waited_s),
         stats_source=stats_source,
         fallback_reason=fallback_reason,
-        guest_left_paused=bool(guest_left_paused))
+        guest_left_paused=bool(guest_left_paused),
+        post_copy_recovery=post_copy_recovery,
+        post_copy_recovery_attempts=(
+            _int(post_copy_recovery_attempts) if post_copy_recovery
+            else None))
     return fields

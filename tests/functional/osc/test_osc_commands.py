@@ -225,7 +225,8 @@ class MigtunerOscTest(base.ServersTestBase):
                 total_time_s=round(time.time() - started, 3),
                 max_auto_converge_throttle=None, waited_s=0.0,
                 stats_source='destination', fallback_reason=None,
-                guest_left_paused=False)
+                guest_left_paused=False, post_copy_recovery=None,
+                post_copy_recovery_attempts=None)
             notifications.emit(context, host, notification_schema.END,
                                payload)
 

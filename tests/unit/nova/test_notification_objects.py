@@ -37,14 +37,14 @@ OBJECT_HASHES = {
     'MigTunerEscalationActionPayload': '1.0-626ac3d030e0489485db444f808a3f9a',
     'MigTunerEscalationStepPayload': '1.0-2dbc6e7f5ab3905c574d7ca55e770778',
     'MigTunerLiveMigrationDeferredPayload':
-        '2.1-3c8b8e75bf63ec1ad1ae6c96bef0bab8',
-    'MigTunerLiveMigrationEndPayload': '2.1-0476fc3011358f9cdd7d536e1ded53aa',
+        '2.2-3c8b8e75bf63ec1ad1ae6c96bef0bab8',
+    'MigTunerLiveMigrationEndPayload': '2.2-106ef59c7fb85377a6cbad7ebb47d524',
     'MigTunerLiveMigrationErrorPayload':
-        '2.1-38625d90e5e87d4657fc8a89b0af1d3e',
+        '2.2-38625d90e5e87d4657fc8a89b0af1d3e',
     'MigTunerLiveMigrationEscalatedPayload':
-        '2.1-2f409274ebc19a03412f63daabe338ba',
+        '2.2-2f409274ebc19a03412f63daabe338ba',
     'MigTunerLiveMigrationStartPayload':
-        '2.1-f1b766dc403dc55ca497e3b43869a8c1',
+        '2.2-f1b766dc403dc55ca497e3b43869a8c1',
     'MigTunerMeasurementPayload': '1.0-fc0a78d8e7fe6fcc43417e4a5695a6e3',
 }
 

@@ -180,6 +180,22 @@ def in_post_copy(monkeypatch, domain):
     return s
 
 
+def end_of(s, emitted):
+    """The ``.end`` the flow sends for *s*, checked against its schema."""
+    from nova_migtuner.nova import flow
+
+    class Ops:
+        report_untuned = True
+
+        def note_end(self, s, payload):
+            pass
+
+    flow.notify_end(s, Ops(), 'failed', None)
+    end = emitted.last(notification_schema.END)
+    assert notification_schema.validate(notification_schema.END, end) == []
+    return end
+
+
 def test_failed_post_copy_is_resumed_inside_nova_s_migration_call(
         emitted, monkeypatch):
     domain = LinkCutInPostCopy(link_down_for=2)
@@ -194,6 +210,9 @@ def test_failed_post_copy_is_resumed_inside_nova_s_migration_call(
     assert hooked.migrateToURI3('qemu+tcp://dest/system', {}, 0) == 0
     assert domain.resumes == 3
     assert s.applier.post_copy_recovery == 'recovered'
+    end = end_of(s, emitted)
+    assert (end['post_copy_recovery'],
+            end['post_copy_recovery_attempts']) == ('recovered', 3)
 
 
 def test_failed_post_copy_not_resumed_in_time_raises_to_nova(
@@ -207,6 +226,9 @@ def test_failed_post_copy_not_resumed_in_time_raises_to_nova(
         session_mod.TunedDomain(domain, s).migrateToURI3(
             'qemu+tcp://dest/system', {}, 0)
     assert s.applier.post_copy_recovery == 'split'
+    end = end_of(s, emitted)
+    assert end['post_copy_recovery'] == 'split'
+    assert end['post_copy_recovery_attempts'] >= 1
     assert domain.state()[:2] == [3, 13]
     assert 'resume' not in domain.calls
     # Given up: nova's monitor now sees the job fail, and rolls back.

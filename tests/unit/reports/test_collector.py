@@ -177,8 +177,8 @@ def test_foreign_or_future_payloads_are_rejected(report_store, payload,
 def test_a_newer_minor_version_with_a_new_field_is_stored(report_store):
     endpoint = collector.ReportEndpoint(report_store)
     payload = envelope(end_payload('u1', 512, 19, 483, 456))
-    payload['nova_object.version'] = '2.1'
-    payload['nova_object.data']['guest_left_paused'] = False
+    payload['nova_object.version'] = '2.99'
+    payload['nova_object.data']['a_field_of_a_later_release'] = False
     assert endpoint.handle(END, payload, {}) is not None
 
 
