@@ -689,8 +689,27 @@ class Cloud:
             s['rss_mib'] for s in result['services']), 1)
         return result
 
+    def kept_logs_dir(self):
+        """Where ``down`` keeps the services' logs of the last cloud."""
+        return self.layout.workdir.rstrip(os.sep) + '-logs'
+
+    def _keep_logs(self):
+        # The state goes, the logs stay: a failed run is read after down.
+        logs, kept = self.layout.path('logs'), self.kept_logs_dir()
+        if not os.path.isdir(logs):
+            return
+        shutil.rmtree(kept, ignore_errors=True)
+        try:
+            shutil.move(logs, kept)
+        except OSError as e:
+            LOG.warning('could not keep the logs of %s in %s: %s', logs,
+                        kept, e)
+            return
+        LOG.info('the services\' logs are kept in %s', kept)
+
     def down(self):
-        """Stop every service and the test bed; remove the cloud's state.
+        """Stop every service and the test bed; remove the cloud's state
+        (its logs are kept, in ``kept_logs_dir()``).
 
         Raises CloudError listing whatever is left behind.
         """
@@ -708,6 +727,7 @@ class Cloud:
         self.bed.down()
         for pid in self._cloud_processes():
             processes.kill(pid)
+        self._keep_logs()
         shutil.rmtree(self.layout.workdir, ignore_errors=True)
         self._user_clouds_yaml(None)
         left = self.leftovers()

@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""The cloud's entry in the user's clouds.yaml."""
+"""The cloud's entry in the user's clouds.yaml, its collector and logs."""
 
 from nova_migtuner.cloud import layout as layout_mod
 
@@ -48,3 +48,22 @@ def test_cloud_collector_serves_metrics_on_the_layout_port(tmp_path):
     assert args.metrics_port == 19100 == layout_mod.Layout.\
         collector_metrics_port
     assert args.metrics_address == '127.0.0.1'
+
+
+def test_down_keeps_the_logs_of_the_last_cloud(tmp_path):
+    import os
+
+    from nova_migtuner.cloud import cloud as cloud_mod
+
+    cloud = cloud_mod.Cloud(layout_mod.Layout(
+        workdir=str(tmp_path / 'wd'), venv='/v', cloud_venv='/c',
+        tempest_venv='/t'))
+    os.makedirs(cloud.layout.path('logs'))
+    with open(cloud.layout.path('logs', 'nova-api.log'), 'w') as f:
+        f.write('the last words\n')
+    os.makedirs(cloud.layout.path('state'))
+    cloud._keep_logs()
+    with open(os.path.join(cloud.kept_logs_dir(), 'nova-api.log')) as f:
+        assert f.read() == 'the last words\n'
+    assert not os.path.exists(cloud.layout.path('logs'))
+    assert cloud.kept_logs_dir() == str(tmp_path / 'wd-logs')
