@@ -28,11 +28,20 @@ A test on the bed that runs longer than NOVA_MIGTUNER_TESTBED_HANG_S seconds
 (default 600) is taken for blocked in libvirt: every thread's stack and the
 bed's logs go to stderr and the bed's QEMUs are killed, which makes the
 blocked libvirt call return, so that the test fails and the run goes on.
+
+SIGTERM while the bed is up ends the session as Ctrl-C does: pytest tears
+the session's fixtures down, so the bed's libvirtd and QEMUs stop as after
+a normal run (SIGTERM's default action would leave them running).
+
+The bed's tests need real threads: when eventlet is monkey patched into the
+process (importing ``nova.tests`` does that), the bed is unavailable, as
+when a prerequisite is missing.
 """
 
 import faulthandler
 import logging
 import os
+import signal
 import sys
 import threading
 
@@ -59,6 +68,34 @@ def _unavailable(message):
     pytest.skip(message)
 
 
+def eventlet_patched():
+    """True if eventlet is monkey patched into this process."""
+    patcher = sys.modules.get('eventlet.patcher')
+    return bool(patcher and patcher.is_monkey_patched('thread'))
+
+
+def _sigterm_as_interrupt(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt('SIGTERM')
+
+
+_previous_sigterm = []
+
+
+def _end_on_sigterm_like_ctrl_c():
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        _previous_sigterm.append(signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+
+
+def _restore_sigterm():
+    if _previous_sigterm and (threading.current_thread() is
+                              threading.main_thread()):
+        signal.signal(signal.SIGTERM, _previous_sigterm.pop())
+
+
 def acquire_shared_testbed():
     """The shared running Testbed (brought up if needed); skips if it
     cannot run. Pair every call with release_shared_testbed().
@@ -66,6 +103,12 @@ def acquire_shared_testbed():
     global _shared, _users
     with _lock:
         if _shared is None:
+            if eventlet_patched():
+                _unavailable('libvirt test bed unavailable: eventlet is '
+                             'monkey patched into this process (importing '
+                             'nova.tests does that); the bed\'s tests need '
+                             'real threads. Run them in a pytest session '
+                             'that does not import nova.tests.')
             bed = testbed_bed.Testbed.from_environment()
             missing = bed.missing_prerequisites()
             if missing:
@@ -82,6 +125,7 @@ def acquire_shared_testbed():
                     LOG.exception('Cleaning up the failed test bed failed')
                 _unavailable('libvirt test bed could not start: %s' % exc)
             _shared = bed
+            _end_on_sigterm_like_ctrl_c()
         _users += 1
         return _shared
 
@@ -91,9 +135,12 @@ def release_shared_testbed():
     with _lock:
         _users -= 1
         if _users == 0 and _shared is not None:
-            if os.environ.get(KEEP_ENV) != '1':
-                _shared.down()
-            _shared = None
+            try:
+                if os.environ.get(KEEP_ENV) != '1':
+                    _shared.down()
+            finally:
+                _shared = None
+                _restore_sigterm()
 
 
 @pytest.fixture(scope='session')

@@ -386,7 +386,10 @@ class TestDeferral(base.MigTunerTestBase):
 
     def setUp(self):
         super().setUp()
-        self.flags(instance_spacing_s=3, max_deferral_s=20,
+        # Spacing well above the seconds a slow machine takes between the
+        # first migration's end and the second's plan, so that the second
+        # is always deferred.
+        self.flags(instance_spacing_s=10, max_deferral_s=20,
                    group='migtuner')
 
     def test_deferral_waits_then_starts(self):
@@ -414,7 +417,14 @@ class TestDeferral(base.MigTunerTestBase):
                   if n['event_type'].startswith('migtuner.')]
         self.assertEqual(['deferred', 'start', 'end'], events)
         start = self.notifications(notif.START)[0]['payload']
-        self.assertGreater(start['waited_s'], 1.0)
+        # It waited what the spacing left of the 10 s (how much that is
+        # depends on how fast the machine got here), and no more than
+        # max_deferral_s.
+        self.assertGreater(deferred['max_wait_s'], 0.0)
+        self.assertLessEqual(deferred['max_wait_s'], 10.0)
+        self.assertGreaterEqual(start['waited_s'],
+                                deferred['max_wait_s'] - 0.01)
+        self.assertLessEqual(start['waited_s'], 20.0)
         self.assertEqual(1, len(script.calls))
         self.assertEqual('src', self.host_of(server))
 

@@ -13,19 +13,32 @@
 """Fakes of nova's side of one migration for the flow and session tests.
 
 No nova services: a session over a fake instance, a fake ``virDomain``
-with nova's fake libvirt module for its error class, and the
-notifications recorded instead of sent.
+and the notifications recorded instead of sent. libvirt's constants and
+error class come from the real binding, without a connection: nova's
+fake libvirt module would do as well, but importing ``nova.tests`` patches
+eventlet into the whole pytest process, and the test bed's tests of the
+same session need real threads.
 """
 
 import types
 
-from nova.tests.fixtures import libvirt as fakelibvirt
+import pytest
 
 from nova_migtuner.nova import session as session_mod
 from nova_migtuner.planning import notification_schema
 
-RUNNING = fakelibvirt.VIR_DOMAIN_RUNNING
-PAUSED = fakelibvirt.VIR_DOMAIN_PAUSED
+libvirt = pytest.importorskip('libvirt')
+
+RUNNING = libvirt.VIR_DOMAIN_RUNNING
+PAUSED = libvirt.VIR_DOMAIN_PAUSED
+
+
+def libvirt_error(message, code=libvirt.VIR_ERR_INTERNAL_ERROR):
+    """A ``libvirtError`` as libvirt raises it, with *code*."""
+    error = libvirt.libvirtError(message)
+    error.err = (code, libvirt.VIR_FROM_QEMU, message, libvirt.VIR_ERR_ERROR,
+                 '', None, None, 0, 0)
+    return error
 
 
 class Clock:
@@ -48,7 +61,7 @@ def make_session(clock=None, migration_status='running'):
         context=None, instance=instance, dest='dest', post_method=None,
         recover_method=None, block_migration=False,
         migrate_data=types.SimpleNamespace(migration=migration))
-    return session_mod.MigrationSession(call, 'src', fakelibvirt,
+    return session_mod.MigrationSession(call, 'src', libvirt,
                                         base_flags=0,
                                         clock=clock or Clock())
 
@@ -71,9 +84,7 @@ class Domain:
         if left:
             if left is not True:
                 self.refuse[name] = left - 1
-            raise fakelibvirt.make_libvirtError(
-                fakelibvirt.libvirtError, '%s refused' % name,
-                error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+            raise libvirt_error('%s refused' % name)
 
     def info(self):
         return [self.run_state, 2048, 2048, 1, 0]
@@ -96,7 +107,7 @@ class Domain:
         self._do('migrateStartPostCopy')
 
 
-def job(kind=fakelibvirt.VIR_DOMAIN_JOB_UNBOUNDED, remaining=1024 ** 2,
+def job(kind=libvirt.VIR_DOMAIN_JOB_UNBOUNDED, remaining=1024 ** 2,
         processed=0):
     return {'type': kind, 'memory_iteration': 1,
             'memory_remaining': remaining, 'memory_bps': 32 * 1024 ** 2,
@@ -104,7 +115,7 @@ def job(kind=fakelibvirt.VIR_DOMAIN_JOB_UNBOUNDED, remaining=1024 ** 2,
 
 
 def failed_job():
-    return {'type': fakelibvirt.VIR_DOMAIN_JOB_FAILED}
+    return {'type': libvirt.VIR_DOMAIN_JOB_FAILED}
 
 
 class Emitted:

@@ -14,7 +14,6 @@
 
 import types
 
-from nova.tests.fixtures import libvirt as fakelibvirt
 import pytest
 
 from nova_migtuner.nova import refused_plan
@@ -24,10 +23,13 @@ from nova_migtuner.planning import notification_schema as notif
 from nova_migtuner.planning import plan as P
 from nova_migtuner.planning import planner
 from nova_migtuner import units
+from tests.unit.nova import fakes
 
-NOVA_FLAGS = (fakelibvirt.VIR_MIGRATE_LIVE |
-              fakelibvirt.VIR_MIGRATE_PEER2PEER |
-              fakelibvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+libvirt = fakes.libvirt
+
+NOVA_FLAGS = (libvirt.VIR_MIGRATE_LIVE |
+              libvirt.VIR_MIGRATE_PEER2PEER |
+              libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
 NOVA_PARAMS = {'destination_xml': '<domain/>', 'bandwidth': 0}
 
 
@@ -41,9 +43,8 @@ class _Domain:
     def migrateToURI3(self, uri, params=None, flags=0):
         self.calls.append((flags, dict(params)))
         if len(self.calls) == 1 and self.error_code is not None:
-            raise fakelibvirt.make_libvirtError(
-                fakelibvirt.libvirtError, 'argument unsupported: nope',
-                error_code=self.error_code)
+            raise fakes.libvirt_error('argument unsupported: nope',
+                                      self.error_code)
         return 0
 
     def migrateSetMaxDowntime(self, downtime, flags=0):
@@ -64,7 +65,7 @@ def _session():
                                      flavor=types.SimpleNamespace(name='f'))
     call = session_mod.NovaCall(None, instance, 'dest', None, None, False,
                                 types.SimpleNamespace(migration=None))
-    s = session_mod.MigrationSession(call, 'src', fakelibvirt,
+    s = session_mod.MigrationSession(call, 'src', libvirt,
                                      base_flags=NOVA_FLAGS)
     # A 100 Gbit/s link: the plan adds parallel connections.
     s.plan = planner.build_plan(ctx.MigrationInputs(
@@ -82,13 +83,13 @@ def _domain(s, error_code):
 
 def test_unsupported_plan_is_retried_once_with_novas_flags(notified):
     s = _session()
-    raw, domain = _domain(s, fakelibvirt.VIR_ERR_ARGUMENT_UNSUPPORTED)
+    raw, domain = _domain(s, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED)
     assert domain.migrateToURI3('qemu+tcp://dest/system',
                                 params=dict(NOVA_PARAMS),
                                 flags=NOVA_FLAGS) == 0
     assert len(raw.calls) == 2
     tuned_flags, _ = raw.calls[0]
-    assert tuned_flags & fakelibvirt.VIR_MIGRATE_PARALLEL
+    assert tuned_flags & libvirt.VIR_MIGRATE_PARALLEL
     # The retry is exactly nova's call.
     assert raw.calls[1] == (NOVA_FLAGS, NOVA_PARAMS)
     assert not s.tuned and 'libvirt' in s.fallback_reason
@@ -98,12 +99,12 @@ def test_unsupported_plan_is_retried_once_with_novas_flags(notified):
     assert errors[0]['phase'] == 'libvirt'
 
 
-@pytest.mark.parametrize('code', [fakelibvirt.VIR_ERR_OPERATION_FAILED,
-                                  fakelibvirt.VIR_ERR_OPERATION_INVALID])
+@pytest.mark.parametrize('code', [libvirt.VIR_ERR_OPERATION_FAILED,
+                                  libvirt.VIR_ERR_OPERATION_INVALID])
 def test_other_errors_are_novas(notified, code):
     s = _session()
     raw, domain = _domain(s, code)
-    with pytest.raises(fakelibvirt.libvirtError):
+    with pytest.raises(libvirt.libvirtError):
         domain.migrateToURI3('uri', params=dict(NOVA_PARAMS),
                              flags=NOVA_FLAGS)
     assert len(raw.calls) == 1 and s.tuned
@@ -112,8 +113,8 @@ def test_other_errors_are_novas(notified, code):
 def test_no_retry_once_the_job_ran(notified):
     s = _session()
     s.last_type = 2      # VIR_DOMAIN_JOB_UNBOUNDED, as JobSample.type
-    raw, domain = _domain(s, fakelibvirt.VIR_ERR_ARGUMENT_UNSUPPORTED)
-    with pytest.raises(fakelibvirt.libvirtError):
+    raw, domain = _domain(s, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED)
+    with pytest.raises(libvirt.libvirtError):
         domain.migrateToURI3('uri', params=dict(NOVA_PARAMS),
                              flags=NOVA_FLAGS)
     assert len(raw.calls) == 1
@@ -122,8 +123,8 @@ def test_no_retry_once_the_job_ran(notified):
 def test_untuned_migration_is_not_retried(notified):
     s = _session()
     s.plan = None
-    raw, domain = _domain(s, fakelibvirt.VIR_ERR_ARGUMENT_UNSUPPORTED)
-    with pytest.raises(fakelibvirt.libvirtError):
+    raw, domain = _domain(s, libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED)
+    with pytest.raises(libvirt.libvirtError):
         domain.migrateToURI3('uri', params=dict(NOVA_PARAMS),
                              flags=NOVA_FLAGS)
     assert raw.calls == [(NOVA_FLAGS, NOVA_PARAMS)]

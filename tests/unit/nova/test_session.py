@@ -94,9 +94,8 @@ def test_refused_post_copy_switch_is_not_counted_as_started(
         emitted, monkeypatch):
     # nova's trigger_postcopy_switch swallows libvirt's refusal; the
     # Migration record's status is what says whether it took.
-    from nova.tests.fixtures import libvirt as fakelibvirt
     from nova.virt.libvirt import migration as nova_migration
-    monkeypatch.setattr(nova_migration, 'libvirt', fakelibvirt)
+    monkeypatch.setattr(nova_migration, 'libvirt', fakes.libvirt)
     plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=5,
                      deadline_action=P.ACTION_ABORT, escalation=(
                          P.EscalationStep(P.TRIGGER_ELAPSED, 1,
@@ -142,28 +141,22 @@ class LinkCutInPostCopy(fakes.Domain):
         return [3, 13] if self.failed else [self.run_state, 1]
 
     def migrateToURI3(self, uri, params=None, flags=0):
-        from nova.tests.fixtures import libvirt as fakelibvirt
         if flags & self.RESUME:
             self.resumes += 1
             if self.link_down_for:
                 self.link_down_for -= 1
-                raise fakelibvirt.make_libvirtError(
-                    fakelibvirt.libvirtError, 'Connection refused',
-                    error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+                raise fakes.libvirt_error('Connection refused')
             self.failed = False
             return 0
         self.failed = True
-        raise fakelibvirt.make_libvirtError(
-            fakelibvirt.libvirtError, 'post-copy failed',
-            error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR)
+        raise fakes.libvirt_error('post-copy failed')
 
 
 def in_post_copy(monkeypatch, domain):
-    from nova.tests.fixtures import libvirt as fakelibvirt
     from nova.virt.libvirt import migration as nova_migration
     from nova_migtuner.engine import applier as applier_mod
-    monkeypatch.setattr(nova_migration, 'libvirt', fakelibvirt)
-    monkeypatch.setattr(fakelibvirt, 'VIR_MIGRATE_POSTCOPY_RESUME',
+    monkeypatch.setattr(nova_migration, 'libvirt', fakes.libvirt)
+    monkeypatch.setattr(fakes.libvirt, 'VIR_MIGRATE_POSTCOPY_RESUME',
                         LinkCutInPostCopy.RESUME, raising=False)
     monkeypatch.setattr(applier_mod, 'POST_COPY_RECOVERY_INTERVAL_S', 0.01)
     plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=600,
@@ -217,12 +210,11 @@ def test_failed_post_copy_is_resumed_inside_nova_s_migration_call(
 
 def test_failed_post_copy_not_resumed_in_time_raises_to_nova(
         emitted, monkeypatch):
-    from nova.tests.fixtures import libvirt as fakelibvirt
     from nova_migtuner.engine import applier as applier_mod
     domain = LinkCutInPostCopy(link_down_for=10 ** 6)
     s = in_post_copy(monkeypatch, domain)
     monkeypatch.setattr(applier_mod, 'POST_COPY_RECOVERY_S', 0.1)
-    with pytest.raises(fakelibvirt.libvirtError, match='post-copy failed'):
+    with pytest.raises(fakes.libvirt.libvirtError, match='post-copy failed'):
         session_mod.TunedDomain(domain, s).migrateToURI3(
             'qemu+tcp://dest/system', {}, 0)
     assert s.applier.post_copy_recovery == 'split'
