@@ -504,9 +504,14 @@ class MigrationSession:
         completed = status == 'completed' or (
             status not in ('cancelled', 'failed', 'error') and
             self.last_type == stats_mod.JOB_COMPLETED)
-        return applier_mod.outcome(
-            completed, status == 'cancelled',
-            self.applier is not None and self.applier.aborted_by_plan)
+        aborted_by_plan = (self.applier is not None and
+                           self.applier.aborted_by_plan)
+        # After the plan's abortJob, libvirt 9.0 may end the job as failed
+        # rather than cancelled, and nova then records the migration as
+        # failed: the job still ended because the plan aborted it.
+        cancelled = status == 'cancelled' or (
+            aborted_by_plan and not completed)
+        return applier_mod.outcome(completed, cancelled, aborted_by_plan)
 
 
 class DomainWrapper:
