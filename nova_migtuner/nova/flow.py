@@ -18,7 +18,10 @@ The tasks hand their results to each other through taskflow's storage
 (``provides``/``requires``): ``measurement``, ``plan`` and the operator's
 one-off ``operator_strategy``; ``timing`` (a ``Timing``: start, refused
 or aborted, with the plan and measurement it was decided on and the time
-waited); ``outcome`` and ``wall_seconds``; ``destination_stats``. The
+waited); ``outcome``, ``wall_seconds`` and ``final_timing`` (the ``Timing``
+the migrate task acted on: the timing task's, with what host spacing made
+of it, a wait or a refusal, so that ``.end`` and the instance action event
+count that wait and say why); ``destination_stats``. The
 ``MigrationSession`` is not a place to pass them: it holds what nova's
 monitor hooks need, and the only things the flow hands it are the plan to
 apply (``session.arm``, just before nova starts) and the end of nova's
@@ -224,13 +227,15 @@ class MigrateTask(_Task):
     """
 
     step = 'migrate'
-    default_provides = ('outcome', 'wall_seconds')
+    default_provides = ('outcome', 'wall_seconds', 'final_timing')
 
     def __init__(self, session, ops, **kwargs):
         super().__init__(session, ops, **kwargs)
         self.entered = False
         self.finished = False
         self.nova_error = None
+        # The timing acted on (host spacing's wait or refusal), for revert.
+        self.final_timing = None
 
     def execute(self, timing):
         self.entered = True
@@ -238,17 +243,18 @@ class MigrateTask(_Task):
         if timing.action == GO:
             # host_spacing_s: checked and reserved in one step, now.
             timing = self.ops.reserve_start(s, timing)
+        self.final_timing = timing
         action = timing.action
         if action == GO and not s.enter(session_mod.PHASE_MIGRATING):
             action = ABORTED
         if action == ABORTED:
             self.ops.recover(s, 'cancelled')
             self.finished = True
-            return notif.OUTCOME_CANCELLED, None
+            return notif.OUTCOME_CANCELLED, None, timing
         if action == REFUSED:
             self.ops.recover(s, 'failed')
             self.finished = True
-            return notif.OUTCOME_REFUSED, None
+            return notif.OUTCOME_REFUSED, None, timing
         s.arm(timing.plan)
         s.notify(notif.START, **payloads.start_fields(
             s.plan if s.tuned else None, s.flag_names(s.planned_flags()),
@@ -265,7 +271,7 @@ class MigrateTask(_Task):
         if outcome != notif.OUTCOME_COMPLETED:
             s.resume_if_paused()
         self.finished = True
-        return outcome, wall
+        return outcome, wall, timing
 
     def revert(self, timing, result, flow_failures, **kwargs):
         if not isinstance(result, failure_mod.Failure):
@@ -282,7 +288,8 @@ class MigrateTask(_Task):
                  exception_class=type(error).__name__ if error else 'None',
                  error=str(error), fallback=False,
                  outcome=notif.OUTCOME_ERROR)
-        notify_end(s, self.ops, notif.OUTCOME_ERROR, timing,
+        notify_end(s, self.ops, notif.OUTCOME_ERROR,
+                   self.final_timing or timing,
                    wall_seconds=_wall_seconds(s), error=error)
 
 
@@ -307,8 +314,9 @@ class ReportTask(_Task):
 class NotifyTask(_Task):
     step = 'notify'
 
-    def execute(self, timing, outcome, wall_seconds, destination_stats):
-        notify_end(self.session, self.ops, outcome, timing,
+    def execute(self, final_timing, outcome, wall_seconds,
+                destination_stats):
+        notify_end(self.session, self.ops, outcome, final_timing,
                    destination_stats=destination_stats,
                    wall_seconds=wall_seconds)
 
@@ -334,7 +342,9 @@ def notify_end(s, ops, outcome, timing, destination_stats=None,
             final_downtime_ms=s.downtime_ms if s.tuned else None,
             wall_seconds=wall_seconds,
             waited_s=timing.waited_s if timing is not None else 0.0,
-            fallback_reason=s.fallback_reason, post_copy=s.post_copy,
+            fallback_reason=(s.fallback_reason or
+                             _refusal_reason(outcome, timing)),
+            post_copy=s.post_copy,
             error=str(error) if error is not None else None,
             guest_left_paused=s.guest_left_paused,
             post_copy_recovery=s.post_copy_recovery,
@@ -371,15 +381,22 @@ def build_flow(session, ops, migrate=None):
     return flow
 
 
+def _refusal_reason(outcome, timing):
+    """Why a refused migration was refused (the plan's timing or host
+    spacing), else None.
+    """
+    if outcome == notif.OUTCOME_REFUSED and timing is not None:
+        return timing.reason
+    return None
+
+
 def _ending(session, outcome, timing, error):
     if session.fallback_reason:
         reason = session.fallback_reason
     elif error is not None:
         reason = str(error)
-    elif outcome == notif.OUTCOME_REFUSED and timing is not None:
-        reason = timing.reason
     else:
-        reason = None
+        reason = _refusal_reason(outcome, timing)
     return Ending(outcome, reason)
 
 
@@ -409,10 +426,10 @@ def run(session, ops, on_end=None):
                 outcome = engine.storage.fetch('outcome')
             except Exception:   # the flow never got there: stock nova ran
                 outcome = session.job_outcome()
-            ending = _ending(session, outcome, None, None)
+            ending = _ending(session, outcome, migrate.final_timing, None)
         else:
             ending = _ending(session, engine.storage.fetch('outcome'),
-                             engine.storage.fetch('timing'), None)
+                             engine.storage.fetch('final_timing'), None)
     finally:
         if on_end is not None:
             try:

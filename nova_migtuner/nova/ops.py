@@ -34,6 +34,8 @@ from nova_migtuner.nova import operator_markers
 from nova_migtuner.nova import records
 from nova_migtuner.nova import session as session_mod
 from nova_migtuner.planning import inputs
+from nova_migtuner.planning import notification_schema as notif
+from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner.planning import planner
 from nova_migtuner import units
 
@@ -200,7 +202,10 @@ class NovaOps:
         migration that has to wait for the spacing waits (abort and
         force-complete work) for at most what is left of
         ``max_deferral_s``, and is refused if it would have to wait
-        longer. Untuned migrations (disabled, or degraded to nova's
+        longer. A wait is notified as ``.deferred`` (``wait_for``
+        ``spacing``) and counts in ``waited_s``; a refusal's reason is the
+        returned timing's, which ``.end`` and the instance action event
+        report. Untuned migrations (disabled, or degraded to nova's
         behaviour) are recorded but never wait.
 
         :param timing: the timing task's ``flow.Timing`` (action ``GO``).
@@ -212,6 +217,7 @@ class NovaOps:
         spacing = self.conf.migtuner.host_spacing_s if tuned else 0
         limit = float(self.max_deferral_s)
         waited = timing.waited_s
+        notified = False
         while True:
             left = self.host_state.reserve_start(
                 s.instance_uuid, spacing, force=s.start_requested)
@@ -230,6 +236,15 @@ class NovaOps:
                                            waited_s=waited, reason=reason)
             LOG.info('nova_migtuner waits %(left).1f s for host_spacing_s '
                      'before starting', {'left': left}, instance=s.instance)
+            if not notified:
+                notified = True
+                s.notify(notif.DEFERRED, **dict(
+                    s.plan_fields(timing.plan),
+                    wait_for=plan_mod.WAIT_FOR_SPACING,
+                    max_wait_s=round(left, 3),
+                    reason='another migration started from this host: '
+                           'wait %.0f s (host_spacing_s %d s)'
+                           % (left, spacing)))
             began = s.clock()
             s.wake.wait(left)
             s.wake.clear()

@@ -268,7 +268,9 @@ END_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
        'post-copy), ``source`` (the last sample of the running job) or '
        '``none``.'),
     _f('fallback_reason', 'string',
-       'Why the migration ran untuned (null when tuned).', True),
+       'Why the migration ran untuned, or why it was refused (outcome '
+       '``refused``: the plan\'s timing or ``host_spacing_s``); null when '
+       'tuned.', True),
     _f('guest_left_paused', 'boolean',
        'True if the plan paused the guest and it could not be resumed: '
        'the guest is paused on the source and needs an operator.'),

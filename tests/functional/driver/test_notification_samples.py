@@ -38,35 +38,42 @@ class TestNotificationSamples(base.MigTunerTestBase):
                    group='migtuner')
         self.use_clock(base.FastClock(40))
         server = self.create_server_on_src()
-        # A stalled migration: .start, .escalated up to the deadline's
-        # abort, .end.
-        base.ScriptedMigration(self, base.STALLED, tuned.COMPLETED,
-                               complete_after_samples=False)
-        self.live_migrate(server, host='dest')
-        self.wait_for_migration(server, ['cancelled'])
-        self.wait_for_notification(notif.END)
-        self._wait_for_state_change(server, 'ACTIVE')
-        # Again at once: .deferred (spacing), .start, a monitor hook error
-        # (.error; nova's stock behaviour from then on) and .end.
+        # A migration that completes: .start, a monitor hook error (.error;
+        # nova's stock behaviour from then on) and .end. Instance spacing
+        # counts only completed migrations.
         base.ScriptedMigration(self, base.CONVERGING, tuned.COMPLETED)
         with mock.patch('nova_migtuner.engine.escalation.Escalator.observe',
                         side_effect=ZeroDivisionError('escalator bug')):
             self.live_migrate(server, host='dest')
-            # Up to 20 s of it waiting for the spacing.
-            self.wait_for_migration(server, ['completed'], timeout=90)
-            self.wait_for_notification(notif.END, count=2)
+            self.wait_for_migration(server, ['completed'])
+            self.wait_for_notification(notif.END)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', self.host_of(server))
+        # Back to the source at once: .deferred (instance spacing), then a
+        # stalled migration: .start, .escalated up to the deadline's abort,
+        # .end. src and dest swap roles (the script and the clock follow).
+        self.src, self.dest = self.dest, self.src
+        self.use_clock(base.FastClock(40))
+        base.ScriptedMigration(self, base.STALLED, tuned.COMPLETED,
+                               complete_after_samples=False)
+        self.live_migrate(server, host='src')
+        # Up to 20 s of it waiting for the spacing.
+        self.wait_for_migration(server, ['cancelled'], timeout=90)
+        self.wait_for_notification(notif.END, count=2)
+        self._wait_for_state_change(server, 'ACTIVE')
 
         emitted = [n for n in self.notifier.versioned_notifications
                    if n['event_type'].startswith(notif.EVENT_PREFIX)]
-        # Instance spacing now counts only completed migrations, and this
-        # flow's first migration is aborted: no .deferred here (its sample
-        # is checked as a valid payload by the unit tests).
-        self.assertEqual(sorted(set(notif.EVENTS) - {notif.DEFERRED}), sorted(
+        self.assertEqual(sorted(notif.EVENTS), sorted(
             {n['event_type'][len(notif.EVENT_PREFIX):] for n in emitted}))
         for n in emitted:
             self.assertEqual([], samples.mismatches(n))
             self.assertEqual(notif.PAYLOAD_NAMESPACE,
                              n['payload']['nova_object.namespace'])
-        end = self.notifications(notif.END)[0]['payload']
-        self.assertEqual('aborted', end['outcome'])
-        self.assertTrue(end['escalations'])
+        deferred = self.notifications(notif.DEFERRED)[0]['payload']
+        self.assertEqual('spacing', deferred['wait_for'])
+        self.assertIn('instance_spacing_s 20 s', deferred['reason'])
+        first, second = [n['payload'] for n in self.notifications(notif.END)]
+        self.assertEqual('completed', first['outcome'])
+        self.assertEqual('aborted', second['outcome'])
+        self.assertTrue(second['escalations'])

@@ -12,6 +12,8 @@
 
 """The per-migration flow with fake nova operations (no nova services)."""
 
+import dataclasses
+
 import pytest
 
 from nova_migtuner.engine import measure
@@ -31,8 +33,10 @@ class Ops:
     max_deferral_s = 0
 
     def __init__(self, plan=None, recover_error=None, nova_error=None,
-                 nova_status='completed'):
+                 nova_status='completed', spacing=None):
         self._plan = plan or make_plan()
+        # What host spacing makes of the timing task's decision.
+        self.spacing = spacing or {}
         self.recover_error = recover_error
         self.nova_error = nova_error
         self.nova_status = nova_status
@@ -56,7 +60,7 @@ class Ops:
 
     def reserve_start(self, s, timing):
         self.calls.append('reserve_start')
-        return timing
+        return dataclasses.replace(timing, **self.spacing)
 
     def run_nova(self, s):
         self.calls.append('run_nova')
@@ -123,3 +127,59 @@ def test_migration_that_raises_still_notifies_end(emitted):
     end = emitted.last(notif.END)
     assert end['outcome'] == 'error'
     assert notif.validate(notif.END, end) == []
+
+
+HOST_SPACING_REFUSAL = ('another migration started from this host: 40 s of '
+                        'host_spacing_s 60 s left, more than the 2 s left '
+                        'of max_deferral_s')
+
+
+def test_host_spacing_refusal_says_why_in_end_and_the_action_event(emitted):
+    s = fakes.make_session()
+    ops = Ops(spacing=dict(action=flow.REFUSED, waited_s=2.5,
+                           reason=HOST_SPACING_REFUSAL))
+    endings = []
+    flow.run(s, ops, on_end=endings.append)
+    assert 'run_nova' not in ops.calls
+    assert ('recover', 'failed') in ops.calls
+    end = emitted.last(notif.END)
+    assert end['outcome'] == notif.OUTCOME_REFUSED
+    assert end['fallback_reason'] == HOST_SPACING_REFUSAL
+    assert end['waited_s'] == 2.5
+    assert notif.validate(notif.END, end) == []
+    assert endings == [flow.Ending(notif.OUTCOME_REFUSED,
+                                   HOST_SPACING_REFUSAL)]
+
+
+def test_plan_refusal_says_why_in_end(emitted):
+    refuse = P.TimingDecision(action=P.TIMING_REFUSE, reason='too busy')
+    plan = make_plan()
+    plan = type(plan)(**dict(plan.__dict__, timing=refuse))
+    s = fakes.make_session()
+    endings = []
+    flow.run(s, Ops(plan=plan), on_end=endings.append)
+    end = emitted.last(notif.END)
+    assert end['outcome'] == notif.OUTCOME_REFUSED
+    assert end['fallback_reason'] == 'too busy'
+    assert endings == [flow.Ending(notif.OUTCOME_REFUSED, 'too busy')]
+
+
+def test_wait_for_host_spacing_counts_in_end(emitted):
+    s = fakes.make_session()
+    flow.run(s, Ops(spacing=dict(waited_s=3.0)))
+    assert emitted.last(notif.START)['waited_s'] == 3.0
+    end = emitted.last(notif.END)
+    assert end['outcome'] == 'completed'
+    assert end['waited_s'] == 3.0
+    assert end['fallback_reason'] is None
+
+
+def test_migration_that_raises_after_waiting_for_host_spacing(emitted):
+    s = fakes.make_session()
+    ops = Ops(nova_error=RuntimeError('link cut'),
+              spacing=dict(waited_s=3.0))
+    with pytest.raises(RuntimeError, match='link cut'):
+        flow.run(s, ops)
+    end = emitted.last(notif.END)
+    assert end['outcome'] == 'error'
+    assert end['waited_s'] == 3.0

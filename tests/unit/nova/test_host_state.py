@@ -70,10 +70,14 @@ def conf():
 
 
 def _session(uuid):
+    sent = []
     return types.SimpleNamespace(
         instance_uuid=uuid, instance=None, fallback_reason=None,
         start_requested=False, abort_requested=False,
-        wake=threading.Event(), clock=time.monotonic)
+        wake=threading.Event(), clock=time.monotonic,
+        plan_fields=lambda plan: dict(tuned=True, strategy='balanced'),
+        notify=lambda event, **fields: sent.append((event, fields)),
+        sent=sent)
 
 
 def _go(tuned=True):
@@ -116,6 +120,21 @@ def test_a_start_waits_for_the_spacing_within_the_deferral(conf):
     assert second.action == flow.GO
     assert time.monotonic() - began >= 0.9
     assert second.waited_s >= 0.9
+
+
+def test_a_wait_for_the_host_spacing_is_notified_as_deferred(conf):
+    conf.config(host_spacing_s=1, max_deferral_s=30, group='migtuner')
+    ops = ops_mod.NovaOps(driver=None, parent_live_migration=None)
+    first, second = _session('a'), _session('b')
+    assert _reserve(ops, first).action == flow.GO
+    assert _reserve(ops, second).action == flow.GO
+    assert first.sent == []
+    [(event, fields)] = second.sent
+    assert event == notif.DEFERRED
+    assert fields['wait_for'] == 'spacing'
+    assert 0 < fields['max_wait_s'] <= 1
+    assert 'host_spacing_s 1 s' in fields['reason']
+    assert fields['tuned'] and fields['strategy'] == 'balanced'
 
 
 def test_untuned_migrations_never_wait(conf):
