@@ -9,6 +9,7 @@ flavor extra specs and image properties) and the admin's limits (from
 import dataclasses
 from typing import FrozenSet, Optional, Tuple
 
+from nova_migtuner.planning import dirty_pattern
 from nova_migtuner import units
 
 # Names of the measurable inputs, as listed in MigrationInputs.measured.
@@ -100,6 +101,10 @@ class MigrationInputs:
     measured: FrozenSet[str] = frozenset()
     given: FrozenSet[str] = frozenset()
     instance_uuid: Optional[str] = None
+    # Consecutive dirty-rate samples before the migration, oldest first
+    # (``dirty_pattern.DirtySample``); timing looks for quiet periods in
+    # them. Empty: not sampled.
+    dirty_rate_samples: Tuple[dirty_pattern.DirtySample, ...] = ()
 
     def __post_init__(self):
         if self.memory_bytes <= 0:
@@ -124,6 +129,11 @@ class MigrationInputs:
         if value is not None and not 0.0 <= value <= 1.0:
             raise InputsError('source_host_load must be within 0..1, got '
                               '%r' % value)
+        try:
+            samples = dirty_pattern.samples_from(self.dirty_rate_samples)
+        except (TypeError, dirty_pattern.PatternInputError) as e:
+            raise InputsError('dirty_rate_samples: %s' % e)
+        object.__setattr__(self, 'dirty_rate_samples', samples)
         unknown = (set(self.measured) | set(self.given)) - set(MEASURABLE)
         if unknown:
             raise InputsError('unknown measured inputs %s; known: %s'

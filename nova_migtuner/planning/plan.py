@@ -40,6 +40,9 @@ TIMING_WAIT = 'wait'
 TIMING_REFUSE = 'refuse'
 WAIT_FOR_SPACING = 'spacing'     # a fixed time, then start
 WAIT_FOR_QUIET = 'quiet'         # until the load drops, at most the time
+# Until the guest's next quiet period long enough for the migration begins,
+# at most the time: look again at every new dirty-rate sample.
+WAIT_FOR_QUIET_WINDOW = 'quiet-window'
 
 COMPRESSION_XBZRLE = 'xbzrle'
 
@@ -86,6 +89,8 @@ class TimingDecision:
     max_wait_seconds: float = 0.0
     wait_for: Optional[str] = None
     reason: str = 'no reason to wait'
+    # The forecast wait for a quiet window (None: no forecast).
+    expected_wait_seconds: Optional[float] = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
