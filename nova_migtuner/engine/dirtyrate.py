@@ -28,6 +28,8 @@ import logging
 import time
 from typing import Optional
 
+from nova_migtuner.planning import dirty_pattern
+from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -132,3 +134,54 @@ def _unmeasured(period, reason):
              'measure it', reason)
     return DirtyRateMeasurement(bytes_per_second=None, period_s=period,
                                 reason=reason)
+
+
+def sample_dirty_rates(domain, window_s, period_s=DEFAULT_PERIOD_S,
+                       libvirt_module=None, clock=time.monotonic,
+                       _sleep=time.sleep):
+    """Consecutive dirty-rate samples over about *window_s* seconds.
+
+    Returns ``dirty_pattern.DirtySample``s (times on *clock*), oldest
+    first; stops early, with what it has, when a measurement fails (the
+    reason is logged by ``measure_dirty_rate``). Blocks for the window.
+    """
+    samples = []
+    end = clock() + window_s
+    while not samples or clock() < end:
+        start = clock()
+        result = measure_dirty_rate(domain, period_s,
+                                    libvirt_module=libvirt_module,
+                                    _sleep=_sleep)
+        if not result.measured:
+            break
+        samples.append(dirty_pattern.DirtySample(
+            start, max(clock(), start + 1e-3), result.bytes_per_second))
+    return tuple(samples)
+
+
+def wait_for_quiet_window(domain, samples, replan, max_wait_s, window_s,
+                          period_s=DEFAULT_PERIOD_S, libvirt_module=None,
+                          clock=time.monotonic, _sleep=time.sleep):
+    """Sample until the plan's timing stops waiting for a quiet window.
+
+    :param samples: the samples the first plan was built from.
+    :param replan: ``replan(samples) -> MigrationPlan`` (pure planning).
+    :param max_wait_s: the bound on the wait (``max_deferral_s``).
+    :param window_s: samples older than this are dropped.
+    :returns: ``(plan, samples, waited_s)``: the plan to start with.
+    """
+    started = clock()
+    plan = replan(samples)
+    while (plan.timing.action == plan_mod.TIMING_WAIT and
+           plan.timing.wait_for == plan_mod.WAIT_FOR_QUIET_WINDOW and
+           clock() - started < max_wait_s):
+        more = sample_dirty_rates(domain, 0, period_s,
+                                  libvirt_module=libvirt_module,
+                                  clock=clock, _sleep=_sleep)
+        if not more:
+            LOG.info('Dirty rate no longer measurable: starting now')
+            break
+        samples = tuple(x for x in samples + more
+                        if x.end_s >= more[-1].end_s - window_s)
+        plan = replan(samples)
+    return plan, samples, clock() - started

@@ -124,6 +124,8 @@ class TimingTask(_Task):
                          reason=decision.reason)
             if decision.wait_for == plan_mod.WAIT_FOR_SPACING:
                 pause = min(decision.max_wait_seconds, left)
+            elif decision.wait_for == plan_mod.WAIT_FOR_QUIET_WINDOW:
+                pause = 0.0   # measuring takes a dirty-rate sample's time
             else:
                 pause = min(QUIET_RECHECK_S, left)
             s.wake.wait(max(0.0, pause))
