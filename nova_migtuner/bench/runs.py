@@ -1,6 +1,7 @@
 """Run one bench case (workload x method) on the test bed and measure it."""
 
 import logging
+import time
 
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import workloads as wl_mod
@@ -39,8 +40,14 @@ def heartbeat_downtime(samples, source=SOURCE, dest=DEST):
 
 
 def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
-             progress=print, guest_name=None):
+             progress=print, guest_name=None, plan_for=None,
+             start_offset_s=0.0):
     """Boot, measure the dirty rate, plan, migrate, measure; return a dict.
+
+    :param plan_for: ``plan_for(dom, rate) -> (plan, base_flags, extra)``
+        in place of the method's own plan; *extra* is added to the result.
+    :param start_offset_s: wait this long after boot before measuring
+        (puts a bursty workload in another phase).
 
     The guest is destroyed afterwards on both hosts, whatever happened.
     """
@@ -51,11 +58,17 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
         dom = bed.boot_guest(name, host=SOURCE,
                              memory_mib=wl_mod.GUEST_MEMORY_MIB,
                              workload=bench_workload.workload)
+        if start_offset_s > 0:
+            time.sleep(start_offset_s)
         rate = dirtyrate.measure_dirty_rate(dom, DIRTY_RATE_PERIOD_S,
                                             libvirt_module=libvirt)
-        plan, base = methods.build(method, libvirt, memory, run_cap_s,
-                                   rate.bytes_per_second, touched,
-                                   wl_mod.LINK_MIB_S)
+        extra = {}
+        if plan_for is not None:
+            plan, base, extra = plan_for(dom, rate)
+        else:
+            plan, base = methods.build(method, libvirt, memory, run_cap_s,
+                                       rate.bytes_per_second, touched,
+                                       wl_mod.LINK_MIB_S)
         series = []
         started = []
 
@@ -81,7 +94,7 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
         # Beats where the guest now runs give the switch-over gap its end.
         probe.wait_for_beats(bed.host_of(name))
         beat = probe.stop()
-        return {
+        return dict(extra, **{
             'workload': bench_workload.name,
             'workload_description': bench_workload.description,
             'method': method,
@@ -94,6 +107,6 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             'heartbeat_longest_gap_ms': beat.longest_gap_ms,
             'guest_host_after': bed.host_of(name),
             'remaining_series': series,
-        }
+        })
     finally:
         bed.destroy_guest(name)
