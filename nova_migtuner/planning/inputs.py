@@ -96,12 +96,13 @@ _FIELDS = {
     ctx_mod.TOUCHED: 'touched_bytes',
     ctx_mod.WORKING_SET: 'working_set_bytes',
     ctx_mod.SOURCE_HOST_LOAD: 'source_host_load',
+    ctx_mod.GUEST_CPU_LOAD: 'guest_cpu_load',
 }
 
 
 def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
                  touched=None, working_set=None, source_host_load=None,
-                 seconds_since_instance_migration=None,
+                 guest_cpu_load=None, seconds_since_instance_migration=None,
                  seconds_since_host_migration=None,
                  policy=ctx_mod.GuestPolicy(), instance_uuid=None,
                  dirty_rate_samples=()):
@@ -113,6 +114,8 @@ def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
     :param touched: ``Known`` bytes or None.
     :param working_set: ``Known`` bytes or None.
     :param source_host_load: ``Known`` fraction 0..1 or None.
+    :param guest_cpu_load: ``Known`` fraction 0..1 of the guest's vCPUs, or
+        None.
     :param dirty_rate_samples: measured ``dirty_pattern.DirtySample``s (or
         ``(start_s, end_s, bytes_per_second)``), oldest first.
     :raises context.InputsError: a value is out of range.
@@ -120,7 +123,8 @@ def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
     known = {ctx_mod.LINK_BANDWIDTH: link_bandwidth,
              ctx_mod.DIRTY_RATE: dirty_rate, ctx_mod.TOUCHED: touched,
              ctx_mod.WORKING_SET: working_set,
-             ctx_mod.SOURCE_HOST_LOAD: source_host_load}
+             ctx_mod.SOURCE_HOST_LOAD: source_host_load,
+             ctx_mod.GUEST_CPU_LOAD: guest_cpu_load}
     if link_bandwidth is None:
         raise ctx_mod.InputsError('the link bandwidth is required')
     for name, value in known.items():
@@ -206,6 +210,8 @@ def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
         known.setdefault('dirty_rate', measured(measurement.dirty_rate))
         known.setdefault('source_host_load',
                          measured(measurement.host_cpu_load))
+        known.setdefault('guest_cpu_load',
+                         measured(measurement.guest_cpu_load))
         known.setdefault('dirty_rate_samples', getattr(
             measurement, 'dirty_rate_samples', ()))
     return build_inputs(

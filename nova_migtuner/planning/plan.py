@@ -113,6 +113,20 @@ class MigrationPlan:
     prediction: model.Prediction
     reasons: Tuple[str, ...] = ()
     inputs: Tuple[str, ...] = ()
+    # auto-converge's cpu-throttle-initial and -increment, percent
+    # (VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL/_INCREMENT); None: QEMU's
+    # defaults (20/10). Only used with the AUTO_CONVERGE flag.
+    auto_converge_initial_pct: Optional[int] = None
+    auto_converge_increment_pct: Optional[int] = None
+
+    def __post_init__(self):
+        for name in ('auto_converge_initial_pct',
+                     'auto_converge_increment_pct'):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and
+                                          1 <= value <= 99):
+                raise ValueError('%s must be an integer within 1..99 or '
+                                 'None, got %r' % (name, value))
 
     @property
     def live(self):
@@ -151,5 +165,7 @@ class MigrationPlan:
             'timing': self.timing.to_dict(),
             'prediction': self.prediction.to_dict(),
             'inputs': list(self.inputs),
+            'auto_converge_initial_pct': self.auto_converge_initial_pct,
+            'auto_converge_increment_pct': self.auto_converge_increment_pct,
             'explain': self.explain(),
         }

@@ -10,6 +10,7 @@ import pytest
 from nova_migtuner.planning import context as ctx
 from nova_migtuner.planning import plan as P
 from nova_migtuner.planning import planner
+from nova_migtuner.planning.strategies import base as base_mod
 from nova_migtuner import units
 
 GiB = units.GiB
@@ -309,3 +310,36 @@ def test_strategy_tunables_are_options_of_its_own_group():
         'post_copy_gain']
     assert [o.dest for o in groups['migtuner_strategy_balanced']] == [
         'max_comfortable_rounds', 'auto_converge_tolerance']
+
+
+def test_balanced_chooses_throttle_steps_and_predicts_with_them():
+    # 3x the link over a small working set: auto-converge, no post-copy.
+    busy = make(memory=256 * MiB, dirty=96 * MiB, link=32 * MiB,
+                touched_bytes=200 * MiB, working_set_bytes=128 * MiB)
+    plan = planner.build_plan(busy)
+    assert P.AUTO_CONVERGE in plan.flags
+    steps = (plan.auto_converge_initial_pct,
+             plan.auto_converge_increment_pct)
+    assert steps in base_mod.THROTTLE_STEPS
+    assert steps != (20, 10)
+    assert plan.prediction.method == 'auto-converge'
+    text = ' '.join(plan.explain())
+    assert 'throttle steps %d %% then +%d %%' % steps in text
+    assert 'assumed: CPU load not measured' in text
+    assert plan.to_dict()['auto_converge_initial_pct'] == steps[0]
+
+
+def test_paced_guest_plans_with_its_cpu_share():
+    kwargs = dict(memory_bytes=256 * MiB, link_bandwidth=32 * MiB,
+                  dirty_rate=96 * MiB, touched_bytes=200 * MiB,
+                  working_set_bytes=128 * MiB)
+    paced = planner.build_plan(ctx.MigrationInputs(guest_cpu_load=0.3,
+                                                   **kwargs))
+    assert '30 % of its vCPUs (measured guest CPU load)' in ' '.join(
+        paced.explain())
+
+
+def test_plan_without_auto_converge_sets_no_throttle_steps():
+    plan = planner.build_plan(make(dirty=0))
+    assert P.AUTO_CONVERGE not in plan.flags
+    assert plan.auto_converge_initial_pct is None
