@@ -40,9 +40,10 @@ SAMPLING_S = 24
 MAX_DEFERRAL_S = 40
 
 
-def timing_plan(timing, libvirt, memory, run_cap_s, touched, permit_post_copy):
+def timing_plan(timing, libvirt, memory, run_cap_s, touched, permit_post_copy,
+                mode):
     """A ``runs.run_case`` ``plan_for`` for *timing*."""
-    def plan_for(dom, rate):
+    def plan_for(dom, rate, cpu_load):
         def replan(samples):
             return methods.migtuner_plan(
                 libvirt, memory, run_cap_s,
@@ -51,16 +52,17 @@ def timing_plan(timing, libvirt, memory, run_cap_s, touched, permit_post_copy):
                 touched, wl_mod.LINK_MIB_S,
                 permit_post_copy=permit_post_copy,
                 dirty_rate_samples=samples,
-                max_deferral_s=MAX_DEFERRAL_S)[0]
+                max_deferral_s=MAX_DEFERRAL_S, guest_cpu_load=cpu_load,
+                working_set=runs.working_set_of(wl_mod.bursty_quiet()))[0]
 
         started = time.monotonic()
         samples, waited = (), 0.0
         if timing == QUIET_WINDOW:
-            samples = dirtyrate.sample_dirty_rates(dom, SAMPLING_S,
-                                                   libvirt_module=libvirt)
+            samples = dirtyrate.sample_dirty_rates(
+                dom, SAMPLING_S, libvirt_module=libvirt, mode=mode)
             plan, samples, waited = dirtyrate.wait_for_quiet_window(
                 dom, samples, replan, MAX_DEFERRAL_S, SAMPLING_S,
-                libvirt_module=libvirt)
+                libvirt_module=libvirt, mode=mode)
         else:
             plan = replan(())
         base = (libvirt.VIR_MIGRATE_PEER2PEER |
@@ -78,7 +80,8 @@ def timing_plan(timing, libvirt, memory, run_cap_s, touched, permit_post_copy):
     return plan_for
 
 
-def run_timing(bed, n_runs, run_cap_s, touched, libvirt, progress=print):
+def run_timing(bed, n_runs, run_cap_s, touched, libvirt, progress=print,
+               mode=dirtyrate.MODE_PAGE_SAMPLING):
     """``n_runs`` of each timing, post-copy permitted and not."""
     w = wl_mod.bursty_quiet()
     cycle = w.workload.burst_on_s + w.workload.burst_off_s
@@ -96,9 +99,9 @@ def run_timing(bed, n_runs, run_cap_s, touched, libvirt, progress=print):
                 case = runs.run_case(
                     bed, w, methods.MIGTUNER, run_cap_s, touched, libvirt,
                     progress=progress, start_offset_s=offset,
-                    guest_name='bench-timing',
+                    guest_name='bench-timing', dirty_rate_mode=mode,
                     plan_for=timing_plan(timing, libvirt, memory, run_cap_s,
-                                         touched, permit_post_copy))
+                                         touched, permit_post_copy, mode))
                 case['timing']['run'] = i + 1
                 case['timing']['offset_s'] = offset
                 cases.append(case)

@@ -70,14 +70,29 @@ class DirtyRateMeasurement:
         return 'dirty rate not measured: %s' % self.reason
 
 
+MODE_PAGE_SAMPLING = 'page-sampling'
+MODE_DIRTY_BITMAP = 'dirty-bitmap'
+# startDirtyRateCalc flags (libvirt-domain.h, stable values).
+_MODE_FLAGS = {MODE_PAGE_SAMPLING: ('VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING',
+                                    0),
+               MODE_DIRTY_BITMAP: ('VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP',
+                                   1)}
+
+
 def measure_dirty_rate(domain, period_s=DEFAULT_PERIOD_S,
                        libvirt_module=None, timeout_s=None,
-                       _sleep=time.sleep):
+                       _sleep=time.sleep, mode=MODE_PAGE_SAMPLING):
     """Measure *domain*'s dirty rate over *period_s* whole seconds.
 
     Blocks for about *period_s*. Never raises for a libvirt that cannot
     measure; returns a measurement with ``bytes_per_second=None`` and the
     reason instead.
+
+    :param mode: ``page-sampling`` (QEMU's default: hashes a sample of
+        pages, about 512 per GiB, so a guest dirtying a small part of its
+        memory reads with a large sampling error) or ``dirty-bitmap``
+        (counts every page dirtied in the period with the dirty log that
+        migration uses, so the guest runs as it will while migrating).
     """
     if libvirt_module is None:
         import libvirt as libvirt_module
@@ -87,8 +102,12 @@ def measure_dirty_rate(domain, period_s=DEFAULT_PERIOD_S,
     if stats_group is None or start is None:
         return _unmeasured(period, 'this libvirt binding has no dirty rate '
                                    'calculation (needs libvirt >= 7.2)')
+    if mode not in _MODE_FLAGS:
+        raise ValueError('dirty rate mode %r unknown; allowed: %s'
+                         % (mode, ', '.join(sorted(_MODE_FLAGS))))
+    name, value = _MODE_FLAGS[mode]
     try:
-        start(period, 0)
+        start(period, getattr(libvirt_module, name, value))
     except libvirt_module.libvirtError as exc:
         return _unmeasured(period, 'startDirtyRateCalc failed: %s' % exc)
     deadline = time.monotonic() + (timeout_s if timeout_s is not None
@@ -138,7 +157,7 @@ def _unmeasured(period, reason):
 
 def sample_dirty_rates(domain, window_s, period_s=DEFAULT_PERIOD_S,
                        libvirt_module=None, clock=time.monotonic,
-                       _sleep=time.sleep):
+                       _sleep=time.sleep, mode=MODE_PAGE_SAMPLING):
     """Consecutive dirty-rate samples over about *window_s* seconds.
 
     Returns ``dirty_pattern.DirtySample``s (times on *clock*), oldest
@@ -151,7 +170,7 @@ def sample_dirty_rates(domain, window_s, period_s=DEFAULT_PERIOD_S,
         start = clock()
         result = measure_dirty_rate(domain, period_s,
                                     libvirt_module=libvirt_module,
-                                    _sleep=_sleep)
+                                    _sleep=_sleep, mode=mode)
         if not result.measured:
             break
         samples.append(dirty_pattern.DirtySample(
@@ -161,7 +180,8 @@ def sample_dirty_rates(domain, window_s, period_s=DEFAULT_PERIOD_S,
 
 def wait_for_quiet_window(domain, samples, replan, max_wait_s, window_s,
                           period_s=DEFAULT_PERIOD_S, libvirt_module=None,
-                          clock=time.monotonic, _sleep=time.sleep):
+                          clock=time.monotonic, _sleep=time.sleep,
+                          mode=MODE_PAGE_SAMPLING):
     """Sample until the plan's timing stops waiting for a quiet window.
 
     :param samples: the samples the first plan was built from.
@@ -177,7 +197,7 @@ def wait_for_quiet_window(domain, samples, replan, max_wait_s, window_s,
            clock() - started < max_wait_s):
         more = sample_dirty_rates(domain, 0, period_s,
                                   libvirt_module=libvirt_module,
-                                  clock=clock, _sleep=_sleep)
+                                  clock=clock, _sleep=_sleep, mode=mode)
         if not more:
             LOG.info('Dirty rate no longer measurable: starting now')
             break

@@ -30,7 +30,8 @@ class FakeGuest:
     def clock(self):
         return self.now
 
-    def measure(self, domain, period, libvirt_module=None, _sleep=None):
+    def measure(self, domain, period, libvirt_module=None, _sleep=None,
+                mode=None):
         second = int(self.now)
         self.now += period
         if self.fail_after is not None and second >= self.fail_after:
