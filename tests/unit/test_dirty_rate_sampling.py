@@ -93,3 +93,35 @@ def test_wait_is_bounded(monkeypatch):
         clock=guest.clock)
     assert plan.timing.action == P.TIMING_WAIT
     assert waited == 5
+
+
+def test_nova_measure_adds_the_window_then_one_sample(monkeypatch):
+    import types
+
+    from nova_migtuner.engine import measure
+    from nova_migtuner.nova import ops as ops_mod
+
+    guest = FakeGuest([90 * MiB, 0, 0, 0])
+    monkeypatch.setattr(dirtyrate, 'measure_dirty_rate', guest.measure)
+    real_sample = dirtyrate.sample_dirty_rates
+    monkeypatch.setattr(
+        dirtyrate, 'sample_dirty_rates',
+        lambda *a, **k: real_sample(*a, **dict(k, clock=guest.clock)))
+    mt = types.SimpleNamespace(quiet_window_sampling_s=3,
+                               dirty_rate_calc_s=1)
+    monkeypatch.setattr(ops_mod, '_conf',
+                        lambda: types.SimpleNamespace(migtuner=mt))
+    ops = object.__new__(ops_mod.NovaOps)
+    session = types.SimpleNamespace(measurement=None, libvirt=None)
+    first = ops._with_dirty_rate_samples(
+        session, None, measure.Measurement(memory_bytes=MiB))
+    assert [s.bytes_per_second for s in first.dirty_rate_samples] == [
+        90 * MiB, 0, 0]
+    assert first.dirty_rate == 0
+    session.measurement = first
+    again = ops._with_dirty_rate_samples(
+        session, None, measure.Measurement(memory_bytes=MiB))
+    assert len(again.dirty_rate_samples) == 4
+    mt.quiet_window_sampling_s = 0
+    off = measure.Measurement(memory_bytes=MiB, dirty_rate=5.0)
+    assert ops._with_dirty_rate_samples(session, None, off) is off
