@@ -145,7 +145,7 @@ def quiet_window(pattern, needed_s, max_wait_s):
     quiet_s, quiet_exact = pattern.typical_quiet_s()
     burst_s, burst_exact = pattern.typical_burst_s()
     current = pattern.current
-    seen = ('%s in the last %.0f s (quiet: at most %s/s)'
+    seen = ('%s in the last %.0f s (quiet: at most %s)'
             % (pattern.describe(), pattern.window_s,
                units.format_rate(pattern.threshold)))
     growing = (not quiet_exact and current.kind == dirty_pattern.QUIET)
