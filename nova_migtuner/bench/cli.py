@@ -71,7 +71,8 @@ def parse_args(argv, prog='nova-migtuner bench'):
     parser.add_argument('--ports', type=_ports, default=BENCH_PORTS,
                         metavar='A,B',
                         help='TCP ports of the engine path\'s two libvirtd '
-                             '(default %d,%d)' % BENCH_PORTS)
+                             '(default %d,%d; other ports get migration '
+                             'ports of their own)' % BENCH_PORTS)
     parser.add_argument('--dirty-rate-mode',
                         default=dirtyrate.MODE_PAGE_SAMPLING,
                         choices=(dirtyrate.MODE_PAGE_SAMPLING,
@@ -124,8 +125,11 @@ def main(argv=None, prog='nova-migtuner bench'):
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     run_cap = QUICK_RUN_CAP_S if args.quick else RUN_CAP_S
     os.makedirs(args.output, exist_ok=True)
+    # Other ports: the test bed derives migration ports of their own.
     bed = Testbed(workdir=args.workdir, ports=args.ports,
-                  migration_port_base=BENCH_MIGRATION_PORT_BASE)
+                  migration_port_base=(BENCH_MIGRATION_PORT_BASE
+                                       if args.ports == BENCH_PORTS
+                                       else None))
     missing = bed.missing_prerequisites()
     if missing:
         print('test bed prerequisites missing: %s\ninstall with: %s'

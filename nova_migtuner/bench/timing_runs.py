@@ -36,7 +36,7 @@ from nova_migtuner import units
 AT_ONCE = 'at-once'
 QUIET_WINDOW = 'quiet-window'
 TIMINGS = (AT_ONCE, QUIET_WINDOW)
-SAMPLING_S = 24
+SAMPLING_S = 30
 MAX_DEFERRAL_S = 40
 
 

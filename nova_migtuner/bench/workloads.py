@@ -21,8 +21,8 @@ class BenchWorkload:
 
 # bursty-quiet: bursts too fast to migrate through, quiet periods longer
 # than a migration (about 6 s for this guest on the capped link).
-QUIET_BURST_ON_S = 4.0
-QUIET_BURST_OFF_S = 16.0
+QUIET_BURST_ON_S = 12.0
+QUIET_BURST_OFF_S = 12.0
 
 
 def bursty_quiet():
