@@ -19,7 +19,6 @@ from nova_migtuner.bench import output
 from nova_migtuner.bench import runs
 from nova_migtuner.bench import timing_runs
 from nova_migtuner.bench import workloads as wl_mod
-from nova_migtuner.engine import dirtyrate
 from nova_migtuner import signals
 from nova_migtuner import units
 
@@ -73,13 +72,6 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='TCP ports of the engine path\'s two libvirtd '
                              '(default %d,%d; other ports get migration '
                              'ports of their own)' % BENCH_PORTS)
-    parser.add_argument('--dirty-rate-mode',
-                        default=dirtyrate.MODE_PAGE_SAMPLING,
-                        choices=(dirtyrate.MODE_PAGE_SAMPLING,
-                                 dirtyrate.MODE_DIRTY_BITMAP),
-                        help='engine path: how the guest\'s dirty rate is '
-                             'measured before planning (QEMU '
-                             'calc-dirty-rate mode)')
     parser.add_argument('--timing-runs', type=int, default=0, metavar='N',
                         help='engine path: also migrate the bursty-quiet '
                              'workload N times at once and N times into a '
@@ -230,7 +222,6 @@ def _run(args, bed, run_cap, libvirt):
     print('bringing the test bed up in %s ...' % args.workdir, flush=True)
     cases, fault_results, timing_cases = [], [], []
     results = {'run_cap_s': run_cap, 'link_mib_s': wl_mod.LINK_MIB_S,
-               'dirty_rate_mode': args.dirty_rate_mode,
                'guest_memory_mib': wl_mod.GUEST_MEMORY_MIB,
                'quick': args.quick, 'cases': cases,
                'faults': fault_results, 'timing_runs': timing_cases,
@@ -254,10 +245,8 @@ def _run(args, bed, run_cap, libvirt):
                     progress('[%d/%d] %s (%s) via %s, cap %.0f s ...' % (
                         len(cases) + 1, total, w.name, w.description,
                         method, run_cap))
-                    case = runs.run_case(
-                        bed, w, method, run_cap, touched, libvirt,
-                        progress=progress,
-                        dirty_rate_mode=args.dirty_rate_mode)
+                    case = runs.run_case(bed, w, method, run_cap, touched,
+                                         libvirt, progress=progress)
                     cases.append(case)
                     progress('    %s; heartbeat switch gap %s ms; %s' % (
                         _summary(case), _ms(case['heartbeat']
@@ -270,7 +259,7 @@ def _run(args, bed, run_cap, libvirt):
                 wl_mod.BUFFER_MIB * units.MiB
             timing_cases.extend(timing_runs.run_timing(
                 bed, args.timing_runs, run_cap, touched, libvirt,
-                progress=progress, mode=args.dirty_rate_mode))
+                progress=progress))
             output.write_json(os.path.join(args.output, 'results.json'),
                               results)
         if args.faults or args.faults_only:

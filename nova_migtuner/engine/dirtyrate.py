@@ -93,6 +93,8 @@ def measure_dirty_rate(domain, period_s=DEFAULT_PERIOD_S,
         memory reads with a large sampling error) or ``dirty-bitmap``
         (counts every page dirtied in the period with the dirty log that
         migration uses, so the guest runs as it will while migrating).
+        QEMU 7.2 under TCG (the test bed) dies on ``dirty-bitmap``: the
+        guest's QEMU resets the monitor connection; use it with KVM only.
     """
     if libvirt_module is None:
         import libvirt as libvirt_module
