@@ -180,10 +180,16 @@ def prediction_summary(cases, tolerance=0.15):
               if c['method'] == methods.MIGTUNER and
               c['report']['outcome'] == 'completed' and
               c['report']['predicted_converges']]
+    # The first idle run measures the touched memory the others plan with.
+    unknown = [c for c in judged if c.get('touched_bytes', 0) is None]
+    judged = [c for c in judged if c not in unknown]
     if not judged:
         return 'prediction errors: no completed migtuner run to judge'
     lines = ['prediction errors, (measured - predicted) / predicted, over '
-             '%d completed migtuner runs:' % len(judged)]
+             '%d completed migtuner runs%s:' % (
+                 len(judged), '' if not unknown else
+                 ' (%d left out: planned before the touched memory was '
+                 'measured)' % len(unknown))]
     workloads = []
     for c in judged:
         if c['workload'] not in workloads:

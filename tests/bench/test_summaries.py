@@ -45,7 +45,9 @@ def test_prediction_summary_per_workload_mean_and_worst():
         case('dirty-0.5x', 12.0, 15.0, 360, 300),
         case('dirty-2x', 90, 10, 3000, 300, method='stock-nova'),
         case('dirty-3x', 90, 10, 3000, 300, outcome='aborted'),
+        dict(case('idle', 4.3, 8.0, 119, 256), touched_bytes=None),
     ])
+    assert '(1 left out: planned before the touched memory' in text
     assert 'over 2 completed migtuner runs' in text
     assert 'idle           time +10%; bytes +10%; downtime -20%' in text
     assert 'dirty-0.5x     time -20%; bytes +20%; downtime -' in text
