@@ -29,6 +29,7 @@ from nova_migtuner.bench import faults as faults_mod
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import output
 from nova_migtuner.bench import runs
+from nova_migtuner.bench import timing_runs
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner import signals
 from nova_migtuner import units
@@ -78,6 +79,15 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='only these methods (repeatable)')
     parser.add_argument('--keep-bed', action='store_true',
                         help='leave the test bed running afterwards')
+    parser.add_argument('--ports', type=_ports, default=BENCH_PORTS,
+                        metavar='A,B',
+                        help='TCP ports of the engine path\'s two libvirtd '
+                             '(default %d,%d; other ports get migration '
+                             'ports of their own)' % BENCH_PORTS)
+    parser.add_argument('--timing-runs', type=int, default=0, metavar='N',
+                        help='engine path: also migrate the bursty-quiet '
+                             'workload N times at once and N times into a '
+                             'quiet window, post-copy permitted and not')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
     if args.workload and not args.faults_only:
@@ -91,6 +101,17 @@ def parse_args(argv, prog='nova-migtuner bench'):
                                  '--quick' if args.quick else 'full',
                                  ', '.join(runnable)))
     return args
+
+
+def _ports(text):
+    try:
+        ports = tuple(int(p) for p in text.split(','))
+    except ValueError:
+        ports = ()
+    if len(ports) != 2 or not all(1024 <= p <= 65535 for p in ports):
+        raise argparse.ArgumentTypeError(
+            '%r is not two TCP ports A,B within 1024..65535' % text)
+    return ports
 
 
 def _touched(cases):
@@ -119,8 +140,11 @@ def main(argv=None, prog='nova-migtuner bench'):
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     run_cap = QUICK_RUN_CAP_S if args.quick else RUN_CAP_S
     os.makedirs(args.output, exist_ok=True)
-    bed = Testbed(workdir=args.workdir, ports=BENCH_PORTS,
-                  migration_port_base=BENCH_MIGRATION_PORT_BASE)
+    # Other ports: the test bed derives migration ports of their own.
+    bed = Testbed(workdir=args.workdir, ports=args.ports,
+                  migration_port_base=(BENCH_MIGRATION_PORT_BASE
+                                       if args.ports == BENCH_PORTS
+                                       else None))
     missing = bed.missing_prerequisites()
     if missing:
         print('test bed prerequisites missing: %s\ninstall with: %s'
@@ -132,7 +156,7 @@ def main(argv=None, prog='nova-migtuner bench'):
     # QEMUs (and the cloud).
     try:
         with signals.terminate_gracefully():
-            if args.engine or args.faults_only:
+            if args.engine or args.faults_only or args.timing_runs:
                 return _run(args, bed, run_cap, libvirt)
             status = _run_nova(args, run_cap)
             if args.faults:
@@ -219,11 +243,11 @@ def _run_nova(args, run_cap):
 def _run(args, bed, run_cap, libvirt):
     started = time.monotonic()
     print('bringing the test bed up in %s ...' % args.workdir, flush=True)
-    cases, fault_results = [], []
+    cases, fault_results, timing_cases = [], [], []
     results = {'run_cap_s': run_cap, 'link_mib_s': wl_mod.LINK_MIB_S,
                'guest_memory_mib': wl_mod.GUEST_MEMORY_MIB,
                'quick': args.quick, 'cases': cases,
-               'faults': fault_results,
+               'faults': fault_results, 'timing_runs': timing_cases,
                'notes': methods.__doc__.strip()}
 
     def progress(text):
@@ -231,7 +255,7 @@ def _run(args, bed, run_cap, libvirt):
 
     try:
         bed.up()
-        if not args.faults_only:
+        if not args.faults_only and (args.engine or not args.timing_runs):
             matrix = [w for w in wl_mod.matrix(args.quick)
                       if not args.workload or w.name in args.workload]
             chosen = args.method or list(methods.METHODS)
@@ -253,6 +277,14 @@ def _run(args, bed, run_cap, libvirt):
                         case['dirty_rate']['text']))
                     output.write_json(os.path.join(args.output,
                                                    'results.json'), results)
+        if args.timing_runs:
+            touched = (_touched(cases) or 60 * units.MiB) + \
+                wl_mod.BUFFER_MIB * units.MiB
+            timing_cases.extend(timing_runs.run_timing(
+                bed, args.timing_runs, run_cap, touched, libvirt,
+                progress=progress))
+            output.write_json(os.path.join(args.output, 'results.json'),
+                              results)
         if args.faults or args.faults_only:
             touched = _touched(cases) or 60 * units.MiB
             for fault in faults_mod.FAULTS:
@@ -275,6 +307,10 @@ def _run(args, bed, run_cap, libvirt):
     if cases:
         text = output.table(cases)
         output.plot(os.path.join(args.output, 'results.png'), cases)
+    if timing_cases:
+        text += '\n\n' + timing_runs.summary(timing_cases)
+    if cases or timing_cases:
+        text += '\n\n' + output.prediction_summary(cases + timing_cases)
     if fault_results:
         text += '\n\n' + output.fault_table(fault_results)
     with open(os.path.join(args.output, 'results.txt'), 'w') as f:

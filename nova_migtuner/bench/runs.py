@@ -13,10 +13,12 @@
 """Run one bench case (workload x method) on the test bed and measure it."""
 
 import logging
+import time
 
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.engine import dirtyrate
+from nova_migtuner.engine import measure
 from nova_migtuner.engine import runner
 from nova_migtuner.testbed import heartbeat
 from nova_migtuner import units
@@ -24,7 +26,10 @@ from nova_migtuner import units
 LOG = logging.getLogger(__name__)
 
 SOURCE, DEST = 'a', 'b'
-DIRTY_RATE_PERIOD_S = 1
+# Page sampling hashes about 512 pages per GiB: over 1 s a guest dirtying
+# 16 MiB/s of 256 MiB changes ~8 sampled pages (+/- 35 %); 3 s triples
+# the count.
+DIRTY_RATE_PERIOD_S = 3
 MONITOR_INTERVAL_S = 0.5
 
 
@@ -50,9 +55,49 @@ def heartbeat_downtime(samples, source=SOURCE, dest=DEST):
             'beats_dest': sum(1 for s in ordered if s.host == dest)}
 
 
+def working_set_of(bench_workload):
+    """The workload's buffer (bytes) for a dirtying workload, else None."""
+    w = bench_workload.workload
+    if w.kind == 'idle':
+        return None
+    return w.dirty_mib * units.MiB
+
+
+def measure_guest(dom, libvirt, mode=dirtyrate.MODE_PAGE_SAMPLING):
+    """``(DirtyRateMeasurement, guest CPU load or None)`` over one period.
+
+    The guest's CPU time around the dirty-rate period says how much of its
+    vCPU its dirtying needs (how much auto-converge's throttle slows it).
+    """
+    try:
+        info0, t0 = dom.info(), time.monotonic()
+    except libvirt.libvirtError:
+        info0 = None
+    rate = dirtyrate.measure_dirty_rate(dom, DIRTY_RATE_PERIOD_S,
+                                        libvirt_module=libvirt, mode=mode)
+    load = None
+    if info0 is not None:
+        try:
+            info1 = dom.info()
+            load = measure.guest_cpu_load_from(
+                info0[4], info1[4], time.monotonic() - t0, info1[3])
+        except libvirt.libvirtError:
+            pass
+    return rate, load
+
+
 def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
-             progress=print, guest_name=None):
+             progress=print, guest_name=None, plan_for=None,
+             start_offset_s=0.0,
+             dirty_rate_mode=dirtyrate.MODE_PAGE_SAMPLING):
     """Boot, measure the dirty rate, plan, migrate, measure; return a dict.
+
+    :param plan_for: ``plan_for(dom, rate, guest_cpu_load) -> (plan,
+        base_flags, extra)`` in place of the method's own plan; *extra* is
+        added to the result.
+    :param start_offset_s: wait this long after boot before measuring
+        (puts a bursty workload in another phase).
+    :param dirty_rate_mode: ``engine.dirtyrate`` ``MODE_*``.
 
     The guest is destroyed afterwards on both hosts, whatever happened.
     """
@@ -63,11 +108,17 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
         dom = bed.boot_guest(name, host=SOURCE,
                              memory_mib=wl_mod.GUEST_MEMORY_MIB,
                              workload=bench_workload.workload)
-        rate = dirtyrate.measure_dirty_rate(dom, DIRTY_RATE_PERIOD_S,
-                                            libvirt_module=libvirt)
-        plan, base = methods.build(method, libvirt, memory, run_cap_s,
-                                   rate.bytes_per_second, touched,
-                                   wl_mod.LINK_MIB_S)
+        if start_offset_s > 0:
+            time.sleep(start_offset_s)
+        rate, cpu_load = measure_guest(dom, libvirt, dirty_rate_mode)
+        extra = {}
+        if plan_for is not None:
+            plan, base, extra = plan_for(dom, rate, cpu_load)
+        else:
+            plan, base = methods.build(
+                method, libvirt, memory, run_cap_s, rate.bytes_per_second,
+                touched, wl_mod.LINK_MIB_S, guest_cpu_load=cpu_load,
+                working_set=working_set_of(bench_workload))
         series = []
         started = []
 
@@ -93,12 +144,13 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
         # Beats where the guest now runs give the switch-over gap its end.
         probe.wait_for_beats(bed.host_of(name))
         beat = probe.stop()
-        return {
+        return dict(extra, **{
             'workload': bench_workload.name,
             'workload_description': bench_workload.description,
             'method': method,
             'dirty_rate': {'bytes_per_second': rate.bytes_per_second,
                            'text': rate.describe()},
+            'guest_cpu_load': cpu_load,
             'touched_bytes': touched,
             'plan': plan.to_dict(),
             'report': result.to_dict(),
@@ -106,6 +158,6 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             'heartbeat_longest_gap_ms': beat.longest_gap_ms,
             'guest_host_after': bed.host_of(name),
             'remaining_series': series,
-        }
+        })
     finally:
         bed.destroy_guest(name)
