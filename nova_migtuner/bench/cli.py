@@ -14,6 +14,7 @@ import sys
 import time
 
 from nova_migtuner.bench import faults as faults_mod
+from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import output
 from nova_migtuner.bench import runs
@@ -184,7 +185,7 @@ def _run_nova(args, run_cap):
                               list(methods.METHODS).index(c['method'])))
     results['wall_seconds'] = time.monotonic() - started
     output.write_json(os.path.join(args.output, 'results.json'), results)
-    text = output.table(cases)
+    text = output.table(cases) + '\n\n' + impact_output.table(cases)
     output.plot(os.path.join(args.output, 'results.png'), cases)
     with open(os.path.join(args.output, 'results.txt'), 'w') as f:
         f.write(text + '\n')
@@ -224,10 +225,11 @@ def _run(args, bed, run_cap, libvirt):
                     case = runs.run_case(bed, w, method, run_cap, touched,
                                          libvirt, progress=progress)
                     cases.append(case)
-                    progress('    %s; heartbeat switch gap %s ms; %s' % (
+                    progress('    %s; heartbeat switch gap %s ms; %s; %s' % (
                         _summary(case), _ms(case['heartbeat']
                                             ['switch_gap_ms']),
-                        case['dirty_rate']['text']))
+                        case['dirty_rate']['text'],
+                        impact_output.summary(case.get('impact'))))
                     output.write_json(os.path.join(args.output,
                                                    'results.json'), results)
         if args.faults or args.faults_only:
@@ -250,7 +252,7 @@ def _run(args, bed, run_cap, libvirt):
     output.write_json(os.path.join(args.output, 'results.json'), results)
     text = ''
     if cases:
-        text = output.table(cases)
+        text = output.table(cases) + '\n\n' + impact_output.table(cases)
         output.plot(os.path.join(args.output, 'results.png'), cases)
     if fault_results:
         text += '\n\n' + output.fault_table(fault_results)

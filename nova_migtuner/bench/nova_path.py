@@ -28,6 +28,7 @@ received it from RabbitMQ, is recorded beside the observer's numbers.
 """
 
 import dataclasses
+import hashlib
 import math
 import threading
 import time
@@ -35,6 +36,8 @@ import uuid
 
 import libvirt
 
+from nova_migtuner.bench import impact as impact_mod
+from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import runs as engine_runs
 from nova_migtuner.cloud import cloud as cloud_mod
@@ -158,6 +161,18 @@ def observed_numbers(samples, completed):
     }
 
 
+def job_window(samples, api_start, api_end):
+    """(start, end) of the libvirt job as the observer polled it on the
+    source: the first and the last poll of an active job (the end one poll
+    later); the API's own times where no poll saw one. The API call comes
+    seconds before the job (scheduling, pre-checks) and its status is read
+    seconds after, at the CLI's pace.
+    """
+    if not samples:
+        return api_start, api_end
+    return samples[0][0], samples[-1][0] + POLL_INTERVAL_S
+
+
 def remaining_series(samples):
     if not samples:
         return []
@@ -167,13 +182,32 @@ def remaining_series(samples):
             s.get('memory_iteration')]
 
 
-def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
-    """Boot, migrate through the API, observe; return the case's dict."""
+def image_name(cloud, bench_workload, workload):
+    """The glance image of a workload, named by what it boots: an image
+    of an earlier workload program or other parameters is never reused.
+    """
+    digest = hashlib.sha256(('%s %s' % (
+        cloud_mod.artifacts_version(cloud.bed.artifacts),
+        workload.kernel_args())).encode()).hexdigest()[:10]
+    return 'migtuner-guest-%s-%s' % (bench_workload.name, digest)
+
+
+def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
+             flavor=None):
+    """Boot, migrate through the API, observe; return the case's dict.
+
+    ``flavor``: (name, RAM MiB) of the server's flavor, created if needed;
+    the bench's own tiny flavor by default.
+    """
     cli = openstack_cli.OpenStackCLI(cloud)
-    image = 'migtuner-guest-%s' % bench_workload.name
     # A nova guest has one serial port, the console: the heartbeat too.
-    cloud.ensure_guest_image(image, dataclasses.replace(
-        bench_workload.workload, heartbeat_device='ttyS0'))
+    workload = dataclasses.replace(bench_workload.workload,
+                                   heartbeat_device='ttyS0')
+    image = image_name(cloud, bench_workload, workload)
+    cloud.ensure_guest_image(image, workload)
+    flavor_name = cloud_mod.FLAVOR_NAME
+    if flavor is not None:
+        flavor_name = cloud.ensure_flavor(*flavor).name
     name = 'bench-%s-%s-%s' % (bench_workload.name, method,
                                uuid.uuid4().hex[:6])
     case = {'via': 'nova', 'workload': bench_workload.name,
@@ -181,14 +215,16 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
             'method': method, 'observed': None, 'error': None}
     server = None
     try:
-        server = cli.boot(name, image, cloud_mod.FLAVOR_NAME,
-                          host=SOURCE_HOST)
+        server = cli.boot(name, image, flavor_name, host=SOURCE_HOST)
         watch = observer_mod.ServerObserver(cloud, server['id'])
         source = observer_mod.bed_host_of(openstack_cli.host_of(server))
         _wait(lambda: 'mtw ready' in watch.console_text(source),
               WORKLOAD_TIMEOUT_S, 'the workload of %s' % name)
         probe = watch.heartbeat_probe().start()
         probe.wait_for_beats(source, 20, 10.0)
+        now = time.monotonic()
+        engine_runs.wait_for_progress(probe, now - impact_mod.BASELINE_S,
+                                      now)
         observer = Observer(watch, source).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])
@@ -200,12 +236,22 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
         dest_host = observer_mod.bed_host_of(openstack_cli.host_of(after))
         if running:
             probe.wait_for_beats(running[0], 10, 10.0)
+        job_start, job_end = job_window(observer.samples, started,
+                                        started + wall)
+        engine_runs.wait_for_progress(
+            probe, job_start, job_end + impact_mod.AFTER_END_S +
+            engine_runs.PROGRESS_WAIT_MARGIN_S)
         beat = probe.stop()
         completed = watch.completed_stats(dest_host) if running == [
             dest_host] and dest_host != source else {}
         numbers = observed_numbers(observer.samples, completed)
         target = next(h for h in cloud.bed.hosts if h != source)
         hb = engine_runs.heartbeat_downtime(probe.samples(), source, target)
+        app = impact_mod.application_impact(
+            probe.progress(), probe.samples(),
+            impact_mod.unit_for(bench_workload.workload), job_start,
+            job_end, source, target)
+        case.update(app)
         outcome = _outcome(migration, source, running, dest_host)
         case['observed'] = dict(
             numbers, outcome=outcome, api_wall_s=round(wall, 2),
@@ -214,7 +260,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
                 'OS-EXT-SRV-ATTR:host'],
             heartbeat_switch_gap_ms=hb['switch_gap_ms'],
             heartbeat_longest_source_gap_ms=hb['longest_source_gap_ms'],
-            heartbeat_longest_gap_ms=beat.longest_gap_ms)
+            heartbeat_longest_gap_ms=beat.longest_gap_ms,
+            **app['impact'])
         case['remaining_series'] = remaining_series(observer.samples)
         if method == MIGTUNER:
             case['notification'] = _end_payload(cloud, server['id'])
@@ -313,4 +360,6 @@ def summary(case):
         parts.append('heartbeat gap %.0f ms' % o['heartbeat_switch_gap_ms'])
     if o.get('data_bytes'):
         parts.append('%.0f MiB' % (o['data_bytes'] / 2.0 ** 20))
+    if case.get('impact'):
+        parts.append(impact_output.summary(case['impact']))
     return ', '.join(parts)

@@ -1,7 +1,9 @@
 """Run one bench case (workload x method) on the test bed and measure it."""
 
 import logging
+import time
 
+from nova_migtuner.bench import impact as impact_mod
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.engine import dirtyrate
@@ -14,6 +16,28 @@ LOG = logging.getLogger(__name__)
 SOURCE, DEST = 'a', 'b'
 DIRTY_RATE_PERIOD_S = 1
 MONITOR_INTERVAL_S = 0.5
+# Beyond the window itself: progress lines arrive a little after the host
+# time they stand for.
+PROGRESS_WAIT_MARGIN_S = 0.5
+PROGRESS_TIMEOUT_S = 15.0
+
+
+def wait_for_progress(probe, since, until, timeout_s=PROGRESS_TIMEOUT_S):
+    """Wait until the probe has progress lines from ``since`` (or earlier)
+    to ``until`` (host monotonic times), or ``timeout_s`` has passed;
+    return whether they cover it.
+
+    Before a migration this is the baseline of the normal rate; after it,
+    the recovery the application impact counts.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = probe.progress()
+        if lines and lines[0].time <= since and lines[-1].time >= until:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def heartbeat_downtime(samples, source=SOURCE, dest=DEST):
@@ -39,23 +63,30 @@ def heartbeat_downtime(samples, source=SOURCE, dest=DEST):
 
 
 def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
-             progress=print, guest_name=None):
+             progress=print, guest_name=None, memory_mib=None,
+             link_mib_s=None):
     """Boot, measure the dirty rate, plan, migrate, measure; return a dict.
 
     The guest is destroyed afterwards on both hosts, whatever happened.
     """
     name = guest_name or 'bench-%s-%s' % (bench_workload.name, method)
     bed.destroy_guest(name)
-    memory = wl_mod.GUEST_MEMORY_MIB * units.MiB
+    memory_mib = memory_mib or wl_mod.GUEST_MEMORY_MIB
+    link_mib_s = link_mib_s or wl_mod.LINK_MIB_S
+    memory = memory_mib * units.MiB
+    probe = None
     try:
         dom = bed.boot_guest(name, host=SOURCE,
-                             memory_mib=wl_mod.GUEST_MEMORY_MIB,
+                             memory_mib=memory_mib,
                              workload=bench_workload.workload)
+        # Started before the dirty rate is measured, so that the normal
+        # rate's baseline is there when the migration starts.
+        probe = bed.heartbeat_probe(name).start()
         rate = dirtyrate.measure_dirty_rate(dom, DIRTY_RATE_PERIOD_S,
                                             libvirt_module=libvirt)
         plan, base = methods.build(method, libvirt, memory, run_cap_s,
                                    rate.bytes_per_second, touched,
-                                   wl_mod.LINK_MIB_S)
+                                   link_mib_s)
         series = []
         started = []
 
@@ -71,17 +102,31 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
         def on_escalation(action):
             progress('    %s' % action.describe())
 
-        probe = bed.heartbeat_probe(name).start()
+        now = time.monotonic()
+        wait_for_progress(probe, now - impact_mod.BASELINE_S, now)
         mig = runner.LibvirtMigration(
             dom, plan, bed.uri(DEST), bed.migration_uri(DEST),
             base_flags=base, monitor_interval_s=MONITOR_INTERVAL_S,
             on_sample=on_sample, on_escalation=on_escalation,
             libvirt_module=libvirt)
+        started_at = time.monotonic()
         result = mig.run()
-        # Beats where the guest now runs give the switch-over gap its end.
+        ended_at = time.monotonic()
+        # Beats where the guest now runs give the switch-over gap its end;
+        # the progress lines after the end, the application's recovery.
         probe.wait_for_beats(bed.host_of(name))
-        beat = probe.stop()
-        return {
+        wait_for_progress(probe, started_at, ended_at +
+                          impact_mod.AFTER_END_S + PROGRESS_WAIT_MARGIN_S)
+        probe.stop()
+        # The downtime figures count from the start, as before the probe
+        # started early for the baseline.
+        beats = [b for b in probe.samples() if b.time >= started_at]
+        beat = heartbeat.summarize(beats, started_at, time.monotonic())
+        app = impact_mod.application_impact(
+            probe.progress(), probe.samples(),
+            impact_mod.unit_for(bench_workload.workload), started_at,
+            ended_at, SOURCE, DEST)
+        return dict(app, **{
             'workload': bench_workload.name,
             'workload_description': bench_workload.description,
             'method': method,
@@ -90,10 +135,14 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             'touched_bytes': touched,
             'plan': plan.to_dict(),
             'report': result.to_dict(),
-            'heartbeat': heartbeat_downtime(probe.samples()),
+            'heartbeat': heartbeat_downtime(beats),
             'heartbeat_longest_gap_ms': beat.longest_gap_ms,
             'guest_host_after': bed.host_of(name),
             'remaining_series': series,
-        }
+            'guest_memory_mib': memory_mib,
+            'link_mib_s': link_mib_s,
+        })
     finally:
+        if probe is not None and probe.result is None:
+            probe.stop()
         bed.destroy_guest(name)
