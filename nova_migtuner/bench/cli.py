@@ -14,9 +14,11 @@ import sys
 import time
 
 from nova_migtuner.bench import faults as faults_mod
+from nova_migtuner.bench import flavors as flavors_mod
 from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import output
+from nova_migtuner.bench import profile
 from nova_migtuner.bench import runs
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner import signals
@@ -51,9 +53,30 @@ def parse_args(argv, prog='nova-migtuner bench'):
     parser.add_argument('--output', default='bench-results',
                         help='directory for results.json/.txt/.png')
     parser.add_argument('--workdir', default=BENCH_WORKDIR)
+    parser.add_argument('--ports', type=ports, default=None,
+                        metavar='PORT_A,PORT_B',
+                        help='libvirtd TCP ports of the test bed (default: '
+                             '%d,%d; the migration ports follow them)'
+                             % BENCH_PORTS)
     parser.add_argument('--workload', action='append', default=None,
-                        choices=[w.name for w in wl_mod.matrix()],
-                        help='only these workloads (repeatable)')
+                        type=profile.parse, metavar='NAME|KIND:...',
+                        help='only these workloads (repeatable): %s'
+                             % (profile.SYNTAX % ', '.join(
+                                 w.name for w in wl_mod.matrix())))
+    parser.add_argument('--memory', type=profile.memory, default=None,
+                        help='guest memory, e.g. 2GiB (default: %d MiB)'
+                             % wl_mod.GUEST_MEMORY_MIB)
+    parser.add_argument('--link', type=profile.link, default=None,
+                        help='migration bandwidth cap, e.g. 64MiB/s or '
+                             '1Gbit/s, in whole MiB/s (default: %d MiB/s)'
+                             % wl_mod.LINK_MIB_S)
+    parser.add_argument('--flavors', action='store_true',
+                        help='the flavor experiment: idle guests of %s '
+                             'MiB, stock nova and nova_migtuner, link '
+                             'capped at %d MiB/s (or --link)'
+                             % (', '.join(str(m) for m in
+                                          flavors_mod.SIZES_MIB),
+                                flavors_mod.LINK_MIB_S))
     parser.add_argument('--engine', action='store_true',
                         help='drive the migrations with the engine on the '
                              'bare test bed instead of through nova '
@@ -68,7 +91,36 @@ def parse_args(argv, prog='nova-migtuner bench'):
     parser.add_argument('--keep-bed', action='store_true',
                         help='leave the test bed running afterwards')
     parser.add_argument('-v', '--verbose', action='store_true')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.flavors and (args.memory or args.workload):
+        parser.error('--flavors runs its own idle guests of every size; '
+                     'it takes neither --memory nor --workload')
+    misfit = profile.check_fits(args.workload or wl_mod.matrix(args.quick),
+                                args.memory or wl_mod.GUEST_MEMORY_MIB)
+    if misfit:
+        parser.error(misfit)
+    return args
+
+
+def chosen_matrix(args):
+    """The workloads to run: those given by --workload, in their order,
+    else the matrix (two with --quick).
+    """
+    return list(args.workload or wl_mod.matrix(args.quick))
+
+
+def ports(text):
+    """``--ports``: two TCP ports, 'A,B'."""
+    try:
+        found = tuple(int(p) for p in text.split(','))
+    except ValueError:
+        found = ()
+    if len(found) != 2 or not all(0 < p < 65536 for p in found) or \
+            found[0] == found[1]:
+        raise argparse.ArgumentTypeError(
+            'ports %r are invalid: expected two distinct TCP ports, e.g. '
+            '16809,16810' % text)
+    return found
 
 
 def _touched(cases):
@@ -97,8 +149,11 @@ def main(argv=None, prog='nova-migtuner bench'):
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     run_cap = QUICK_RUN_CAP_S if args.quick else RUN_CAP_S
     os.makedirs(args.output, exist_ok=True)
-    bed = Testbed(workdir=args.workdir, ports=BENCH_PORTS,
-                  migration_port_base=BENCH_MIGRATION_PORT_BASE)
+    if args.ports:
+        bed = Testbed(workdir=args.workdir, ports=args.ports)
+    else:
+        bed = Testbed(workdir=args.workdir, ports=BENCH_PORTS,
+                      migration_port_base=BENCH_MIGRATION_PORT_BASE)
     missing = bed.missing_prerequisites()
     if missing:
         print('test bed prerequisites missing: %s\ninstall with: %s'
@@ -110,6 +165,10 @@ def main(argv=None, prog='nova-migtuner bench'):
     # QEMUs (and the cloud).
     try:
         with signals.terminate_gracefully():
+            if args.flavors:
+                return (_run_flavors(args, bed, run_cap, libvirt)
+                        if args.engine else
+                        _run_flavors_nova(args, run_cap))
             if args.engine or args.faults_only:
                 return _run(args, bed, run_cap, libvirt)
             status = _run_nova(args, run_cap)
@@ -129,23 +188,27 @@ def _run_nova(args, run_cap):
     from nova_migtuner.cloud import configs
 
     started = time.monotonic()
-    matrix = [w for w in wl_mod.matrix(args.quick)
-              if not args.workload or w.name in args.workload]
+    matrix = chosen_matrix(args)
     chosen = args.method or list(methods.METHODS)
-    timeline = nova_path.nova_timeline(run_cap)
+    memory_mib = args.memory or cloud_mod.FLAVOR_RAM_MB
+    timeline = nova_path.nova_timeline(run_cap,
+                                       nova_path.nova_data_gb(memory_mib))
+    flavor = (None if args.memory is None else
+              (nova_path.flavor_name(memory_mib), memory_mib))
     cases = []
     results = {'via': 'nova', 'run_cap_s': run_cap,
-               'link_mib_s': configs.LINK_CAP_MIB_S,
-               'guest_memory_mib': cloud_mod.FLAVOR_RAM_MB,
+               'link_mib_s': args.link or configs.LINK_CAP_MIB_S,
+               'guest_memory_mib': memory_mib,
                'quick': args.quick, 'nova_timeline': timeline,
-               'methods': {m: nova_path.nova_options(m, run_cap)
-                           for m in chosen},
+               'methods': {m: nova_path.nova_options(
+                   m, run_cap, args.link, memory_mib) for m in chosen},
                'cases': cases, 'notes': nova_path.__doc__.strip()}
     print('nova timeline scaled to the %.0f s run cap: [libvirt] '
           'live_migration_completion_timeout = %d (x %d GiB = %d s), '
           'live_migration_downtime_delay = %d (a step every %d s)'
           % (run_cap, timeline['live_migration_completion_timeout'],
-             nova_path.NOVA_DATA_GB, timeline['effective_timeout_s'],
+             nova_path.nova_data_gb(memory_mib),
+             timeline['effective_timeout_s'],
              timeline['live_migration_downtime_delay'],
              timeline['effective_step_s']), flush=True)
     cloud = cloud_mod.Cloud()
@@ -156,7 +219,8 @@ def _run_nova(args, run_cap):
         total = len(matrix) * len(chosen)
         # By method, so that the computes restart once per configuration.
         for method in chosen:
-            driver, options = nova_path.nova_options(method, run_cap)
+            driver, options = nova_path.nova_options(
+                method, run_cap, args.link, memory_mib)
             print('computes: %s driver, %s' % (driver, ', '.join(
                 '%s.%s=%s' % o for o in options) or 'no extra options'),
                 flush=True)
@@ -165,7 +229,8 @@ def _run_nova(args, run_cap):
                 print('[%d/%d] %s (%s) via %s through nova, cap %.0f s ...'
                       % (len(cases) + 1, total, w.name, w.description,
                          method, run_cap), flush=True)
-                cases.append(nova_path.run_case(cloud, w, method, run_cap))
+                cases.append(nova_path.run_case(cloud, w, method, run_cap,
+                                                flavor=flavor))
                 output.write_json(os.path.join(args.output, 'results.json'),
                                   results)
     except cloud_mod.CloudError as exc:
@@ -198,8 +263,10 @@ def _run(args, bed, run_cap, libvirt):
     started = time.monotonic()
     print('bringing the test bed up in %s ...' % args.workdir, flush=True)
     cases, fault_results = [], []
-    results = {'run_cap_s': run_cap, 'link_mib_s': wl_mod.LINK_MIB_S,
-               'guest_memory_mib': wl_mod.GUEST_MEMORY_MIB,
+    memory_mib = args.memory or wl_mod.GUEST_MEMORY_MIB
+    link_mib_s = args.link or wl_mod.LINK_MIB_S
+    results = {'run_cap_s': run_cap, 'link_mib_s': link_mib_s,
+               'guest_memory_mib': memory_mib,
                'quick': args.quick, 'cases': cases,
                'faults': fault_results,
                'notes': methods.__doc__.strip()}
@@ -210,8 +277,7 @@ def _run(args, bed, run_cap, libvirt):
     try:
         bed.up()
         if not args.faults_only:
-            matrix = [w for w in wl_mod.matrix(args.quick)
-                      if not args.workload or w.name in args.workload]
+            matrix = chosen_matrix(args)
             chosen = args.method or list(methods.METHODS)
             total = len(matrix) * len(chosen)
             for w in matrix:
@@ -223,7 +289,9 @@ def _run(args, bed, run_cap, libvirt):
                         len(cases) + 1, total, w.name, w.description,
                         method, run_cap))
                     case = runs.run_case(bed, w, method, run_cap, touched,
-                                         libvirt, progress=progress)
+                                         libvirt, progress=progress,
+                                         memory_mib=memory_mib,
+                                         link_mib_s=link_mib_s)
                     cases.append(case)
                     progress('    %s; heartbeat switch gap %s ms; %s; %s' % (
                         _summary(case), _ms(case['heartbeat']
@@ -263,6 +331,102 @@ def _run(args, bed, run_cap, libvirt):
                                         results['wall_seconds']))
     failed_faults = [f for f in fault_results if not f['check']['ok']]
     return 1 if failed_faults else 0
+
+
+def _write_flavors(args, results, started):
+    cases = results['cases']
+    results['wall_seconds'] = time.monotonic() - started
+    output.write_json(os.path.join(args.output, 'results.json'), results)
+    text = (flavors_mod.table(cases, results['link_mib_s']) + '\n\n' +
+            impact_output.table(cases))
+    output.plot(os.path.join(args.output, 'results.png'), cases)
+    with open(os.path.join(args.output, 'results.txt'), 'w') as f:
+        f.write(text + '\n')
+    print('\n' + text)
+    print('\nresults in %s (%.0f s)' % (args.output,
+                                        results['wall_seconds']))
+    return 1 if any(c.get('error') for c in cases) else 0
+
+
+def _flavor_results(args, via):
+    return {'via': via, 'flavors': True, 'run_cap_s': None,
+            'link_mib_s': args.link or flavors_mod.LINK_MIB_S,
+            'sizes_mib': list(flavors_mod.SIZES_MIB), 'cases': [],
+            'notes': flavors_mod.__doc__.strip()}
+
+
+def _run_flavors(args, bed, run_cap, libvirt):
+    """The flavor experiment on the bare test bed (see bench.flavors)."""
+    started = time.monotonic()
+    results = _flavor_results(args, 'engine')
+    results['run_cap_s'] = run_cap
+    cases = results['cases']
+    jobs = flavors_mod.cases_to_run(
+        chosen=args.method or flavors_mod.METHODS)
+    print('bringing the test bed up in %s ...' % args.workdir, flush=True)
+    try:
+        bed.up()
+        touched = {}
+        for n, (size, w, method) in enumerate(jobs):
+            print('[%d/%d] %s via %s, link %d MiB/s ...' % (
+                n + 1, len(jobs), w.description, flavors_mod.method_label(
+                    method, 'engine'), results['link_mib_s']), flush=True)
+            case = runs.run_case(bed, w, method, run_cap, touched.get(size),
+                                 libvirt, memory_mib=size,
+                                 link_mib_s=results['link_mib_s'])
+            if case['report']['outcome'] == 'completed':
+                # What the guest touched, for the next method's plan.
+                touched.setdefault(size, case['report']['memory_bytes'])
+            cases.append(case)
+            print('    %s; heartbeat switch gap %s ms; %s' % (
+                _summary(case), _ms(case['heartbeat']['switch_gap_ms']),
+                impact_output.summary(case.get('impact'))), flush=True)
+            output.write_json(os.path.join(args.output, 'results.json'),
+                              results)
+    finally:
+        if not args.keep_bed:
+            bed.down()
+    return _write_flavors(args, results, started)
+
+
+def _run_flavors_nova(args, run_cap):
+    """The flavor experiment through nova's API, a flavor per size."""
+    from nova_migtuner.bench import nova_path
+    from nova_migtuner.cloud import cloud as cloud_mod
+
+    started = time.monotonic()
+    results = _flavor_results(args, 'nova')
+    results['run_cap_s'] = run_cap
+    cases = results['cases']
+    chosen = args.method or flavors_mod.METHODS
+    cloud = cloud_mod.Cloud()
+    try:
+        print('bringing the cloud up in %s ...' % cloud.layout.workdir,
+              flush=True)
+        cloud.up()
+        # By method, so that the computes restart once per configuration
+        # (the timeline only changes above 2 GiB).
+        for method in chosen:
+            for size, w, _ in flavors_mod.cases_to_run(chosen=(method,)):
+                driver, options = nova_path.nova_options(
+                    method, run_cap, results['link_mib_s'], size)
+                cloud.start_computes(driver, options)
+                print('[%d/%d] %s via %s through nova ...' % (
+                    len(cases) + 1, len(chosen) * len(flavors_mod.SIZES_MIB),
+                    w.description, method), flush=True)
+                cases.append(nova_path.run_case(
+                    cloud, w, method, run_cap,
+                    flavor=(nova_path.flavor_name(size), size)))
+                output.write_json(os.path.join(args.output, 'results.json'),
+                                  results)
+    except cloud_mod.CloudError as exc:
+        cases.append({'via': 'nova', 'workload': 'flavors', 'method': '-',
+                      'guest_memory_mib': 0, 'error': str(exc),
+                      'observed': {'outcome': 'not run'}})
+    finally:
+        if not args.keep_cloud:
+            cloud.down()
+    return _write_flavors(args, results, started)
 
 
 def _summary(case):

@@ -40,6 +40,7 @@ from nova_migtuner.bench import impact as impact_mod
 from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import runs as engine_runs
+from nova_migtuner.bench import traffic as traffic_mod
 from nova_migtuner.cloud import cloud as cloud_mod
 from nova_migtuner.cloud import configs
 from nova_migtuner.cloud import observer as observer_mod
@@ -67,7 +68,19 @@ NOVA_DEFAULT_COMPLETION_TIMEOUT_S = 800
 NOVA_MIN_DOWNTIME_DELAY_S = 3
 
 
-def nova_timeline(run_cap_s):
+def nova_data_gb(memory_mib):
+    """nova 34's ``_live_migration_data_gb`` for a server of this flavor
+    RAM: RAM floored at 2 GiB, plus the root disk floored at 2 GiB.
+    """
+    return max(2, memory_mib / 1024.0) + 2
+
+
+def flavor_name(memory_mib):
+    """The bench's flavor of this RAM (one vCPU, 1 GB root disk)."""
+    return 'migtuner.m%d' % memory_mib
+
+
+def nova_timeline(run_cap_s, data_gb=NOVA_DATA_GB):
     """nova's per-GiB timeout and downtime delay scaled to the run cap.
 
     nova multiplies both by the migration's data size (NOVA_DATA_GB); the
@@ -75,28 +88,36 @@ def nova_timeline(run_cap_s):
     75 s per GiB. Scaled, the timeout falls at the run cap and the steps
     keep their ratio to it as far as the option's minimum (3) allows.
     """
-    timeout = max(1, int(math.floor(run_cap_s / NOVA_DATA_GB)))
+    timeout = max(1, int(math.floor(run_cap_s / data_gb)))
     delay = max(NOVA_MIN_DOWNTIME_DELAY_S, int(round(
         timeout * NOVA_DEFAULT_DOWNTIME_DELAY_S /
         NOVA_DEFAULT_COMPLETION_TIMEOUT_S)))
     return {'live_migration_completion_timeout': timeout,
             'live_migration_downtime_delay': delay,
-            'effective_timeout_s': timeout * NOVA_DATA_GB,
-            'effective_step_s': delay * NOVA_DATA_GB}
+            'effective_timeout_s': timeout * data_gb,
+            'effective_step_s': delay * data_gb}
 
 
-def nova_options(method, run_cap_s):
-    """(driver, [(section, key, value)]) of the computes for *method*."""
+def nova_options(method, run_cap_s, link_mib_s=None, memory_mib=None):
+    """(driver, [(section, key, value)]) of the computes for *method*.
+
+    ``link_mib_s``: nova's ``live_migration_bandwidth`` instead of the
+    cloud's; ``memory_mib``: the flavor RAM the timeline is scaled for.
+    """
     if method not in METHODS:
         raise ValueError('method %r is invalid: expected one of %s'
                          % (method, ', '.join(METHODS)))
-    timeline = nova_timeline(run_cap_s)
+    data_gb = NOVA_DATA_GB if memory_mib is None else nova_data_gb(
+        memory_mib)
+    timeline = nova_timeline(run_cap_s, data_gb)
+    link = ([] if link_mib_s is None else
+            [('libvirt', 'live_migration_bandwidth', str(link_mib_s))])
     if method == MIGTUNER:
         # configs.MIGTUNER_PERMISSIONS: the same permissions as best-static.
-        return 'migtuner', []
-    options = [('libvirt', key, str(timeline[key])) for key in
-               ('live_migration_completion_timeout',
-                'live_migration_downtime_delay')]
+        return 'migtuner', link
+    options = link + [('libvirt', key, str(timeline[key])) for key in
+                      ('live_migration_completion_timeout',
+                       'live_migration_downtime_delay')]
     if method == NOVA_BEST:
         options += [(s, k, str(v).lower())
                     for s, k, v in configs.MIGTUNER_PERMISSIONS]
@@ -161,6 +182,15 @@ def observed_numbers(samples, completed):
     }
 
 
+def application(probe, workload, job_start, job_end, source, target):
+    """The application impact from the progress lines the probe read in
+    nova's console.log on both hosts (see ``bench.impact``).
+    """
+    return impact_mod.application_impact(
+        probe.progress(), probe.samples(), impact_mod.unit_for(workload),
+        job_start, job_end, source, target)
+
+
 def job_window(samples, api_start, api_end):
     """(start, end) of the libvirt job as the observer polled it on the
     source: the first and the last poll of an active job (the end one poll
@@ -212,8 +242,11 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
                                uuid.uuid4().hex[:6])
     case = {'via': 'nova', 'workload': bench_workload.name,
             'workload_description': bench_workload.description,
-            'method': method, 'observed': None, 'error': None}
+            'method': method, 'observed': None, 'error': None,
+            'guest_memory_mib': (flavor[1] if flavor is not None
+                                 else cloud_mod.FLAVOR_RAM_MB)}
     server = None
+    traffic = None
     try:
         server = cli.boot(name, image, flavor_name, host=SOURCE_HOST)
         watch = observer_mod.ServerObserver(cloud, server['id'])
@@ -226,11 +259,17 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         engine_runs.wait_for_progress(probe, now - impact_mod.BASELINE_S,
                                       now)
         observer = Observer(watch, source).start()
+        target = next(h for h in cloud.bed.hosts if h != source)
+        domain_name = watch.domain(source).name()
+        traffic = traffic_mod.QemuTraffic(
+            lambda host: cloud.bed.hosts[host].guest_qemu_pid(domain_name),
+            source, target).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])
         migration = _wait_for_end(cli, server['id'], run_cap_s + GRACE_S)
         wall = time.monotonic() - started
         observer.stop()
+        moved = traffic.stop()
         after = cli.json('server', 'show', server['id'])
         running = watch.running_on()
         dest_host = observer_mod.bed_host_of(openstack_cli.host_of(after))
@@ -245,12 +284,9 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         completed = watch.completed_stats(dest_host) if running == [
             dest_host] and dest_host != source else {}
         numbers = observed_numbers(observer.samples, completed)
-        target = next(h for h in cloud.bed.hosts if h != source)
         hb = engine_runs.heartbeat_downtime(probe.samples(), source, target)
-        app = impact_mod.application_impact(
-            probe.progress(), probe.samples(),
-            impact_mod.unit_for(bench_workload.workload), job_start,
-            job_end, source, target)
+        app = application(probe, bench_workload.workload, job_start,
+                          job_end, source, target)
         case.update(app)
         outcome = _outcome(migration, source, running, dest_host)
         case['observed'] = dict(
@@ -261,7 +297,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
             heartbeat_switch_gap_ms=hb['switch_gap_ms'],
             heartbeat_longest_source_gap_ms=hb['longest_source_gap_ms'],
             heartbeat_longest_gap_ms=beat.longest_gap_ms,
-            **app['impact'])
+            **dict(app['impact'], **moved))
         case['remaining_series'] = remaining_series(observer.samples)
         if method == MIGTUNER:
             case['notification'] = _end_payload(cloud, server['id'])
@@ -273,6 +309,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         case['observed'] = case['observed'] or {'outcome': 'not run'}
         progress('    failed: %s' % case['error'])
     finally:
+        if traffic is not None:
+            traffic.stop()
         if server is not None:
             cli.run('server', 'delete', '--wait', server['id'], check=False)
     return case

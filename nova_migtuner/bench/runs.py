@@ -5,6 +5,7 @@ import time
 
 from nova_migtuner.bench import impact as impact_mod
 from nova_migtuner.bench import methods
+from nova_migtuner.bench import traffic as traffic_mod
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.engine import dirtyrate
 from nova_migtuner.engine import runner
@@ -109,9 +110,15 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             base_flags=base, monitor_interval_s=MONITOR_INTERVAL_S,
             on_sample=on_sample, on_escalation=on_escalation,
             libvirt_module=libvirt)
+        traffic = traffic_mod.QemuTraffic(
+            lambda host: bed.hosts[host].guest_qemu_pid(name), SOURCE,
+            DEST).start()
         started_at = time.monotonic()
-        result = mig.run()
-        ended_at = time.monotonic()
+        try:
+            result = mig.run()
+        finally:
+            ended_at = time.monotonic()
+            moved = traffic.stop()
         # Beats where the guest now runs give the switch-over gap its end;
         # the progress lines after the end, the application's recovery.
         probe.wait_for_beats(bed.host_of(name))
@@ -141,6 +148,7 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             'remaining_series': series,
             'guest_memory_mib': memory_mib,
             'link_mib_s': link_mib_s,
+            'traffic': moved,
         })
     finally:
         if probe is not None and probe.result is None:
