@@ -256,8 +256,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         probe = watch.heartbeat_probe().start()
         probe.wait_for_beats(source, 20, 10.0)
         now = time.monotonic()
-        engine_runs.wait_for_progress(probe, now - impact_mod.BASELINE_S,
-                                      now)
+        engine_runs.wait_for_progress(probe, workload,
+                                      now - impact_mod.BASELINE_S, now)
         observer = Observer(watch, source).start()
         target = next(h for h in cloud.bed.hosts if h != source)
         domain_name = watch.domain(source).name()
@@ -278,7 +278,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         job_start, job_end = job_window(observer.samples, started,
                                         started + wall)
         engine_runs.wait_for_progress(
-            probe, job_start, job_end + impact_mod.AFTER_END_S +
+            probe, workload, job_start, job_end + impact_mod.AFTER_END_S +
             engine_runs.PROGRESS_WAIT_MARGIN_S)
         beat = probe.stop()
         completed = watch.completed_stats(dest_host) if running == [

@@ -22,7 +22,9 @@ and ``--workload KIND:key=value,...``, read with the units of ``plan``.
 ``rate`` is the rate at which the guest dirties memory (``150MiB/s``),
 ``buffer`` the memory it owns and dirties (``512MiB``), ``on``/``off`` the
 burst pattern (``2s`` at the rate, then ``3s`` idle), ``requests`` the small
-CPU-bound requests per second whose progress the bench measures.
+CPU-bound requests per second whose progress the bench measures,
+``progress`` the period of the workload's progress lines (``100ms``; ``0``
+with ``requests=0`` is the guest without the application measurements).
 """
 
 import argparse
@@ -35,13 +37,13 @@ from nova_migtuner.testbed import workload as workload_mod
 from nova_migtuner import units
 
 KEYS = {
-    'idle': ('buffer', 'requests'),
-    'constant': ('rate', 'buffer', 'requests'),
-    'bursty': ('rate', 'buffer', 'on', 'off', 'requests'),
+    'idle': ('buffer', 'requests', 'progress'),
+    'constant': ('rate', 'buffer', 'requests', 'progress'),
+    'bursty': ('rate', 'buffer', 'on', 'off', 'requests', 'progress'),
 }
 SYNTAX = ('a workload of the matrix (%s) or KIND:key=value,... with KIND '
           'idle, constant or bursty and keys rate=RATE, buffer=SIZE, '
-          'on=DURATION, off=DURATION, requests=N (e.g. '
+          'on=DURATION, off=DURATION, requests=N, progress=DURATION (e.g. '
           'constant:rate=150MiB/s,buffer=512MiB or '
           'bursty:rate=100MiB/s,buffer=256MiB,on=2s,off=3s)')
 # The guest's kernel and initramfs need this much besides the buffer.
@@ -99,6 +101,8 @@ def _value(text, key, raw):
             return _whole_mib(size, raw, 'buffer')
         if key in ('on', 'off'):
             return argtypes.seconds(raw)
+        if key == 'progress':
+            return 0 if raw == '0' else argtypes.milliseconds(raw)
         number = raw[:-2] if raw.endswith('/s') else raw
         return float(number)
     except argparse.ArgumentTypeError as exc:
@@ -137,7 +141,8 @@ def parse(text):
                                      if kind != 'idle' else 64),
               'rate_mib_s': given.get('rate', 0.0)}
     for key, field in (('on', 'burst_on_s'), ('off', 'burst_off_s'),
-                       ('requests', 'request_rate')):
+                       ('requests', 'request_rate'),
+                       ('progress', 'progress_ms')):
         if key in given:
             fields[field] = given[key]
     try:

@@ -94,3 +94,11 @@ def test_cli_refuses_flavors_with_a_memory(capsys):
     with pytest.raises(SystemExit):
         cli.parse_args(['--flavors', '--memory', '1GiB'])
     assert '--flavors runs its own idle guests' in capsys.readouterr().err
+
+
+def test_progress_off_with_requests_off_is_the_plain_guest():
+    w = profile.parse('idle:requests=0,progress=0').workload
+    assert (w.progress_ms, w.request_rate) == (0, 0)
+    assert profile.parse('idle:progress=50ms').workload.progress_ms == 50
+    with pytest.raises(argparse.ArgumentTypeError, match='progress_ms=2000'):
+        profile.parse('idle:progress=2s')
