@@ -262,7 +262,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         target = next(h for h in cloud.bed.hosts if h != source)
         domain_name = watch.domain(source).name()
         traffic = traffic_mod.QemuTraffic(
-            lambda host: cloud.bed.hosts[host].guest_qemu_pid(domain_name),
+            lambda host: traffic_mod.qemu_pid(cloud.bed.hosts[host],
+                                              domain_name),
             source, target).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])

@@ -116,7 +116,7 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             on_sample=on_sample, on_escalation=on_escalation,
             libvirt_module=libvirt)
         traffic = traffic_mod.QemuTraffic(
-            lambda host: bed.hosts[host].guest_qemu_pid(name), SOURCE,
+            lambda host: traffic_mod.qemu_pid(bed.hosts[host], name), SOURCE,
             DEST).start()
         started_at = time.monotonic()
         try:

@@ -27,9 +27,30 @@ Polled every ``POLL_S``: the last poll before a QEMU exits misses at most
 that long of the stream (0.4 MB at 4 MiB/s).
 """
 
+import os
 import threading
 
+from nova_migtuner.testbed import hosts as hosts_mod
+from nova_migtuner.testbed import processes
+
 POLL_S = 0.1
+
+
+def qemu_pid(host, guest_name):
+    """PID of ``guest_name``'s QEMU on a test bed ``host`` from libvirt's
+    PID file, or None; cheap enough to ask ten times a second (unlike a
+    scan of every process).
+    """
+    try:
+        with open(host.path('/run/libvirt/qemu/%s.pid' % guest_name)) as f:
+            pid = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    argv = processes.cmdline(pid)
+    if not argv or os.path.basename(argv[0]) not in \
+            hosts_mod.QEMU_EXECUTABLES:
+        return None
+    return pid
 
 
 def read_io(pid):

@@ -100,3 +100,19 @@ def test_the_poller_counts_from_the_first_sight_of_each_qemu():
     moved = poller.stop()
     assert moved['qemu_source_written_bytes'] >= 0
     assert moved['qemu_dest_read_bytes'] is None
+
+
+class _Host:
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, system_path):
+        return os.path.join(self.root, os.path.basename(system_path))
+
+
+def test_qemu_pid_comes_from_the_pid_file_and_must_be_a_qemu(tmp_path):
+    host = _Host(str(tmp_path))
+    assert traffic.qemu_pid(host, 'vm1') is None
+    (tmp_path / 'vm1.pid').write_text('%d\n' % os.getpid())
+    # This process is no QEMU: a reused PID is not the guest's.
+    assert traffic.qemu_pid(host, 'vm1') is None
