@@ -85,8 +85,10 @@ def summary(impact):
     impact = impact or {}
     if impact.get('work_lost_s') is None:
         return 'work lost: not measured'
-    return ('work lost %.2f s (%s), slowest 1 s %.0f%%, request gap p99 %s '
-            'max %s ms' % (impact['work_lost_s'], impact['unit'],
-                           100 * impact['slowest_1s_fraction'],
+    slowest = impact.get('slowest_1s_fraction')
+    return ('work lost %.2f s (%s), slowest 1 s %s, request gap p99 %s '
+            'max %s ms' % (impact['work_lost_s'], impact.get('unit'),
+                           _fmt(None if slowest is None else 100 * slowest,
+                                '%.0f%%'),
                            _fmt(impact.get('p99_request_gap_ms'), '%.0f'),
                            _fmt(impact.get('max_request_gap_ms'), '%.0f')))

@@ -116,3 +116,38 @@ def test_qemu_pid_comes_from_the_pid_file_and_must_be_a_qemu(tmp_path):
     (tmp_path / 'vm1.pid').write_text('%d\n' % os.getpid())
     # This process is no QEMU: a reused PID is not the guest's.
     assert traffic.qemu_pid(host, 'vm1') is None
+
+
+def test_the_engine_flavor_run_writes_the_table(tmp_path, monkeypatch):
+    from unittest import mock
+
+    from nova_migtuner.bench import cli
+    from nova_migtuner.bench import runs
+
+    seen = []
+
+    def run_case(bed, w, method, run_cap, touched, libvirt, **kw):
+        seen.append((kw['memory_mib'], kw['link_mib_s'], method, touched))
+        case = engine_case(kw['memory_mib'], method)
+        case['report']['memory_bytes'] = kw['memory_mib'] * 1000
+        case['report'].update(iterations=2, auto_converge_throttle=None,
+                              escalations=[], error=None,
+                              predicted_total_seconds=None,
+                              total_seconds_error=None)
+        return dict(case, remaining_series=[])
+
+    monkeypatch.setattr(runs, 'run_case', run_case)
+    args = cli.parse_args(['--flavors', '--engine', '--output',
+                           str(tmp_path)])
+    bed = mock.Mock()
+    assert cli._run_flavors(args, bed, 90, mock.Mock()) == 0
+    bed.up.assert_called_once_with()
+    bed.down.assert_called_once_with()
+    assert [s[:3] for s in seen] == [
+        (size, 4, method) for size in flavors.SIZES_MIB
+        for method in flavors.METHODS]
+    # nova_migtuner plans with what the stock run found touched.
+    assert seen[1][3] == 256 * 1000
+    text = (tmp_path / 'results.txt').read_text()
+    assert 'flavor experiment' in text and '2048 MiB' in text
+    assert (tmp_path / 'results.png').exists()
