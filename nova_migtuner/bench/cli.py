@@ -53,11 +53,6 @@ def parse_args(argv, prog='nova-migtuner bench'):
     parser.add_argument('--output', default='bench-results',
                         help='directory for results.json/.txt/.png')
     parser.add_argument('--workdir', default=BENCH_WORKDIR)
-    parser.add_argument('--ports', type=ports, default=None,
-                        metavar='PORT_A,PORT_B',
-                        help='libvirtd TCP ports of the test bed (default: '
-                             '%d,%d; the migration ports follow them)'
-                             % BENCH_PORTS)
     parser.add_argument('--workload', action='append', default=None,
                         type=profile.parse, metavar='NAME|KIND:...',
                         help='only these workloads (repeatable): %s'
@@ -90,6 +85,10 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='only these methods (repeatable)')
     parser.add_argument('--keep-bed', action='store_true',
                         help='leave the test bed running afterwards')
+    parser.add_argument('--ports', type=_ports, default=BENCH_PORTS,
+                        metavar='A,B',
+                        help='TCP ports of the engine path\'s two libvirtd '
+                             '(default %d,%d)' % BENCH_PORTS)
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
     if args.flavors and (args.memory or args.workload):
@@ -109,18 +108,15 @@ def chosen_matrix(args):
     return list(args.workload or wl_mod.matrix(args.quick))
 
 
-def ports(text):
-    """``--ports``: two TCP ports, 'A,B'."""
+def _ports(text):
     try:
-        found = tuple(int(p) for p in text.split(','))
+        ports = tuple(int(p) for p in text.split(','))
     except ValueError:
-        found = ()
-    if len(found) != 2 or not all(0 < p < 65536 for p in found) or \
-            found[0] == found[1]:
+        ports = ()
+    if len(ports) != 2 or not all(1024 <= p <= 65535 for p in ports):
         raise argparse.ArgumentTypeError(
-            'ports %r are invalid: expected two distinct TCP ports, e.g. '
-            '16809,16810' % text)
-    return found
+            '%r is not two TCP ports A,B within 1024..65535' % text)
+    return ports
 
 
 def _touched(cases):
@@ -149,11 +145,12 @@ def main(argv=None, prog='nova-migtuner bench'):
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     run_cap = QUICK_RUN_CAP_S if args.quick else RUN_CAP_S
     os.makedirs(args.output, exist_ok=True)
-    if args.ports:
-        bed = Testbed(workdir=args.workdir, ports=args.ports)
-    else:
-        bed = Testbed(workdir=args.workdir, ports=BENCH_PORTS,
-                      migration_port_base=BENCH_MIGRATION_PORT_BASE)
+    # Other ports get migration ports of their own (derived from them), so
+    # that a second bed never competes for the bench's.
+    bed = Testbed(workdir=args.workdir, ports=args.ports,
+                  migration_port_base=(BENCH_MIGRATION_PORT_BASE
+                                       if args.ports == BENCH_PORTS
+                                       else None))
     missing = bed.missing_prerequisites()
     if missing:
         print('test bed prerequisites missing: %s\ninstall with: %s'
