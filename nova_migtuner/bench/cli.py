@@ -72,6 +72,10 @@ def parse_args(argv, prog='nova-migtuner bench'):
                              % (', '.join(str(m) for m in
                                           flavors_mod.SIZES_MIB),
                                 flavors_mod.LINK_MIB_S))
+    parser.add_argument('--sizes', type=profile.sizes, default=None,
+                        metavar='SIZE,SIZE,...',
+                        help='with --flavors: these guest sizes instead, '
+                             'e.g. 256MiB,1GiB,4GiB')
     parser.add_argument('--engine', action='store_true',
                         help='drive the migrations with the engine on the '
                              'bare test bed instead of through nova '
@@ -94,6 +98,9 @@ def parse_args(argv, prog='nova-migtuner bench'):
     if args.flavors and (args.memory or args.workload):
         parser.error('--flavors runs its own idle guests of every size; '
                      'it takes neither --memory nor --workload')
+    if args.sizes and not args.flavors:
+        parser.error('--sizes only goes with --flavors')
+    args.sizes = args.sizes or flavors_mod.SIZES_MIB
     misfit = profile.check_fits(args.workload or wl_mod.matrix(args.quick),
                                 args.memory or wl_mod.GUEST_MEMORY_MIB)
     if misfit:
@@ -348,7 +355,7 @@ def _write_flavors(args, results, started):
 def _flavor_results(args, via):
     return {'via': via, 'flavors': True, 'run_cap_s': None,
             'link_mib_s': args.link or flavors_mod.LINK_MIB_S,
-            'sizes_mib': list(flavors_mod.SIZES_MIB), 'cases': [],
+            'sizes_mib': list(args.sizes), 'cases': [],
             'notes': flavors_mod.__doc__.strip()}
 
 
@@ -359,7 +366,7 @@ def _run_flavors(args, bed, run_cap, libvirt):
     results['run_cap_s'] = run_cap
     cases = results['cases']
     jobs = flavors_mod.cases_to_run(
-        chosen=args.method or flavors_mod.METHODS)
+        args.sizes, chosen=args.method or flavors_mod.METHODS)
     print('bringing the test bed up in %s ...' % args.workdir, flush=True)
     try:
         bed.up()
@@ -404,12 +411,13 @@ def _run_flavors_nova(args, run_cap):
         # By method, so that the computes restart once per configuration
         # (the timeline only changes above 2 GiB).
         for method in chosen:
-            for size, w, _ in flavors_mod.cases_to_run(chosen=(method,)):
+            for size, w, _ in flavors_mod.cases_to_run(args.sizes,
+                                                       chosen=(method,)):
                 driver, options = nova_path.nova_options(
                     method, run_cap, results['link_mib_s'], size)
                 cloud.start_computes(driver, options)
                 print('[%d/%d] %s via %s through nova ...' % (
-                    len(cases) + 1, len(chosen) * len(flavors_mod.SIZES_MIB),
+                    len(cases) + 1, len(chosen) * len(args.sizes),
                     w.description, method), flush=True)
                 cases.append(nova_path.run_case(
                     cloud, w, method, run_cap,

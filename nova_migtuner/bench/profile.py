@@ -79,6 +79,18 @@ def memory(text):
     return mib
 
 
+def sizes(text):
+    """``--sizes``: guest memory sizes, 'SIZE,SIZE,...', each as
+    ``--memory``, ascending.
+    """
+    found = [memory(part.strip()) for part in text.split(',') if
+             part.strip()]
+    if not found:
+        raise argparse.ArgumentTypeError(
+            'sizes %r name no size; expected e.g. 256MiB,1GiB,2GiB' % text)
+    return tuple(sorted(set(found)))
+
+
 def link(text):
     """``--link``: the migration bandwidth cap in whole MiB/s (libvirt's
     unit), at least 1 MiB/s.

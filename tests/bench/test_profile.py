@@ -102,3 +102,15 @@ def test_progress_off_with_requests_off_is_the_plain_guest():
     assert profile.parse('idle:progress=50ms').workload.progress_ms == 50
     with pytest.raises(argparse.ArgumentTypeError, match='progress_ms=2000'):
         profile.parse('idle:progress=2s')
+
+
+def test_flavor_sizes_are_memories_in_plan_units(capsys):
+    assert profile.sizes('1GiB, 256MiB,4GiB') == (256, 1024, 4096)
+    with pytest.raises(argparse.ArgumentTypeError, match='below 128 MiB'):
+        profile.sizes('256MiB,64MiB')
+    with pytest.raises(argparse.ArgumentTypeError, match='name no size'):
+        profile.sizes(',')
+    assert cli.parse_args(['--flavors', '--sizes', '512MiB']).sizes == (512,)
+    with pytest.raises(SystemExit):
+        cli.parse_args(['--sizes', '512MiB'])
+    assert '--sizes only goes with --flavors' in capsys.readouterr().err
