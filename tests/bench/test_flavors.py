@@ -151,3 +151,32 @@ def test_the_engine_flavor_run_writes_the_table(tmp_path, monkeypatch):
     text = (tmp_path / 'results.txt').read_text()
     assert 'flavor experiment' in text and '2048 MiB' in text
     assert (tmp_path / 'results.png').exists()
+
+
+def test_the_nova_flavor_run_boots_a_flavor_per_size(tmp_path, monkeypatch):
+    from unittest import mock
+
+    from nova_migtuner.bench import cli
+    from nova_migtuner.cloud import cloud as cloud_mod
+
+    cloud = mock.Mock()
+    monkeypatch.setattr(cloud_mod, 'Cloud', lambda: cloud)
+    seen = []
+
+    def run_case(cloud, w, method, run_cap, flavor=None):
+        seen.append((method, flavor))
+        return {'via': 'nova', 'workload': w.name, 'method': method,
+                'guest_memory_mib': flavor[1], 'error': None,
+                'observed': {'outcome': 'completed', 'total_time_s': 20.0,
+                             'data_bytes': 9e7}}
+
+    monkeypatch.setattr(nova_path, 'run_case', run_case)
+    args = cli.parse_args(['--flavors', '--sizes', '256MiB,2GiB',
+                           '--output', str(tmp_path)])
+    assert cli._run_flavors_nova(args, 90) == 0
+    assert seen == [(method, ('migtuner.m%d' % size, size))
+                    for method in flavors.METHODS for size in (256, 2048)]
+    for call in cloud.start_computes.call_args_list:
+        assert ('libvirt', 'live_migration_bandwidth', '4') in call.args[1]
+    cloud.down.assert_called_once_with()
+    assert '2048 MiB' in (tmp_path / 'results.txt').read_text()
