@@ -129,9 +129,10 @@ def _chunks(text):
 
 
 def test_the_console_log_gives_the_application_impact(tmp_path):
-    """Replays a recorded console (heartbeats, progress and rate lines of
-    an idle workload serving 100 requests/s) into console.log on the
-    source, stops the guest 0.4 s, then goes on on the destination.
+    """Replays the recorded console of a test bed guest whose heartbeat
+    and progress lines share the console, as a nova guest's do (an idle
+    workload serving 100 requests/s), into console.log on the source,
+    stops the guest 0.4 s, then goes on on the destination.
     """
     cloud = mock.Mock()
     cloud.bed.hosts = {'a': _Host(str(tmp_path / 'a')),
