@@ -167,9 +167,10 @@ def parse(text):
 
 def name_of(text):
     """A name for a profile that guests and images can carry."""
+    # Guest names ('bench-NAME-nova-best-static') have 63 characters.
     name = _NAME_CHARS.sub('-', text.replace(':', '-'))
-    if len(name) > 40:
-        name = '%s-%s' % (name[:32], hashlib.sha256(
+    if len(name) > 28:
+        name = '%s-%s' % (name[:20], hashlib.sha256(
             text.encode()).hexdigest()[:7])
     return 'profile-' + name
 
