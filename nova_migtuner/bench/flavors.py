@@ -37,7 +37,7 @@ from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.testbed import Workload
 
 SIZES_MIB = (256, 512, 1024, 2048)
-LINK_MIB_S = 4
+LINK_MIB_S = 6
 BUFFER_MIB = 64
 METHODS = (methods.STOCK, methods.MIGTUNER)
 MB = 1e6

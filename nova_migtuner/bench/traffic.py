@@ -24,7 +24,7 @@ first); the source QEMU's ``rchar`` at the start of the migration is what
 the same start-up read, so the destination's count starts from whichever
 of the two is larger.
 Polled every ``POLL_S``: the last poll before a QEMU exits misses at most
-that long of the stream (0.4 MB at 4 MiB/s).
+that long of the stream (0.6 MB at 6 MiB/s).
 """
 
 import os

@@ -144,7 +144,7 @@ def test_the_engine_flavor_run_writes_the_table(tmp_path, monkeypatch):
     bed.up.assert_called_once_with()
     bed.down.assert_called_once_with()
     assert [s[:3] for s in seen] == [
-        (size, 4, method) for size in flavors.SIZES_MIB
+        (size, flavors.LINK_MIB_S, method) for size in flavors.SIZES_MIB
         for method in flavors.METHODS]
     # nova_migtuner plans with what the stock run found touched.
     assert seen[1][3] == 256 * 1000
@@ -177,6 +177,7 @@ def test_the_nova_flavor_run_boots_a_flavor_per_size(tmp_path, monkeypatch):
     assert seen == [(method, ('migtuner.m%d' % size, size))
                     for method in flavors.METHODS for size in (256, 2048)]
     for call in cloud.start_computes.call_args_list:
-        assert ('libvirt', 'live_migration_bandwidth', '4') in call.args[1]
+        assert ('libvirt', 'live_migration_bandwidth',
+                str(flavors.LINK_MIB_S)) in call.args[1]
     cloud.down.assert_called_once_with()
     assert '2048 MiB' in (tmp_path / 'results.txt').read_text()
