@@ -17,7 +17,10 @@ nova_migtuner, in the table operators draw: flavor, total time, downtime
 (the heartbeat's, as an outside observer sees it: the operators pinged the
 guest every millisecond), MB sent (libvirt's ``data_processed`` on the
 source) and MB received (the destination QEMU's reads, see
-``bench.traffic``). MB are 10**6 bytes.
+``bench.traffic``; '-' where the kernel counted none: QEMU moves the
+stream with sendmsg/recvmsg, which ``/proc/PID/io`` does not count, so the
+column stays empty until a socket-level counter replaces it). MB are 10**6
+bytes.
 
 Every guest runs the same idle workload (``BUFFER_MIB`` touched once, the
 request loop of the application measurements): what grows with the flavor
@@ -69,12 +72,12 @@ def numbers(case):
         o = case.get('observed') or {}
         return (o.get('outcome'), o.get('total_time_s'),
                 o.get('downtime_ms'), o.get('heartbeat_switch_gap_ms'),
-                o.get('data_bytes'), o.get('qemu_dest_read_bytes'))
+                o.get('data_bytes'), o.get('qemu_dest_read_bytes') or None)
     r = case['report']
     moved = case.get('traffic') or {}
     return (r['outcome'], r['total_seconds'], r['downtime_ms'],
             case['heartbeat']['switch_gap_ms'], r['data_bytes'],
-            moved.get('qemu_dest_read_bytes'))
+            moved.get('qemu_dest_read_bytes') or None)
 
 
 def _fmt(value, pattern):
