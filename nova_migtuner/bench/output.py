@@ -14,6 +14,7 @@
 
 import json
 
+from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 
 MiB = 1024.0 ** 2
@@ -109,7 +110,9 @@ def _numbers(case):
 
 
 def plot(path, cases):
-    """Bytes and time per workload and method; remaining bytes over time."""
+    """Bytes and time per workload and method; remaining bytes and the
+    application's throughput over time.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -122,8 +125,8 @@ def plot(path, cases):
     colours = {methods.STOCK: '#999999', methods.NOVA_BEST: '#4477aa',
                methods.MIGTUNER: '#ee6677'}
     ncols = max(2, len(workloads))
-    fig = plt.figure(figsize=(4 * ncols, 8))
-    grid = fig.add_gridspec(2, ncols)
+    fig = plt.figure(figsize=(4 * ncols, 12))
+    grid = fig.add_gridspec(3, ncols)
     ax_bytes = fig.add_subplot(grid[0, :ncols // 2])
     ax_time = fig.add_subplot(grid[0, ncols // 2:])
     width = 0.8 / len(methods.METHODS)
@@ -162,6 +165,10 @@ def plot(path, cases):
         ax.set_xlabel('s')
         if j == 0:
             ax.legend(fontsize=7)
+        impact_output.panel(
+            fig.add_subplot(grid[2, j]), w,
+            [by_key[(w, m)] for m in methods.METHODS if (w, m) in by_key],
+            colours)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

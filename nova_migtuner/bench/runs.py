@@ -15,7 +15,9 @@
 import logging
 import time
 
+from nova_migtuner.bench import impact as impact_mod
 from nova_migtuner.bench import methods
+from nova_migtuner.bench import traffic as traffic_mod
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.engine import dirtyrate
 from nova_migtuner.engine import measure
@@ -31,6 +33,32 @@ SOURCE, DEST = 'a', 'b'
 # the count.
 DIRTY_RATE_PERIOD_S = 3
 MONITOR_INTERVAL_S = 0.5
+# Beyond the window itself: progress lines arrive a little after the host
+# time they stand for.
+PROGRESS_WAIT_MARGIN_S = 0.5
+PROGRESS_TIMEOUT_S = 15.0
+
+
+def wait_for_progress(probe, workload, since, until,
+                      timeout_s=PROGRESS_TIMEOUT_S):
+    """Wait until the probe has progress lines from ``since`` (or earlier)
+    to ``until`` (host monotonic times), or ``timeout_s`` has passed;
+    return whether they cover it.
+
+    Before a migration this is the baseline of the normal rate; after it,
+    the recovery the application impact counts. A workload without
+    progress lines has nothing to wait for.
+    """
+    if not workload.progress_ms:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = probe.progress()
+        if lines and lines[0].time <= since and lines[-1].time >= until:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def heartbeat_downtime(samples, source=SOURCE, dest=DEST):
@@ -89,7 +117,8 @@ def measure_guest(dom, libvirt, mode=dirtyrate.MODE_PAGE_SAMPLING):
 def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
              progress=print, guest_name=None, plan_for=None,
              start_offset_s=0.0,
-             dirty_rate_mode=dirtyrate.MODE_PAGE_SAMPLING):
+             dirty_rate_mode=dirtyrate.MODE_PAGE_SAMPLING, memory_mib=None,
+             link_mib_s=None):
     """Boot, measure the dirty rate, plan, migrate, measure; return a dict.
 
     :param plan_for: ``plan_for(dom, rate, guest_cpu_load) -> (plan,
@@ -98,18 +127,27 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
     :param start_offset_s: wait this long after boot before measuring
         (puts a bursty workload in another phase).
     :param dirty_rate_mode: ``engine.dirtyrate`` ``MODE_*``.
+    :param memory_mib: the guest's memory (default the bench's guest).
+    :param link_mib_s: the link cap the plan is made for (default the
+        bench's).
 
     The guest is destroyed afterwards on both hosts, whatever happened.
     """
     name = guest_name or 'bench-%s-%s' % (bench_workload.name, method)
     bed.destroy_guest(name)
-    memory = wl_mod.GUEST_MEMORY_MIB * units.MiB
+    memory_mib = memory_mib or wl_mod.GUEST_MEMORY_MIB
+    link_mib_s = link_mib_s or wl_mod.LINK_MIB_S
+    memory = memory_mib * units.MiB
+    probe = None
     try:
         dom = bed.boot_guest(name, host=SOURCE,
-                             memory_mib=wl_mod.GUEST_MEMORY_MIB,
+                             memory_mib=memory_mib,
                              workload=bench_workload.workload)
         if start_offset_s > 0:
             time.sleep(start_offset_s)
+        # Started before the dirty rate is measured, so that the normal
+        # rate's baseline is there when the migration starts.
+        probe = bed.heartbeat_probe(name).start()
         rate, cpu_load = measure_guest(dom, libvirt, dirty_rate_mode)
         extra = {}
         if plan_for is not None:
@@ -117,7 +155,7 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
         else:
             plan, base = methods.build(
                 method, libvirt, memory, run_cap_s, rate.bytes_per_second,
-                touched, wl_mod.LINK_MIB_S, guest_cpu_load=cpu_load,
+                touched, link_mib_s, guest_cpu_load=cpu_load,
                 working_set=working_set_of(bench_workload))
         series = []
         started = []
@@ -134,17 +172,39 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
         def on_escalation(action):
             progress('    %s' % action.describe())
 
-        probe = bed.heartbeat_probe(name).start()
+        now = time.monotonic()
+        wait_for_progress(probe, bench_workload.workload,
+                          now - impact_mod.BASELINE_S, now)
         mig = runner.LibvirtMigration(
             dom, plan, bed.uri(DEST), bed.migration_uri(DEST),
             base_flags=base, monitor_interval_s=MONITOR_INTERVAL_S,
             on_sample=on_sample, on_escalation=on_escalation,
             libvirt_module=libvirt)
-        result = mig.run()
-        # Beats where the guest now runs give the switch-over gap its end.
+        traffic = traffic_mod.QemuTraffic(
+            lambda host: traffic_mod.qemu_pid(bed.hosts[host], name), SOURCE,
+            DEST).start()
+        started_at = time.monotonic()
+        try:
+            result = mig.run()
+        finally:
+            ended_at = time.monotonic()
+            moved = traffic.stop()
+        # Beats where the guest now runs give the switch-over gap its end;
+        # the progress lines after the end, the application's recovery.
         probe.wait_for_beats(bed.host_of(name))
-        beat = probe.stop()
-        return dict(extra, **{
+        wait_for_progress(probe, bench_workload.workload, started_at,
+                          ended_at +
+                          impact_mod.AFTER_END_S + PROGRESS_WAIT_MARGIN_S)
+        probe.stop()
+        # The downtime figures count from the start, as before the probe
+        # started early for the baseline.
+        beats = [b for b in probe.samples() if b.time >= started_at]
+        beat = heartbeat.summarize(beats, started_at, time.monotonic())
+        app = impact_mod.application_impact(
+            probe.progress(), probe.samples(),
+            impact_mod.unit_for(bench_workload.workload), started_at,
+            ended_at, SOURCE, DEST)
+        return dict(app, **dict(extra, **{
             'workload': bench_workload.name,
             'workload_description': bench_workload.description,
             'method': method,
@@ -154,10 +214,15 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             'touched_bytes': touched,
             'plan': plan.to_dict(),
             'report': result.to_dict(),
-            'heartbeat': heartbeat_downtime(probe.samples()),
+            'heartbeat': heartbeat_downtime(beats),
             'heartbeat_longest_gap_ms': beat.longest_gap_ms,
             'guest_host_after': bed.host_of(name),
             'remaining_series': series,
-        })
+            'guest_memory_mib': memory_mib,
+            'link_mib_s': link_mib_s,
+            'traffic': moved,
+        }))
     finally:
+        if probe is not None and probe.result is None:
+            probe.stop()
         bed.destroy_guest(name)
