@@ -26,9 +26,13 @@ import sys
 import time
 
 from nova_migtuner.bench import faults as faults_mod
+from nova_migtuner.bench import flavors as flavors_mod
+from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import output
+from nova_migtuner.bench import profile
 from nova_migtuner.bench import runs
+from nova_migtuner.bench import timing_runs
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner import signals
 from nova_migtuner import units
@@ -62,9 +66,30 @@ def parse_args(argv, prog='nova-migtuner bench'):
     parser.add_argument('--output', default='bench-results',
                         help='directory for results.json/.txt/.png')
     parser.add_argument('--workdir', default=BENCH_WORKDIR)
+    # Parsed after argparse (see _workloads): args.workload keeps the texts.
     parser.add_argument('--workload', action='append', default=None,
-                        choices=[w.name for w in wl_mod.matrix()],
-                        help='only these workloads (repeatable)')
+                        metavar='NAME|KIND:...',
+                        help='only these workloads (repeatable): %s'
+                             % (profile.SYNTAX % ', '.join(
+                                 w.name for w in wl_mod.matrix())))
+    parser.add_argument('--memory', type=profile.memory, default=None,
+                        help='guest memory, e.g. 2GiB (default: %d MiB)'
+                             % wl_mod.GUEST_MEMORY_MIB)
+    parser.add_argument('--link', type=profile.link, default=None,
+                        help='migration bandwidth cap, e.g. 64MiB/s or '
+                             '1Gbit/s, in whole MiB/s (default: %d MiB/s)'
+                             % wl_mod.LINK_MIB_S)
+    parser.add_argument('--flavors', action='store_true',
+                        help='the flavor experiment: idle guests of %s '
+                             'MiB, stock nova and nova_migtuner, link '
+                             'capped at %d MiB/s (or --link)'
+                             % (', '.join(str(m) for m in
+                                          flavors_mod.SIZES_MIB),
+                                flavors_mod.LINK_MIB_S))
+    parser.add_argument('--sizes', type=profile.sizes, default=None,
+                        metavar='SIZE,SIZE,...',
+                        help='with --flavors: these guest sizes instead, '
+                             'e.g. 256MiB,1GiB,4GiB')
     parser.add_argument('--engine', action='store_true',
                         help='drive the migrations with the engine on the '
                              'bare test bed instead of through nova '
@@ -78,19 +103,76 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='only these methods (repeatable)')
     parser.add_argument('--keep-bed', action='store_true',
                         help='leave the test bed running afterwards')
+    parser.add_argument('--ports', type=_ports, default=BENCH_PORTS,
+                        metavar='A,B',
+                        help='TCP ports of the engine path\'s two libvirtd '
+                             '(default %d,%d; other ports get migration '
+                             'ports of their own)' % BENCH_PORTS)
+    parser.add_argument('--timing-runs', type=int, default=0, metavar='N',
+                        help='engine path: also migrate the bursty-quiet '
+                             'workload N times at once and N times into a '
+                             'quiet window, post-copy permitted and not')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
+    args.workloads = _workloads(parser, args)
     if args.workload and not args.faults_only:
-        # argparse checks each name; a name left out of the --quick matrix
-        # would run nothing and still exit 0.
+        # A matrix workload left out of the --quick matrix would be run
+        # under the smoke run's cap: refused (profiles are run as given).
         runnable = [w.name for w in wl_mod.matrix(args.quick)]
-        outside = [w for w in args.workload if w not in runnable]
+        named = [w.name for w in wl_mod.matrix()]
+        outside = [w for w in args.workload
+                   if w in named and w not in runnable]
         if outside:
             parser.error('--workload %s: not in the %s matrix; choose from '
-                         '%s' % (', '.join(outside),
-                                 '--quick' if args.quick else 'full',
-                                 ', '.join(runnable)))
+                         '%s or a profile' % (', '.join(outside),
+                                              '--quick' if args.quick
+                                              else 'full',
+                                              ', '.join(runnable)))
+    if args.flavors and (args.memory or args.workload or args.timing_runs):
+        parser.error('--flavors runs its own idle guests of every size; '
+                     'it takes neither --memory nor --workload nor '
+                     '--timing-runs')
+    if args.sizes and not args.flavors:
+        parser.error('--sizes only goes with --flavors')
+    args.sizes = args.sizes or flavors_mod.SIZES_MIB
+    misfit = profile.check_fits(args.workloads or wl_mod.matrix(args.quick),
+                                args.memory or wl_mod.GUEST_MEMORY_MIB)
+    if misfit:
+        parser.error(misfit)
     return args
+
+
+def _workloads(parser, args):
+    """The ``BenchWorkload`` of every --workload (a matrix name or a
+    profile, ``profile.parse``), in their order; None without any.
+    """
+    if not args.workload:
+        return None
+    parsed = []
+    for text in args.workload:
+        try:
+            parsed.append(profile.parse(text))
+        except argparse.ArgumentTypeError as exc:
+            parser.error('argument --workload: %s' % exc)
+    return parsed
+
+
+def chosen_matrix(args):
+    """The workloads to run: those given by --workload, in their order,
+    else the matrix (two with --quick).
+    """
+    return list(args.workloads or wl_mod.matrix(args.quick))
+
+
+def _ports(text):
+    try:
+        ports = tuple(int(p) for p in text.split(','))
+    except ValueError:
+        ports = ()
+    if len(ports) != 2 or not all(1024 <= p <= 65535 for p in ports):
+        raise argparse.ArgumentTypeError(
+            '%r is not two TCP ports A,B within 1024..65535' % text)
+    return ports
 
 
 def _touched(cases):
@@ -119,8 +201,12 @@ def main(argv=None, prog='nova-migtuner bench'):
     libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     run_cap = QUICK_RUN_CAP_S if args.quick else RUN_CAP_S
     os.makedirs(args.output, exist_ok=True)
-    bed = Testbed(workdir=args.workdir, ports=BENCH_PORTS,
-                  migration_port_base=BENCH_MIGRATION_PORT_BASE)
+    # Other ports get migration ports of their own (derived from them), so
+    # that a second bed never competes for the bench's.
+    bed = Testbed(workdir=args.workdir, ports=args.ports,
+                  migration_port_base=(BENCH_MIGRATION_PORT_BASE
+                                       if args.ports == BENCH_PORTS
+                                       else None))
     missing = bed.missing_prerequisites()
     if missing:
         print('test bed prerequisites missing: %s\ninstall with: %s'
@@ -132,7 +218,11 @@ def main(argv=None, prog='nova-migtuner bench'):
     # QEMUs (and the cloud).
     try:
         with signals.terminate_gracefully():
-            if args.engine or args.faults_only:
+            if args.flavors:
+                return (_run_flavors(args, bed, run_cap, libvirt)
+                        if args.engine else
+                        _run_flavors_nova(args, run_cap))
+            if args.engine or args.faults_only or args.timing_runs:
                 return _run(args, bed, run_cap, libvirt)
             status = _run_nova(args, run_cap)
             if args.faults:
@@ -151,23 +241,27 @@ def _run_nova(args, run_cap):
     from nova_migtuner.cloud import configs
 
     started = time.monotonic()
-    matrix = [w for w in wl_mod.matrix(args.quick)
-              if not args.workload or w.name in args.workload]
+    matrix = chosen_matrix(args)
     chosen = args.method or list(methods.METHODS)
-    timeline = nova_path.nova_timeline(run_cap)
+    memory_mib = args.memory or cloud_mod.FLAVOR_RAM_MB
+    timeline = nova_path.nova_timeline(run_cap,
+                                       nova_path.nova_data_gb(memory_mib))
+    flavor = (None if args.memory is None else
+              (nova_path.flavor_name(memory_mib), memory_mib))
     cases = []
     results = {'via': 'nova', 'run_cap_s': run_cap,
-               'link_mib_s': configs.LINK_CAP_MIB_S,
-               'guest_memory_mib': cloud_mod.FLAVOR_RAM_MB,
+               'link_mib_s': args.link or configs.LINK_CAP_MIB_S,
+               'guest_memory_mib': memory_mib,
                'quick': args.quick, 'nova_timeline': timeline,
-               'methods': {m: nova_path.nova_options(m, run_cap)
-                           for m in chosen},
+               'methods': {m: nova_path.nova_options(
+                   m, run_cap, args.link, memory_mib) for m in chosen},
                'cases': cases, 'notes': nova_path.__doc__.strip()}
     print('nova timeline scaled to the %.0f s run cap: [libvirt] '
           'live_migration_completion_timeout = %d (x %d GiB = %d s), '
           'live_migration_downtime_delay = %d (a step every %d s)'
           % (run_cap, timeline['live_migration_completion_timeout'],
-             nova_path.NOVA_DATA_GB, timeline['effective_timeout_s'],
+             nova_path.nova_data_gb(memory_mib),
+             timeline['effective_timeout_s'],
              timeline['live_migration_downtime_delay'],
              timeline['effective_step_s']), flush=True)
     cloud = cloud_mod.Cloud()
@@ -178,7 +272,8 @@ def _run_nova(args, run_cap):
         total = len(matrix) * len(chosen)
         # By method, so that the computes restart once per configuration.
         for method in chosen:
-            driver, options = nova_path.nova_options(method, run_cap)
+            driver, options = nova_path.nova_options(
+                method, run_cap, args.link, memory_mib)
             print('computes: %s driver, %s' % (driver, ', '.join(
                 '%s.%s=%s' % o for o in options) or 'no extra options'),
                 flush=True)
@@ -187,7 +282,8 @@ def _run_nova(args, run_cap):
                 print('[%d/%d] %s (%s) via %s through nova, cap %.0f s ...'
                       % (len(cases) + 1, total, w.name, w.description,
                          method, run_cap), flush=True)
-                cases.append(nova_path.run_case(cloud, w, method, run_cap))
+                cases.append(nova_path.run_case(cloud, w, method, run_cap,
+                                                flavor=flavor))
                 output.write_json(os.path.join(args.output, 'results.json'),
                                   results)
     except cloud_mod.CloudError as exc:
@@ -207,7 +303,7 @@ def _run_nova(args, run_cap):
                               list(methods.METHODS).index(c['method'])))
     results['wall_seconds'] = time.monotonic() - started
     output.write_json(os.path.join(args.output, 'results.json'), results)
-    text = output.table(cases)
+    text = output.table(cases) + '\n\n' + impact_output.table(cases)
     output.plot(os.path.join(args.output, 'results.png'), cases)
     with open(os.path.join(args.output, 'results.txt'), 'w') as f:
         f.write(text + '\n')
@@ -219,11 +315,13 @@ def _run_nova(args, run_cap):
 def _run(args, bed, run_cap, libvirt):
     started = time.monotonic()
     print('bringing the test bed up in %s ...' % args.workdir, flush=True)
-    cases, fault_results = [], []
-    results = {'run_cap_s': run_cap, 'link_mib_s': wl_mod.LINK_MIB_S,
-               'guest_memory_mib': wl_mod.GUEST_MEMORY_MIB,
+    cases, fault_results, timing_cases = [], [], []
+    memory_mib = args.memory or wl_mod.GUEST_MEMORY_MIB
+    link_mib_s = args.link or wl_mod.LINK_MIB_S
+    results = {'run_cap_s': run_cap, 'link_mib_s': link_mib_s,
+               'guest_memory_mib': memory_mib,
                'quick': args.quick, 'cases': cases,
-               'faults': fault_results,
+               'faults': fault_results, 'timing_runs': timing_cases,
                'notes': methods.__doc__.strip()}
 
     def progress(text):
@@ -231,9 +329,8 @@ def _run(args, bed, run_cap, libvirt):
 
     try:
         bed.up()
-        if not args.faults_only:
-            matrix = [w for w in wl_mod.matrix(args.quick)
-                      if not args.workload or w.name in args.workload]
+        if not args.faults_only and (args.engine or not args.timing_runs):
+            matrix = chosen_matrix(args)
             chosen = args.method or list(methods.METHODS)
             total = len(matrix) * len(chosen)
             for w in matrix:
@@ -245,14 +342,25 @@ def _run(args, bed, run_cap, libvirt):
                         len(cases) + 1, total, w.name, w.description,
                         method, run_cap))
                     case = runs.run_case(bed, w, method, run_cap, touched,
-                                         libvirt, progress=progress)
+                                         libvirt, progress=progress,
+                                         memory_mib=memory_mib,
+                                         link_mib_s=link_mib_s)
                     cases.append(case)
-                    progress('    %s; heartbeat switch gap %s ms; %s' % (
+                    progress('    %s; heartbeat switch gap %s ms; %s; %s' % (
                         _summary(case), _ms(case['heartbeat']
                                             ['switch_gap_ms']),
-                        case['dirty_rate']['text']))
+                        case['dirty_rate']['text'],
+                        impact_output.summary(case.get('impact'))))
                     output.write_json(os.path.join(args.output,
                                                    'results.json'), results)
+        if args.timing_runs:
+            touched = (_touched(cases) or 60 * units.MiB) + \
+                wl_mod.BUFFER_MIB * units.MiB
+            timing_cases.extend(timing_runs.run_timing(
+                bed, args.timing_runs, run_cap, touched, libvirt,
+                progress=progress))
+            output.write_json(os.path.join(args.output, 'results.json'),
+                              results)
         if args.faults or args.faults_only:
             touched = _touched(cases) or 60 * units.MiB
             for fault in faults_mod.FAULTS:
@@ -273,8 +381,12 @@ def _run(args, bed, run_cap, libvirt):
     output.write_json(os.path.join(args.output, 'results.json'), results)
     text = ''
     if cases:
-        text = output.table(cases)
+        text = output.table(cases) + '\n\n' + impact_output.table(cases)
         output.plot(os.path.join(args.output, 'results.png'), cases)
+    if timing_cases:
+        text += '\n\n' + timing_runs.summary(timing_cases)
+    if cases or timing_cases:
+        text += '\n\n' + output.prediction_summary(cases + timing_cases)
     if fault_results:
         text += '\n\n' + output.fault_table(fault_results)
     with open(os.path.join(args.output, 'results.txt'), 'w') as f:
@@ -284,6 +396,103 @@ def _run(args, bed, run_cap, libvirt):
                                         results['wall_seconds']))
     failed_faults = [f for f in fault_results if not f['check']['ok']]
     return 1 if failed_faults else 0
+
+
+def _write_flavors(args, results, started):
+    cases = results['cases']
+    results['wall_seconds'] = time.monotonic() - started
+    output.write_json(os.path.join(args.output, 'results.json'), results)
+    text = (flavors_mod.table(cases, results['link_mib_s']) + '\n\n' +
+            impact_output.table(cases))
+    output.plot(os.path.join(args.output, 'results.png'), cases)
+    with open(os.path.join(args.output, 'results.txt'), 'w') as f:
+        f.write(text + '\n')
+    print('\n' + text)
+    print('\nresults in %s (%.0f s)' % (args.output,
+                                        results['wall_seconds']))
+    return 1 if any(c.get('error') for c in cases) else 0
+
+
+def _flavor_results(args, via):
+    return {'via': via, 'flavors': True, 'run_cap_s': None,
+            'link_mib_s': args.link or flavors_mod.LINK_MIB_S,
+            'sizes_mib': list(args.sizes), 'cases': [],
+            'notes': flavors_mod.__doc__.strip()}
+
+
+def _run_flavors(args, bed, run_cap, libvirt):
+    """The flavor experiment on the bare test bed (see bench.flavors)."""
+    started = time.monotonic()
+    results = _flavor_results(args, 'engine')
+    results['run_cap_s'] = run_cap
+    cases = results['cases']
+    jobs = flavors_mod.cases_to_run(
+        args.sizes, chosen=args.method or flavors_mod.METHODS)
+    print('bringing the test bed up in %s ...' % args.workdir, flush=True)
+    try:
+        bed.up()
+        touched = {}
+        for n, (size, w, method) in enumerate(jobs):
+            print('[%d/%d] %s via %s, link %d MiB/s ...' % (
+                n + 1, len(jobs), w.description, flavors_mod.method_label(
+                    method, 'engine'), results['link_mib_s']), flush=True)
+            case = runs.run_case(bed, w, method, run_cap, touched.get(size),
+                                 libvirt, memory_mib=size,
+                                 link_mib_s=results['link_mib_s'])
+            if case['report']['outcome'] == 'completed':
+                # What the guest touched, for the next method's plan.
+                touched.setdefault(size, case['report']['memory_bytes'])
+            cases.append(case)
+            print('    %s; heartbeat switch gap %s ms; %s' % (
+                _summary(case), _ms(case['heartbeat']['switch_gap_ms']),
+                impact_output.summary(case.get('impact'))), flush=True)
+            output.write_json(os.path.join(args.output, 'results.json'),
+                              results)
+    finally:
+        if not args.keep_bed:
+            bed.down()
+    return _write_flavors(args, results, started)
+
+
+def _run_flavors_nova(args, run_cap):
+    """The flavor experiment through nova's API, a flavor per size."""
+    from nova_migtuner.bench import nova_path
+    from nova_migtuner.cloud import cloud as cloud_mod
+
+    started = time.monotonic()
+    results = _flavor_results(args, 'nova')
+    results['run_cap_s'] = run_cap
+    cases = results['cases']
+    chosen = args.method or flavors_mod.METHODS
+    cloud = cloud_mod.Cloud()
+    try:
+        print('bringing the cloud up in %s ...' % cloud.layout.workdir,
+              flush=True)
+        cloud.up()
+        # By method, so that the computes restart once per configuration
+        # (the timeline only changes above 2 GiB).
+        for method in chosen:
+            for size, w, _ in flavors_mod.cases_to_run(args.sizes,
+                                                       chosen=(method,)):
+                driver, options = nova_path.nova_options(
+                    method, run_cap, results['link_mib_s'], size)
+                cloud.start_computes(driver, options)
+                print('[%d/%d] %s via %s through nova ...' % (
+                    len(cases) + 1, len(chosen) * len(args.sizes),
+                    w.description, method), flush=True)
+                cases.append(nova_path.run_case(
+                    cloud, w, method, run_cap,
+                    flavor=(nova_path.flavor_name(size), size)))
+                output.write_json(os.path.join(args.output, 'results.json'),
+                                  results)
+    except cloud_mod.CloudError as exc:
+        cases.append({'via': 'nova', 'workload': 'flavors', 'method': '-',
+                      'guest_memory_mib': 0, 'error': str(exc),
+                      'observed': {'outcome': 'not run'}})
+    finally:
+        if not args.keep_cloud:
+            cloud.down()
+    return _write_flavors(args, results, started)
 
 
 def _summary(case):

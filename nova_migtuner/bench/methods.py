@@ -152,26 +152,38 @@ def nova_plan(method, libvirt, memory_bytes, run_cap_s, dirty_rate,
     return plan, base
 
 
-def migtuner_inputs(memory_bytes, link_mib_s, dirty_rate, touched):
-    """The planner's inputs: dirty rate and touched memory measured on the
-    guest, the link the bench's own cap (given, not measured).
+def migtuner_inputs(memory_bytes, link_mib_s, dirty_rate, touched,
+                    permit_post_copy=True, dirty_rate_samples=(),
+                    max_deferral_s=0, guest_cpu_load=None,
+                    working_set=None):
+    """The planner's inputs: dirty rate, touched memory and the guest's CPU
+    load measured on the guest, the link the bench's own cap and the
+    workload's buffer as its working set (given, not measured).
     """
     return inputs.build_inputs(
         memory_bytes=memory_bytes,
         link_bandwidth=inputs.given(link_mib_s * units.MiB),
         dirty_rate=inputs.measured(dirty_rate),
         touched=inputs.measured(touched),
+        guest_cpu_load=inputs.measured(guest_cpu_load),
+        working_set=inputs.given(working_set),
+        dirty_rate_samples=dirty_rate_samples,
         limits=ctx_mod.AdminLimits(
-            permit_post_copy=True, permit_auto_converge=True,
+            permit_post_copy=permit_post_copy, permit_auto_converge=True,
             max_bandwidth_mib_s=link_mib_s,
-            stall_window_s=MIGTUNER_STALL_WINDOW_S))
+            stall_window_s=MIGTUNER_STALL_WINDOW_S,
+            max_deferral_s=max_deferral_s))
 
 
 def migtuner_plan(libvirt, memory_bytes, run_cap_s, dirty_rate, touched,
-                  link_mib_s):
-    """Return ``(plan, base_flags)`` built by ``planner.build_plan``."""
+                  link_mib_s, **planning):
+    """Return ``(plan, base_flags)`` built by ``planner.build_plan``.
+
+    *planning* passes ``migtuner_inputs``' keyword arguments.
+    """
     plan = planner.build_plan(
-        migtuner_inputs(memory_bytes, link_mib_s, dirty_rate, touched),
+        migtuner_inputs(memory_bytes, link_mib_s, dirty_rate, touched,
+                        **planning),
         MIGTUNER_STRATEGY)
     if plan.completion_deadline_s > run_cap_s:
         plan = dataclasses.replace(
@@ -184,9 +196,12 @@ def migtuner_plan(libvirt, memory_bytes, run_cap_s, dirty_rate, touched,
 
 
 def build(method, libvirt, memory_bytes, run_cap_s, dirty_rate, touched,
-          link_mib_s):
+          link_mib_s, **planning):
+    """``(plan, base_flags)`` of *method*; *planning* goes to the migtuner
+    planner's inputs (``migtuner_inputs``) only.
+    """
     if method == MIGTUNER:
         return migtuner_plan(libvirt, memory_bytes, run_cap_s, dirty_rate,
-                             touched, link_mib_s)
+                             touched, link_mib_s, **planning)
     return nova_plan(method, libvirt, memory_bytes, run_cap_s, dirty_rate,
                      touched, link_mib_s)

@@ -40,6 +40,7 @@ received it from RabbitMQ, is recorded beside the observer's numbers.
 """
 
 import dataclasses
+import hashlib
 import math
 import threading
 import time
@@ -47,8 +48,11 @@ import uuid
 
 import libvirt
 
+from nova_migtuner.bench import impact as impact_mod
+from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import runs as engine_runs
+from nova_migtuner.bench import traffic as traffic_mod
 from nova_migtuner.cloud import cloud as cloud_mod
 from nova_migtuner.cloud import configs
 from nova_migtuner.cloud import observer as observer_mod
@@ -78,7 +82,19 @@ NOVA_DEFAULT_COMPLETION_TIMEOUT_S = 800
 NOVA_MIN_DOWNTIME_DELAY_S = 3
 
 
-def nova_timeline(run_cap_s):
+def nova_data_gb(memory_mib):
+    """nova 34's ``_live_migration_data_gb`` for a server of this flavor
+    RAM: RAM floored at 2 GiB, plus the root disk floored at 2 GiB.
+    """
+    return max(2, memory_mib / 1024.0) + 2
+
+
+def flavor_name(memory_mib):
+    """The bench's flavor of this RAM (one vCPU, 1 GB root disk)."""
+    return 'migtuner.m%d' % memory_mib
+
+
+def nova_timeline(run_cap_s, data_gb=NOVA_DATA_GB):
     """nova's per-GiB timeout and downtime delay scaled to the run cap.
 
     nova multiplies both by the migration's data size (NOVA_DATA_GB); the
@@ -86,28 +102,36 @@ def nova_timeline(run_cap_s):
     75 s per GiB. Scaled, the timeout falls at the run cap and the steps
     keep their ratio to it as far as the option's minimum (3) allows.
     """
-    timeout = max(1, int(math.floor(run_cap_s / NOVA_DATA_GB)))
+    timeout = max(1, int(math.floor(run_cap_s / data_gb)))
     delay = max(NOVA_MIN_DOWNTIME_DELAY_S, int(round(
         timeout * NOVA_DEFAULT_DOWNTIME_DELAY_S /
         NOVA_DEFAULT_COMPLETION_TIMEOUT_S)))
     return {'live_migration_completion_timeout': timeout,
             'live_migration_downtime_delay': delay,
-            'effective_timeout_s': timeout * NOVA_DATA_GB,
-            'effective_step_s': delay * NOVA_DATA_GB}
+            'effective_timeout_s': timeout * data_gb,
+            'effective_step_s': delay * data_gb}
 
 
-def nova_options(method, run_cap_s):
-    """(driver, [(section, key, value)]) of the computes for *method*."""
+def nova_options(method, run_cap_s, link_mib_s=None, memory_mib=None):
+    """(driver, [(section, key, value)]) of the computes for *method*.
+
+    ``link_mib_s``: nova's ``live_migration_bandwidth`` instead of the
+    cloud's; ``memory_mib``: the flavor RAM the timeline is scaled for.
+    """
     if method not in METHODS:
         raise ValueError('method %r is invalid: expected one of %s'
                          % (method, ', '.join(METHODS)))
-    timeline = nova_timeline(run_cap_s)
+    data_gb = NOVA_DATA_GB if memory_mib is None else nova_data_gb(
+        memory_mib)
+    timeline = nova_timeline(run_cap_s, data_gb)
+    link = ([] if link_mib_s is None else
+            [('libvirt', 'live_migration_bandwidth', str(link_mib_s))])
     if method == MIGTUNER:
         # configs.MIGTUNER_PERMISSIONS: the same permissions as best-static.
-        return 'migtuner', []
-    options = [('libvirt', key, str(timeline[key])) for key in
-               ('live_migration_completion_timeout',
-                'live_migration_downtime_delay')]
+        return 'migtuner', link
+    options = link + [('libvirt', key, str(timeline[key])) for key in
+                      ('live_migration_completion_timeout',
+                       'live_migration_downtime_delay')]
     if method == NOVA_BEST:
         options += [(s, k, str(v).lower())
                     for s, k, v in configs.MIGTUNER_PERMISSIONS]
@@ -189,6 +213,27 @@ def last_job_sample(samples):
     return best
 
 
+def application(probe, workload, job_start, job_end, source, target):
+    """The application impact from the progress lines the probe read in
+    nova's console.log on both hosts (see ``bench.impact``).
+    """
+    return impact_mod.application_impact(
+        probe.progress(), probe.samples(), impact_mod.unit_for(workload),
+        job_start, job_end, source, target)
+
+
+def job_window(samples, api_start, api_end):
+    """(start, end) of the libvirt job as the observer polled it on the
+    source: the first and the last poll of an active job (the end one poll
+    later); the API's own times where no poll saw one. The API call comes
+    seconds before the job (scheduling, pre-checks) and its status is read
+    seconds after, at the CLI's pace.
+    """
+    if not samples:
+        return api_start, api_end
+    return samples[0][0], samples[-1][0] + POLL_INTERVAL_S
+
+
 def remaining_series(samples):
     if not samples:
         return []
@@ -198,53 +243,91 @@ def remaining_series(samples):
             s.get('memory_iteration')]
 
 
-def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
-    """Boot, migrate through the API, observe; return the case's dict."""
+def image_name(cloud, bench_workload, workload):
+    """The glance image of a workload, named by what it boots: an image
+    of an earlier workload program or other parameters is never reused.
+    """
+    digest = hashlib.sha256(('%s %s' % (
+        cloud_mod.artifacts_version(cloud.bed.artifacts),
+        workload.kernel_args())).encode()).hexdigest()[:10]
+    return 'migtuner-guest-%s-%s' % (bench_workload.name, digest)
+
+
+def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
+             flavor=None):
+    """Boot, migrate through the API, observe; return the case's dict.
+
+    ``flavor``: (name, RAM MiB) of the server's flavor, created if needed;
+    the bench's own tiny flavor by default.
+    """
     cli = openstack_cli.OpenStackCLI(cloud)
-    image = 'migtuner-guest-%s' % bench_workload.name
     # A nova guest has one serial port, the console: the heartbeat too.
-    cloud.ensure_guest_image(image, dataclasses.replace(
-        bench_workload.workload, heartbeat_device='ttyS0'))
+    workload = dataclasses.replace(bench_workload.workload,
+                                   heartbeat_device='ttyS0')
+    image = image_name(cloud, bench_workload, workload)
+    cloud.ensure_guest_image(image, workload)
+    flavor_name = cloud_mod.FLAVOR_NAME
+    if flavor is not None:
+        flavor_name = cloud.ensure_flavor(*flavor).name
     name = 'bench-%s-%s-%s' % (bench_workload.name, method,
                                uuid.uuid4().hex[:6])
     case = {'via': 'nova', 'workload': bench_workload.name,
             'workload_description': bench_workload.description,
-            'method': method, 'observed': None, 'error': None}
-    server = job_completed = None
+            'method': method, 'observed': None, 'error': None,
+            'guest_memory_mib': (flavor[1] if flavor is not None
+                                 else cloud_mod.FLAVOR_RAM_MB)}
+    server = job_completed = traffic = None
     try:
-        server = cli.boot(name, image, cloud_mod.FLAVOR_NAME,
-                          host=SOURCE_HOST)
+        server = cli.boot(name, image, flavor_name, host=SOURCE_HOST)
         watch = observer_mod.ServerObserver(cloud, server['id'])
         source = observer_mod.bed_host_of(openstack_cli.host_of(server))
         _wait(lambda: 'mtw ready' in watch.console_text(source),
               WORKLOAD_TIMEOUT_S, 'the workload of %s' % name)
         probe = watch.heartbeat_probe().start()
         probe.wait_for_beats(source, 20, 10.0)
+        now = time.monotonic()
+        engine_runs.wait_for_progress(probe, workload,
+                                      now - impact_mod.BASELINE_S, now)
         observer = Observer(watch, source).start()
         job_completed = job_events.JobCompletedListener(
             cloud.bed.uri(source)).start()
+        target = next(h for h in cloud.bed.hosts if h != source)
+        domain_name = watch.domain(source).name()
+        traffic = traffic_mod.QemuTraffic(
+            lambda host: traffic_mod.qemu_pid(cloud.bed.hosts[host],
+                                              domain_name),
+            source, target).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])
         migration = _wait_for_end(cli, server['id'], run_cap_s + GRACE_S)
         wall = time.monotonic() - started
         observer.stop()
+        moved = traffic.stop()
         after = cli.json('server', 'show', server['id'])
         running = watch.running_on()
         dest_host = observer_mod.bed_host_of(openstack_cli.host_of(after))
         if running:
             probe.wait_for_beats(running[0], 10, 10.0)
+        job_start, job_end = job_window(observer.samples, started,
+                                        started + wall)
+        engine_runs.wait_for_progress(
+            probe, workload, job_start, job_end + impact_mod.AFTER_END_S +
+            engine_runs.PROGRESS_WAIT_MARGIN_S)
         beat = probe.stop()
-        moved = running == [dest_host] and dest_host != source
+        # Whether the guest moved (``moved`` is the QEMUs' traffic).
+        migrated = running == [dest_host] and dest_host != source
         completed = job_completed.stats(
-            server['id'], JOB_EVENT_TIMEOUT_S if moved else 0.0)
+            server['id'], JOB_EVENT_TIMEOUT_S if migrated else 0.0)
         completed_source = 'source job-completed event'
-        if not completed.get('time_elapsed') and moved:
+        if not completed.get('time_elapsed') and migrated:
             completed = watch.completed_stats(dest_host)
             completed_source = 'destination completed'
         numbers = observed_numbers(observer.samples, completed,
                                    completed_source)
-        target = next(h for h in cloud.bed.hosts if h != source)
         hb = engine_runs.heartbeat_downtime(probe.samples(), source, target)
+        app = application(probe, bench_workload.workload, job_start,
+                          job_end, source, target)
+        case.update(app)
         outcome = _outcome(migration, source, running, dest_host)
         case['observed'] = dict(
             numbers, outcome=outcome, api_wall_s=round(wall, 2),
@@ -253,7 +336,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
                 'OS-EXT-SRV-ATTR:host'],
             heartbeat_switch_gap_ms=hb['switch_gap_ms'],
             heartbeat_longest_source_gap_ms=hb['longest_source_gap_ms'],
-            heartbeat_longest_gap_ms=beat.longest_gap_ms)
+            heartbeat_longest_gap_ms=beat.longest_gap_ms,
+            **dict(app['impact'], **moved))
         case['remaining_series'] = remaining_series(observer.samples)
         if method == MIGTUNER:
             case['notification'] = _end_payload(cloud, server['id'])
@@ -267,6 +351,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print):
     finally:
         if job_completed is not None:
             job_completed.stop()
+        if traffic is not None:
+            traffic.stop()
         if server is not None:
             cli.run('server', 'delete', '--wait', server['id'], check=False)
     return case
@@ -354,4 +440,6 @@ def summary(case):
         parts.append('heartbeat gap %.0f ms' % o['heartbeat_switch_gap_ms'])
     if o.get('data_bytes'):
         parts.append('%.0f MiB' % (o['data_bytes'] / 2.0 ** 20))
+    if case.get('impact'):
+        parts.append(impact_output.summary(case['impact']))
     return ', '.join(parts)

@@ -14,6 +14,7 @@
 
 import json
 
+from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 
 MiB = 1024.0 ** 2
@@ -109,7 +110,9 @@ def _numbers(case):
 
 
 def plot(path, cases):
-    """Bytes and time per workload and method; remaining bytes over time."""
+    """Bytes and time per workload and method; remaining bytes and the
+    application's throughput over time.
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -122,8 +125,8 @@ def plot(path, cases):
     colours = {methods.STOCK: '#999999', methods.NOVA_BEST: '#4477aa',
                methods.MIGTUNER: '#ee6677'}
     ncols = max(2, len(workloads))
-    fig = plt.figure(figsize=(4 * ncols, 8))
-    grid = fig.add_gridspec(2, ncols)
+    fig = plt.figure(figsize=(4 * ncols, 12))
+    grid = fig.add_gridspec(3, ncols)
     ax_bytes = fig.add_subplot(grid[0, :ncols // 2])
     ax_time = fig.add_subplot(grid[0, ncols // 2:])
     width = 0.8 / len(methods.METHODS)
@@ -162,6 +165,77 @@ def plot(path, cases):
         ax.set_xlabel('s')
         if j == 0:
             ax.legend(fontsize=7)
+        impact_output.panel(
+            fig.add_subplot(grid[2, j]), w,
+            [by_key[(w, m)] for m in methods.METHODS if (w, m) in by_key],
+            colours)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _errors(cases, measured_key, predicted_key):
+    out = []
+    for c in cases:
+        r = c['report']
+        measured, predicted = r.get(measured_key), r.get(predicted_key)
+        if measured is not None and predicted:
+            out.append((measured - predicted) / float(predicted))
+    return out
+
+
+PREDICTED = (('time', 'total_seconds', 'predicted_total_seconds'),
+             ('bytes', 'data_bytes', 'predicted_bytes'),
+             ('downtime', 'downtime_ms', 'predicted_downtime_ms'))
+
+
+def prediction_summary(cases, tolerance=0.15):
+    """The model's errors, (measured - predicted) / predicted, per workload
+    and over every completed run planned by the migtuner planner that was
+    predicted to complete: each run's error, the mean absolute and the
+    worst, and the runs outside +/- *tolerance* on time or bytes.
+    """
+    judged = [c for c in cases
+              if c['method'] == methods.MIGTUNER and
+              c['report']['outcome'] == 'completed' and
+              c['report']['predicted_converges']]
+    # The first idle run measures the touched memory the others plan with.
+    unknown = [c for c in judged if c.get('touched_bytes', 0) is None]
+    judged = [c for c in judged if c not in unknown]
+    if not judged:
+        return 'prediction errors: no completed migtuner run to judge'
+    lines = ['prediction errors, (measured - predicted) / predicted, over '
+             '%d completed migtuner runs%s:' % (
+                 len(judged), '' if not unknown else
+                 ' (%d left out: planned before the touched memory was '
+                 'measured)' % len(unknown))]
+    workloads = []
+    for c in judged:
+        if c['workload'] not in workloads:
+            workloads.append(c['workload'])
+    for w in workloads:
+        group = [c for c in judged if c['workload'] == w]
+        parts = []
+        for name, measured, predicted in PREDICTED:
+            errs = _errors(group, measured, predicted)
+            parts.append('%s %s' % (name, ' '.join(
+                '%+.0f%%' % (e * 100) for e in errs) or '-'))
+        lines.append('  %-14s %s' % (w, '; '.join(parts)))
+    outside = 0
+    for name, measured, predicted in PREDICTED:
+        errs = _errors(judged, measured, predicted)
+        if not errs:
+            lines.append('  all %-9s -' % name)
+            continue
+        worst = max(errs, key=abs)
+        lines.append('  all %-9s mean |err| %.1f %%, worst %+.1f %% (%d runs)'
+                     % (name, 100 * sum(abs(e) for e in errs) / len(errs),
+                        100 * worst, len(errs)))
+    for c in judged:
+        if any(abs(e) > tolerance for e in
+               _errors([c], 'total_seconds', 'predicted_total_seconds') +
+               _errors([c], 'data_bytes', 'predicted_bytes')):
+            outside += 1
+    lines.append('  %d of %d runs outside +/-%.0f %% on time or bytes'
+                 % (outside, len(judged), tolerance * 100))
+    return '\n'.join(lines)

@@ -61,6 +61,13 @@ FLAVOR_RAM_MB = 256
 USER_CLOUDS_YAML = os.path.expanduser('~/.config/openstack/clouds.yaml')
 
 
+def artifacts_version(artifacts):
+    """A short name for the build inputs of the guest's kernel and
+    initramfs (``GuestArtifacts.fingerprint``).
+    """
+    return artifacts.fingerprint()['digest'][:10]
+
+
 class CloudError(Exception):
     """The cloud could not be brought up or down; says which part."""
 
@@ -638,9 +645,12 @@ class Cloud:
             return image
         artifacts = self.bed.artifacts
         artifacts.ensure_built()
-        kernel = self._upload_once('%s-kernel' % IMAGE_NAME,
+        # Named by their build inputs: a changed workload program gets new
+        # uploads instead of an earlier build found by name.
+        build = artifacts_version(artifacts)
+        kernel = self._upload_once('%s-kernel-%s' % (IMAGE_NAME, build),
                                    artifacts.kernel, 'aki')
-        ramdisk = self._upload_once('%s-initramfs' % IMAGE_NAME,
+        ramdisk = self._upload_once('%s-initramfs-%s' % (IMAGE_NAME, build),
                                     artifacts.initramfs, 'ari')
         root = self.layout.path('state', 'root.raw')
         if not os.path.exists(root):

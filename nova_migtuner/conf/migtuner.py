@@ -337,6 +337,25 @@ Seconds over which the guest's dirty rate is measured before a migration
 pre-copy round is used instead.
 """),
     cfg.IntOpt(
+        'quiet_window_sampling_s',
+        default=0,
+        min=0,
+        max=600,
+        help="""
+Seconds of consecutive dirty-rate samples (one every ``dirty_rate_calc_s``)
+taken before a migration to find the guest's bursts and quiet periods. When
+a guest's load comes in bursts, the migration starts as a quiet period long
+enough for it begins, or waits for the next one, at most
+``max_deferral_s``, re-sampling while it waits. 0 (the default) takes one
+sample and never times into quiet windows. The sampling blocks the
+migration for this long: choose a window that spans a few of the guest's
+bursts.
+
+Related options:
+
+* ``dirty_rate_calc_s`` (must be > 0), ``max_deferral_s``
+"""),
+    cfg.IntOpt(
         'max_deferral_s',
         default=120,
         min=0,

@@ -40,6 +40,8 @@ import logging
 import time
 from typing import Optional
 
+from nova_migtuner.planning import dirty_pattern
+from nova_migtuner.planning import plan as plan_mod
 from nova_migtuner import units
 
 LOG = logging.getLogger(__name__)
@@ -80,14 +82,31 @@ class DirtyRateMeasurement:
         return 'dirty rate not measured: %s' % self.reason
 
 
+MODE_PAGE_SAMPLING = 'page-sampling'
+MODE_DIRTY_BITMAP = 'dirty-bitmap'
+# startDirtyRateCalc flags (libvirt-domain.h, stable values).
+_MODE_FLAGS = {MODE_PAGE_SAMPLING: ('VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING',
+                                    0),
+               MODE_DIRTY_BITMAP: ('VIR_DOMAIN_DIRTYRATE_MODE_DIRTY_BITMAP',
+                                   1)}
+
+
 def measure_dirty_rate(domain, period_s=DEFAULT_PERIOD_S,
                        libvirt_module=None, timeout_s=None,
-                       _sleep=time.sleep):
+                       _sleep=time.sleep, mode=MODE_PAGE_SAMPLING):
     """Measure *domain*'s dirty rate over *period_s* whole seconds.
 
     Blocks for about *period_s*. Never raises for a libvirt that cannot
     measure; returns a measurement with ``bytes_per_second=None`` and the
     reason instead.
+
+    :param mode: ``page-sampling`` (QEMU's default: hashes a sample of
+        pages, about 512 per GiB, so a guest dirtying a small part of its
+        memory reads with a large sampling error) or ``dirty-bitmap``
+        (counts every page dirtied in the period with the dirty log that
+        migration uses, so the guest runs as it will while migrating).
+        QEMU 7.2 under TCG (the test bed) dies on ``dirty-bitmap``: the
+        guest's QEMU resets the monitor connection; use it with KVM only.
     """
     if libvirt_module is None:
         import libvirt as libvirt_module
@@ -97,8 +116,12 @@ def measure_dirty_rate(domain, period_s=DEFAULT_PERIOD_S,
     if stats_group is None or start is None:
         return _unmeasured(period, 'this libvirt binding has no dirty rate '
                                    'calculation (needs libvirt >= 7.2)')
+    if mode not in _MODE_FLAGS:
+        raise ValueError('dirty rate mode %r unknown; allowed: %s'
+                         % (mode, ', '.join(sorted(_MODE_FLAGS))))
+    name, value = _MODE_FLAGS[mode]
     try:
-        start(period, 0)
+        start(period, getattr(libvirt_module, name, value))
     except libvirt_module.libvirtError as exc:
         return _unmeasured(period, 'startDirtyRateCalc failed: %s' % exc)
     deadline = time.monotonic() + (timeout_s if timeout_s is not None
@@ -144,3 +167,55 @@ def _unmeasured(period, reason):
              'measure it', reason)
     return DirtyRateMeasurement(bytes_per_second=None, period_s=period,
                                 reason=reason)
+
+
+def sample_dirty_rates(domain, window_s, period_s=DEFAULT_PERIOD_S,
+                       libvirt_module=None, clock=time.monotonic,
+                       _sleep=time.sleep, mode=MODE_PAGE_SAMPLING):
+    """Consecutive dirty-rate samples over about *window_s* seconds.
+
+    Returns ``dirty_pattern.DirtySample``s (times on *clock*), oldest
+    first; stops early, with what it has, when a measurement fails (the
+    reason is logged by ``measure_dirty_rate``). Blocks for the window.
+    """
+    samples = []
+    end = clock() + window_s
+    while not samples or clock() < end:
+        start = clock()
+        result = measure_dirty_rate(domain, period_s,
+                                    libvirt_module=libvirt_module,
+                                    _sleep=_sleep, mode=mode)
+        if not result.measured:
+            break
+        samples.append(dirty_pattern.DirtySample(
+            start, max(clock(), start + 1e-3), result.bytes_per_second))
+    return tuple(samples)
+
+
+def wait_for_quiet_window(domain, samples, replan, max_wait_s, window_s,
+                          period_s=DEFAULT_PERIOD_S, libvirt_module=None,
+                          clock=time.monotonic, _sleep=time.sleep,
+                          mode=MODE_PAGE_SAMPLING):
+    """Sample until the plan's timing stops waiting for a quiet window.
+
+    :param samples: the samples the first plan was built from.
+    :param replan: ``replan(samples) -> MigrationPlan`` (pure planning).
+    :param max_wait_s: the bound on the wait (``max_deferral_s``).
+    :param window_s: samples older than this are dropped.
+    :returns: ``(plan, samples, waited_s)``: the plan to start with.
+    """
+    started = clock()
+    plan = replan(samples)
+    while (plan.timing.action == plan_mod.TIMING_WAIT and
+           plan.timing.wait_for == plan_mod.WAIT_FOR_QUIET_WINDOW and
+           clock() - started < max_wait_s):
+        more = sample_dirty_rates(domain, 0, period_s,
+                                  libvirt_module=libvirt_module,
+                                  clock=clock, _sleep=_sleep, mode=mode)
+        if not more:
+            LOG.info('Dirty rate no longer measurable: starting now')
+            break
+        samples = tuple(x for x in samples + more
+                        if x.end_s >= more[-1].end_s - window_s)
+        plan = replan(samples)
+    return plan, samples, clock() - started

@@ -40,6 +40,10 @@ PARAM_BANDWIDTH_POSTCOPY = ('VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY',
 PARAM_PARALLEL_CONNECTIONS = ('VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS',
                               'parallel.connections')
 PARAM_COMPRESSION = ('VIR_MIGRATE_PARAM_COMPRESSION', 'compression')
+PARAM_AUTO_CONVERGE_INITIAL = ('VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL',
+                               'auto_converge.initial')
+PARAM_AUTO_CONVERGE_INCREMENT = (
+    'VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT', 'auto_converge.increment')
 
 
 class UnsupportedFlagError(ValueError):
@@ -122,10 +126,11 @@ def migration_params(plan, base_params, libvirt_module):
     * ``VIR_MIGRATE_PARAM_COMPRESSION`` (e.g. ``'xbzrle'``) when
       ``plan.compression`` is set (goes with ``VIR_MIGRATE_COMPRESSED``).
 
-    Auto-converge's ``cpu-throttle-initial``/``-increment`` are left at
-    QEMU's defaults (20 %/10 %) on purpose: the model
-    (``nova_migtuner.planning.model``) predicts with those defaults, and
-    changing them here would make the prediction wrong.
+    * ``VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL`` and ``_INCREMENT``
+      (percent; libvirt >= 4.0) when the plan sets auto-converge and chose
+      its throttle steps (``plan.auto_converge_initial_pct`` and
+      ``_increment_pct``, which the model predicted with); a plan without
+      them leaves QEMU's defaults (20 %/10 %).
 
     Everything else in *base_params* (``VIR_MIGRATE_PARAM_URI``,
     ``DEST_XML``, ``MIGRATE_DISKS``, ...) is kept; *base_params* itself is
@@ -152,6 +157,15 @@ def migration_params(plan, base_params, libvirt_module):
         params[compression] = plan.compression
     else:
         params.pop(compression, None)
+    for param, value in ((PARAM_AUTO_CONVERGE_INITIAL,
+                          plan.auto_converge_initial_pct),
+                         (PARAM_AUTO_CONVERGE_INCREMENT,
+                          plan.auto_converge_increment_pct)):
+        name = _param_name(libvirt_module, param)
+        if value is not None and plan_mod.AUTO_CONVERGE in plan.flags:
+            params[name] = int(value)
+        else:
+            params.pop(name, None)
     LOG.debug('Migration params for strategy %(strategy)s: bandwidth '
               '%(bw)s, %(conn)d connection(s), compression %(comp)s',
               {'strategy': plan.strategy,

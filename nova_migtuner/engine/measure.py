@@ -49,6 +49,9 @@ class Measurement:
     host_cpu_load: Optional[float] = None       # 0..1 of the host
     window_s: float = 0.0
     notes: Tuple[str, ...] = ()
+    # Consecutive dirty-rate samples (``dirty_pattern.DirtySample``), when
+    # sampled for timing into quiet windows.
+    dirty_rate_samples: Tuple = ()
 
     @property
     def measured(self) -> FrozenSet[str]:

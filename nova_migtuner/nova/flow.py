@@ -188,6 +188,8 @@ class TimingTask(_Task):
                                 reason=decision.reason))
             if decision.wait_for == plan_mod.WAIT_FOR_SPACING:
                 pause = min(decision.max_wait_seconds, left)
+            elif decision.wait_for == plan_mod.WAIT_FOR_QUIET_WINDOW:
+                pause = 0.0   # measuring takes a dirty-rate sample's time
             else:
                 pause = min(QUIET_RECHECK_S, left)
             s.wake.wait(max(0.0, pause))
@@ -199,7 +201,7 @@ class TimingTask(_Task):
                 return waiting.decided(ABORTED)
             if s.start_requested:
                 continue
-            waiting.measurement = self.ops.measure(s)
+            waiting.measurement = self.ops.measure(s, waiting.measurement)
             waiting.plan = self.ops.plan(s, waiting.measurement,
                                          operator_strategy)
 

@@ -26,6 +26,7 @@ import time
 
 from oslo_log import log as logging
 
+from nova_migtuner.engine import dirtyrate
 from nova_migtuner.engine import flags as flags_mod
 from nova_migtuner.engine import measure
 from nova_migtuner.nova import destination_stats
@@ -110,14 +111,38 @@ class NovaOps:
     def _guest(self, instance):
         return self.driver._host.get_guest(instance)
 
-    def measure(self, s):
+    def measure(self, s, previous=None):
+        """The guest's measurement; ``previous`` is the one the timing task
+        last planned on while it waits (its dirty-rate samples are kept).
+        """
         flavor = s.instance.flavor
         domain = self._guest(s.instance)._domain
-        return measure.measure_guest(
+        measured = measure.measure_guest(
             domain, self.driver._host.get_connection(), s.libvirt,
             memory_bytes=flavor.memory_mb * units.MiB,
             vcpus=flavor.vcpus,
             dirty_rate_window_s=self.conf.migtuner.dirty_rate_calc_s)
+        return self._with_dirty_rate_samples(s, domain, measured, previous)
+
+    def _with_dirty_rate_samples(self, s, domain, measured, previous=None):
+        """Add the dirty-rate samples of ``quiet_window_sampling_s``: the
+        whole window the first time, one more sample while waiting.
+        """
+        mt = self.conf.migtuner
+        if mt.quiet_window_sampling_s <= 0 or mt.dirty_rate_calc_s <= 0:
+            return measured
+        earlier = getattr(previous, 'dirty_rate_samples', ()) or ()
+        samples = earlier + dirtyrate.sample_dirty_rates(
+            domain, 0 if earlier else mt.quiet_window_sampling_s,
+            mt.dirty_rate_calc_s, libvirt_module=s.libvirt)
+        if samples:
+            samples = tuple(x for x in samples if x.end_s >=
+                            samples[-1].end_s - mt.quiet_window_sampling_s)
+            # Plan with the rate the guest dirties at now.
+            measured = dataclasses.replace(
+                measured, dirty_rate_samples=samples,
+                dirty_rate=samples[-1].bytes_per_second)
+        return measured
 
     def seconds_since_instance_migration(self, s):
         if self.conf.migtuner.instance_spacing_s <= 0:

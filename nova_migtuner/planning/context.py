@@ -21,13 +21,15 @@ flavor extra specs and image properties) and the admin's limits (from
 import dataclasses
 from typing import FrozenSet, Optional, Tuple
 
+from nova_migtuner.planning import dirty_pattern
 from nova_migtuner import units
 
 # Names of the measurable inputs, as listed in MigrationInputs.measured.
 DIRTY_RATE = 'dirty_rate'
 TOUCHED = 'touched'
 WORKING_SET = 'working_set'
-# Measured and reported, not planned with: no strategy looks at it.
+# The fraction of its vCPUs the guest uses: how much an auto-converge
+# throttle slows it (a guest at 30 % slows only past a 70 % throttle).
 GUEST_CPU_LOAD = 'guest_cpu_load'
 SOURCE_HOST_LOAD = 'source_host_load'
 LINK_BANDWIDTH = 'link_bandwidth'
@@ -107,6 +109,7 @@ class MigrationInputs:
     dirty_rate: Optional[float] = None
     working_set_bytes: Optional[int] = None
     source_host_load: Optional[float] = None
+    guest_cpu_load: Optional[float] = None
     seconds_since_instance_migration: Optional[float] = None
     seconds_since_host_migration: Optional[float] = None
     policy: GuestPolicy = GuestPolicy()
@@ -114,6 +117,10 @@ class MigrationInputs:
     measured: FrozenSet[str] = frozenset()
     given: FrozenSet[str] = frozenset()
     instance_uuid: Optional[str] = None
+    # Consecutive dirty-rate samples before the migration, oldest first
+    # (``dirty_pattern.DirtySample``); timing looks for quiet periods in
+    # them. Empty: not sampled.
+    dirty_rate_samples: Tuple[dirty_pattern.DirtySample, ...] = ()
 
     def __post_init__(self):
         if self.memory_bytes <= 0:
@@ -134,10 +141,16 @@ class MigrationInputs:
         if self.working_set_bytes is not None and self.working_set_bytes < 0:
             raise InputsError('working set must be >= 0 bytes, got %r'
                               % self.working_set_bytes)
-        value = self.source_host_load
-        if value is not None and not 0.0 <= value <= 1.0:
-            raise InputsError('source_host_load must be within 0..1, got '
-                              '%r' % value)
+        for name in ('source_host_load', 'guest_cpu_load'):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise InputsError('%s must be within 0..1, got %r'
+                                  % (name, value))
+        try:
+            samples = dirty_pattern.samples_from(self.dirty_rate_samples)
+        except (TypeError, dirty_pattern.PatternInputError) as e:
+            raise InputsError('dirty_rate_samples: %s' % e)
+        object.__setattr__(self, 'dirty_rate_samples', samples)
         unknown = (set(self.measured) | set(self.given)) - set(MEASURABLE)
         if unknown:
             raise InputsError('unknown measured inputs %s; known: %s'

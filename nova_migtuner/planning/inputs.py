@@ -121,14 +121,16 @@ _FIELDS = {
     ctx_mod.TOUCHED: 'touched_bytes',
     ctx_mod.WORKING_SET: 'working_set_bytes',
     ctx_mod.SOURCE_HOST_LOAD: 'source_host_load',
+    ctx_mod.GUEST_CPU_LOAD: 'guest_cpu_load',
 }
 
 
 def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
                  touched=None, working_set=None, source_host_load=None,
-                 seconds_since_instance_migration=None,
+                 guest_cpu_load=None, seconds_since_instance_migration=None,
                  seconds_since_host_migration=None,
-                 policy=ctx_mod.GuestPolicy(), instance_uuid=None):
+                 policy=ctx_mod.GuestPolicy(), instance_uuid=None,
+                 dirty_rate_samples=()):
     """Return the ``MigrationInputs``; measurable inputs are ``Known``.
 
     :param link_bandwidth: ``Known`` bytes/s of the link to the chosen
@@ -137,12 +139,17 @@ def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
     :param touched: ``Known`` bytes or None.
     :param working_set: ``Known`` bytes or None.
     :param source_host_load: ``Known`` fraction 0..1 or None.
+    :param guest_cpu_load: ``Known`` fraction 0..1 of the guest's vCPUs, or
+        None.
+    :param dirty_rate_samples: measured ``dirty_pattern.DirtySample``s (or
+        ``(start_s, end_s, bytes_per_second)``), oldest first.
     :raises context.InputsError: a value is out of range.
     """
     known = {ctx_mod.LINK_BANDWIDTH: link_bandwidth,
              ctx_mod.DIRTY_RATE: dirty_rate, ctx_mod.TOUCHED: touched,
              ctx_mod.WORKING_SET: working_set,
-             ctx_mod.SOURCE_HOST_LOAD: source_host_load}
+             ctx_mod.SOURCE_HOST_LOAD: source_host_load,
+             ctx_mod.GUEST_CPU_LOAD: guest_cpu_load}
     if link_bandwidth is None:
         raise ctx_mod.InputsError('the link bandwidth is required')
     for name, value in known.items():
@@ -163,7 +170,8 @@ def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
         seconds_since_instance_migration=seconds_since_instance_migration,
         seconds_since_host_migration=seconds_since_host_migration,
         policy=policy, limits=limits, measured=named(MEASURED),
-        given=named(GIVEN), instance_uuid=instance_uuid, **values)
+        given=named(GIVEN), instance_uuid=instance_uuid,
+        dirty_rate_samples=tuple(dirty_rate_samples or ()), **values)
 
 
 # nova copies every image property into the instance's system metadata
@@ -236,6 +244,10 @@ def migration_inputs(*, conf, memory_bytes, extra_specs, image_properties,
         known.setdefault('dirty_rate', measured(measurement.dirty_rate))
         known.setdefault('source_host_load',
                          measured(measurement.host_cpu_load))
+        known.setdefault('guest_cpu_load',
+                         measured(measurement.guest_cpu_load))
+        known.setdefault('dirty_rate_samples', getattr(
+            measurement, 'dirty_rate_samples', ()))
     return build_inputs(
         memory_bytes=memory_bytes, link_bandwidth=link_bandwidth,
         limits=limits_mod.admin_limits(conf) if limits is None else limits,

@@ -21,12 +21,24 @@ Pure arithmetic, no libvirt and no nova. The model follows what QEMU does:
 * a guest that dirties pages as fast as the link copies them never gets there,
   unless the set of pages it writes is itself small enough (the working set
   bounds what one round can leave behind);
-* auto-converge throttles the vCPUs, starting at 20 % and adding 10 % each
-  time a round left more than half of what it sent dirty again (QEMU's
-  ``cpu-throttle-initial``/``-increment``/``throttle-trigger-threshold``,
-  counted twice before the first throttle as QEMU does);
+* auto-converge throttles the vCPUs as QEMU 7.2 does (``migration/ram.c``
+  ``migration_bitmap_sync`` and ``migration_trigger_throttle``): at the
+  dirty-bitmap sync that ends a round, once more than 1 s has passed since
+  the last check, it compares the pages dirtied since that check with the
+  bytes sent since then; each time the dirtied bytes exceed
+  ``throttle-trigger-threshold`` (50 %) of the sent ones a counter goes up
+  (it is not reset by a check below the threshold), and every second time
+  the throttle starts at ``cpu-throttle-initial`` (20 %) or goes up by
+  ``cpu-throttle-increment`` (10 %), up to ``max-cpu-throttle`` (99 %).
+  Short rounds therefore share one check; the first check covers the
+  first pass;
+* a throttle of ``t`` leaves the vCPUs ``1 - t`` of their time; a paced
+  workload that needs only ``dirty_cpu_share`` of its vCPU to dirty at its
+  rate keeps that rate until ``1 - t`` falls below its share, and slows
+  in proportion after that;
 * post-copy switches after a number of pre-copy rounds and then moves every
-  remaining page exactly once, with the guest running on the destination;
+  remaining page exactly once, with the guest running on the destination,
+  at the post-copy bandwidth (``VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY``);
 * a paused (non-live) migration sends every touched page while the guest is
   stopped: all of it is downtime.
 
@@ -44,11 +56,14 @@ POST_COPY = 'post-copy'
 PAUSED = 'paused'
 METHODS = (PRE_COPY, AUTO_CONVERGE, POST_COPY, PAUSED)
 
-# QEMU defaults (migration/options.c).
+# QEMU defaults (migration/migration.c in 7.2).
 THROTTLE_INITIAL = 0.20
 THROTTLE_INCREMENT = 0.10
 THROTTLE_MAX = 0.99
 THROTTLE_TRIGGER = 0.50
+# QEMU checks the throttle trigger at a bitmap sync only when more than
+# this has passed since the last check (ram.c: "more than 1 second").
+THROTTLE_CHECK_PERIOD_S = 1.0
 # Pause while post-copy hands the guest over: CPU and device state only. The
 # test bed measured 3 ms; 20 ms leaves room for real NICs.
 POST_COPY_SWITCH_SECONDS = 0.020
@@ -118,16 +133,46 @@ def predict_paused(memory, bandwidth, touched=None):
                       first_pass_seconds=seconds)
 
 
+def throttled_rate(dirty_rate, throttle, dirty_cpu_share=1.0):
+    """The rate a workload dirties at when its vCPUs are throttled.
+
+    :param dirty_cpu_share: the fraction of its vCPU time the workload
+        needs for *dirty_rate* (1: it is CPU-bound and slows with every
+        throttle step; a paced workload needs less).
+    """
+    room = 1.0 - throttle
+    if room >= dirty_cpu_share:
+        return dirty_rate
+    return dirty_rate * room / dirty_cpu_share
+
+
+def _check_throttle(initial, increment, share):
+    for name, value in (('throttle initial', initial),
+                        ('throttle increment', increment)):
+        if not 0 < value <= THROTTLE_MAX:
+            raise ModelInputError('%s must be within 0..%g, got %r'
+                                  % (name, THROTTLE_MAX, value))
+    if not 0 < share <= 1:
+        raise ModelInputError('dirty_cpu_share must be within 0..1 (0 '
+                              'excluded), got %r' % share)
+
+
 def predict_precopy(memory, dirty_rate, bandwidth, downtime_limit,
                     touched=None, working_set=None, auto_converge=False,
-                    time_limit=None):
+                    time_limit=None, throttle_initial=THROTTLE_INITIAL,
+                    throttle_increment=THROTTLE_INCREMENT,
+                    dirty_cpu_share=1.0):
     """Simulate pre-copy rounds, optionally with auto-converge.
 
     :param downtime_limit: the max downtime QEMU may use to switch over, s.
     :param time_limit: stop and call it non-converging past this many s.
+    :param throttle_initial: ``cpu-throttle-initial`` as a fraction.
+    :param throttle_increment: ``cpu-throttle-increment`` as a fraction.
+    :param dirty_cpu_share: see ``throttled_rate``.
     """
     touched, working_set = _bounds(memory, touched, working_set)
     _check(memory, touched, dirty_rate, bandwidth, working_set)
+    _check_throttle(throttle_initial, throttle_increment, dirty_cpu_share)
     if downtime_limit <= 0:
         raise ModelInputError('downtime limit must be > 0 s, got %r'
                               % downtime_limit)
@@ -138,6 +183,11 @@ def predict_precopy(memory, dirty_rate, bandwidth, downtime_limit,
     sent = 0.0
     throttle = 0.0
     high_count = 0
+    # QEMU's period counters: since the last throttle check (the setup
+    # sync at 0 s starts the first period).
+    period_start = 0.0
+    period_sent = 0.0
+    period_dirtied = 0.0
     first_pass = touched / bandwidth
     for rounds in range(1, MAX_ROUNDS + 1):
         if pending <= threshold:
@@ -151,16 +201,21 @@ def predict_precopy(memory, dirty_rate, bandwidth, downtime_limit,
         round_seconds = pending / bandwidth
         elapsed += round_seconds
         sent += pending
-        dirtied = min(dirty_rate * (1.0 - throttle) * round_seconds,
+        dirtied = min(throttled_rate(dirty_rate, throttle,
+                                     dirty_cpu_share) * round_seconds,
                       working_set)
-        if auto_converge and rounds > 1:
-            if dirtied > THROTTLE_TRIGGER * pending:
+        period_sent += pending
+        period_dirtied += dirtied
+        if auto_converge and \
+                elapsed - period_start > THROTTLE_CHECK_PERIOD_S:
+            if period_dirtied > THROTTLE_TRIGGER * period_sent:
                 high_count += 1
                 if high_count >= 2:
-                    throttle = (THROTTLE_INITIAL if throttle == 0.0 else
+                    throttle = (throttle_initial if throttle == 0.0 else
                                 min(THROTTLE_MAX,
-                                    throttle + THROTTLE_INCREMENT))
+                                    throttle + throttle_increment))
                     high_count = 0
+            period_start, period_sent, period_dirtied = elapsed, 0.0, 0.0
         stuck = dirtied >= pending and (not auto_converge or
                                         throttle >= THROTTLE_MAX)
         over_time = time_limit is not None and elapsed > time_limit
@@ -178,14 +233,21 @@ def predict_precopy(memory, dirty_rate, bandwidth, downtime_limit,
 
 
 def predict_postcopy(memory, dirty_rate, bandwidth, touched=None,
-                     working_set=None, switch_after_rounds=1):
+                     working_set=None, switch_after_rounds=1,
+                     postcopy_bandwidth=None):
     """Pre-copy for ``switch_after_rounds`` rounds, then post-copy.
 
     After the switch the guest runs on the destination and nothing is dirtied
-    on the source any more: what was dirty at the switch crosses once.
+    on the source any more: what was dirty at the switch crosses once, at
+    *postcopy_bandwidth* (default: *bandwidth*, as when the plan caps both).
     """
     touched, working_set = _bounds(memory, touched, working_set)
     _check(memory, touched, dirty_rate, bandwidth, working_set)
+    if postcopy_bandwidth is None:
+        postcopy_bandwidth = bandwidth
+    if postcopy_bandwidth <= 0:
+        raise ModelInputError('post-copy bandwidth must be > 0 bytes/s, got '
+                              '%r' % postcopy_bandwidth)
     if switch_after_rounds < 1:
         raise ModelInputError('post-copy switches after at least 1 round, '
                               'got %r' % switch_after_rounds)
@@ -197,7 +259,7 @@ def predict_postcopy(memory, dirty_rate, bandwidth, touched=None,
         elapsed += round_seconds
         sent += pending
         pending = min(dirty_rate * round_seconds, working_set)
-    after_switch = pending / bandwidth
+    after_switch = pending / postcopy_bandwidth
     return Prediction(method=POST_COPY, converges=True,
                       rounds=switch_after_rounds + 1,
                       total_seconds=elapsed + POST_COPY_SWITCH_SECONDS +

@@ -202,8 +202,9 @@ START_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
 
 DEFERRED_FIELDS = COMMON_FIELDS + (
     _f('wait_for', 'string',
-       '``spacing`` (a fixed time) or ``quiet`` (a quieter host, at most '
-       'the time).'),
+       '``spacing`` (a fixed time), ``quiet`` (a quieter host, at most '
+       'the time) or ``quiet-window`` (the guest\'s next quiet period long '
+       'enough for the migration, at most the time).'),
     _f('max_wait_s', 'number', 'Longest time the migration will wait.'),
     _f('reason', 'string', 'Why it waits, with the numbers.'),
 )

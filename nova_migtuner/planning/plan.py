@@ -52,6 +52,9 @@ TIMING_WAIT = 'wait'
 TIMING_REFUSE = 'refuse'
 WAIT_FOR_SPACING = 'spacing'     # a fixed time, then start
 WAIT_FOR_QUIET = 'quiet'         # until the load drops, at most the time
+# Until the guest's next quiet period long enough for the migration begins,
+# at most the time: look again at every new dirty-rate sample.
+WAIT_FOR_QUIET_WINDOW = 'quiet-window'
 
 COMPRESSION_XBZRLE = 'xbzrle'
 
@@ -98,6 +101,8 @@ class TimingDecision:
     max_wait_seconds: float = 0.0
     wait_for: Optional[str] = None
     reason: str = 'no reason to wait'
+    # The forecast wait for a quiet window (None: no forecast).
+    expected_wait_seconds: Optional[float] = None
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -120,6 +125,20 @@ class MigrationPlan:
     prediction: model.Prediction
     reasons: Tuple[str, ...] = ()
     inputs: Tuple[str, ...] = ()
+    # auto-converge's cpu-throttle-initial and -increment, percent
+    # (VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL/_INCREMENT); None: QEMU's
+    # defaults (20/10). Only used with the AUTO_CONVERGE flag.
+    auto_converge_initial_pct: Optional[int] = None
+    auto_converge_increment_pct: Optional[int] = None
+
+    def __post_init__(self):
+        for name in ('auto_converge_initial_pct',
+                     'auto_converge_increment_pct'):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, int) and
+                                          1 <= value <= 99):
+                raise ValueError('%s must be an integer within 1..99 or '
+                                 'None, got %r' % (name, value))
 
     @property
     def live(self):
@@ -158,5 +177,7 @@ class MigrationPlan:
             'timing': self.timing.to_dict(),
             'prediction': self.prediction.to_dict(),
             'inputs': list(self.inputs),
+            'auto_converge_initial_pct': self.auto_converge_initial_pct,
+            'auto_converge_increment_pct': self.auto_converge_increment_pct,
             'explain': self.explain(),
         }

@@ -25,6 +25,8 @@ import os
 import threading
 import time
 
+from nova_migtuner.testbed import progress as progress_mod
+
 LOG = logging.getLogger(__name__)
 
 DEFAULT_POLL_INTERVAL_S = 0.001
@@ -146,6 +148,7 @@ class HeartbeatProbe:
         self.poll_interval_s = poll_interval_s
         self.result = None
         self._samples = []
+        self._progress = []
         self._stop = threading.Event()
         self._thread = None
         self._started_at = None
@@ -170,6 +173,11 @@ class HeartbeatProbe:
                     if line.startswith(b'h') and line[1:].isdigit():
                         self._samples.append(
                             HeartbeatSample(now, tailed.host, int(line[1:])))
+                    elif line.startswith(b'p'):
+                        sample = progress_mod.parse_line(line, now,
+                                                         tailed.host)
+                        if sample is not None:
+                            self._progress.append(sample)
             time.sleep(self.poll_interval_s)
         for tailed in self._files:
             tailed.close()
@@ -177,6 +185,12 @@ class HeartbeatProbe:
     def samples(self):
         """A copy of the samples taken so far."""
         return list(self._samples)
+
+    def progress(self):
+        """A copy of the workload's progress lines read so far
+        (``progress.ProgressSample``), in the order read.
+        """
+        return list(self._progress)
 
     def wait_for_beats(self, host, count=10, timeout_s=5.0):
         """Wait until ``count`` beats from ``host`` have been read; return

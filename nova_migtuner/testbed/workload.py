@@ -31,6 +31,13 @@ class Workload:
     heartbeat_device: the guest's serial port for them: ``ttyS1`` (a port
     of its own, the test bed's guests) or ``ttyS0``, the console, which is
     the only serial port of a guest nova boots.
+    progress_ms: period of the progress lines (pages dirtied and requests
+    completed so far) the workload writes on the heartbeat's port; 0 turns
+    them off.
+    request_rate: small CPU-bound "requests" per second the workload serves
+    beside its dirtying (a hash over 4 KiB each, paced, queued up to 0.5 s
+    when the guest runs late): the application whose progress the bench
+    measures; 0 turns them off.
     """
 
     kind: str = 'idle'
@@ -41,6 +48,8 @@ class Workload:
     heartbeat_ms: int = 2
     report_s: float = 2.0
     heartbeat_device: str = 'ttyS1'
+    progress_ms: int = 100
+    request_rate: float = 100.0
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -63,6 +72,13 @@ class Workload:
                  'heartbeat_ms', self.heartbeat_ms, 'an integer >= 0')
         _require(_is_number(self.report_s) and self.report_s > 0,
                  'report_s', self.report_s, 'a number > 0')
+        _require(isinstance(self.progress_ms, int) and
+                 not isinstance(self.progress_ms, bool) and
+                 0 <= self.progress_ms <= 1000,
+                 'progress_ms', self.progress_ms, 'an integer 0..1000')
+        _require(_is_number(self.request_rate) and
+                 0 <= self.request_rate <= 1000,
+                 'request_rate', self.request_rate, 'a number 0..1000')
         _require(self.heartbeat_device in HEARTBEAT_DEVICES,
                  'heartbeat_device', self.heartbeat_device,
                  'one of %s' % ', '.join(HEARTBEAT_DEVICES))
@@ -79,10 +95,12 @@ class Workload:
     def kernel_args(self):
         """Kernel command line arguments read by the guest workload."""
         return ('mt_kind=%s mt_dirty_mib=%d mt_rate=%g mt_on=%g mt_off=%g '
-                'mt_hb_ms=%d mt_hb_dev=%s mt_report_s=%g'
+                'mt_hb_ms=%d mt_hb_dev=%s mt_report_s=%g '
+                'mt_progress_ms=%d mt_req_rate=%g'
                 % (self.kind, self.dirty_mib, self.rate_mib_s,
                    self.burst_on_s, self.burst_off_s, self.heartbeat_ms,
-                   self.heartbeat_device, self.report_s))
+                   self.heartbeat_device, self.report_s, self.progress_ms,
+                   self.request_rate))
 
 
 def _is_number(value):

@@ -12,9 +12,14 @@
 
 """The nova path of the bench: configurations and the observer's numbers."""
 
+import os
+import time
+from unittest import mock
+
 import pytest
 
 from nova_migtuner.bench import nova_path
+from nova_migtuner.cloud import observer as observer_mod
 
 
 def test_nova_timeline_puts_nova_timeout_at_the_run_cap():
@@ -115,3 +120,74 @@ def test_outcome_from_nova_and_where_the_guest_runs(status, running,
                                                     outcome):
     assert nova_path._outcome({'Status': status}, 'a', running, 'b') == \
         outcome
+
+
+# -- the application's view from nova's console.log -------------------------
+
+RECORDING = os.path.join(os.path.dirname(__file__), 'data',
+                         'workload-console.log')
+
+
+class _Host:
+    def __init__(self, root):
+        self.root = root
+
+    def path(self, system_path):
+        return os.path.join(self.root, system_path.strip('/').replace(
+            '/', '_'))
+
+
+def _chunks(text):
+    """The recording cut after each progress line, with its uptime (s)."""
+    chunks, current = [], []
+    for line in text.splitlines(keepends=True):
+        current.append(line)
+        if line.startswith('p'):
+            uptime = int(line.split()[2][1:]) / 1000.0
+            chunks.append((uptime, ''.join(current)))
+            current = []
+    return chunks
+
+
+def test_the_console_log_gives_the_application_impact(tmp_path):
+    """Replays the recorded console of a test bed guest whose heartbeat
+    and progress lines share the console, as a nova guest's do (an idle
+    workload serving 100 requests/s), into console.log on the source,
+    stops the guest 0.4 s, then goes on on the destination.
+    """
+    cloud = mock.Mock()
+    cloud.bed.hosts = {'a': _Host(str(tmp_path / 'a')),
+                       'b': _Host(str(tmp_path / 'b'))}
+    for host in cloud.bed.hosts.values():
+        os.makedirs(host.root)
+    watch = observer_mod.ServerObserver(cloud, 'uuid-1')
+    with open(RECORDING) as f:
+        chunks = _chunks(f.read())
+    assert len(chunks) > 100
+    probe = watch.heartbeat_probe().start()
+    stop_s, switch_at = 0.4, 60        # chunk 60: 6 s into the recording
+    started = time.monotonic() - chunks[0][0]
+    marks = {}
+    for n, (uptime, text) in enumerate(chunks[:110]):
+        host = 'a' if n <= switch_at else 'b'
+        shift = stop_s if n > switch_at else 0.0
+        delay = started + uptime + shift - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        with open(watch.console_log(host), 'a') as f:
+            f.write(text)
+        marks[n] = time.monotonic()
+    time.sleep(0.1)
+    probe.stop()
+    job_start, job_end = marks[switch_at - 10], marks[switch_at + 1]
+    app = nova_path.application(probe, nova_path.cloud_mod.IDLE_WORKLOAD,
+                                job_start, job_end, 'a', 'b')
+    impact = app['impact']
+    assert impact['unit'] == 'requests'
+    assert impact['normal_rate_per_s'] == pytest.approx(100, rel=0.05)
+    assert impact['work_lost_s'] == pytest.approx(stop_s, abs=0.15)
+    assert impact['slowest_1s_fraction'] == pytest.approx(0.6, abs=0.15)
+    assert impact['max_request_gap_ms'] == pytest.approx(410, abs=60)
+    assert impact['p99_request_gap_ms'] < 100
+    assert app['markers']['switch_s'] == pytest.approx(1.0, abs=0.2)
+    assert app['throughput_series']

@@ -10,6 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -129,3 +130,42 @@ def test_bandwidth_cap_also_caps_the_post_copy_phase():
     no_post = flags.migration_params(make_plan(bandwidth_mib_s=32), {},
                                      libvirt)
     assert libvirt.VIR_MIGRATE_PARAM_BANDWIDTH_POSTCOPY not in no_post
+
+
+def test_params_carry_the_plans_auto_converge_throttle_steps():
+    plan = dataclasses.replace(
+        make_plan(flags=(P.LIVE, P.AUTO_CONVERGE)),
+        auto_converge_initial_pct=40, auto_converge_increment_pct=20)
+    params = flags.migration_params(plan, {}, libvirt)
+    assert params[libvirt.VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL] == 40
+    assert params[libvirt.VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT] == 20
+    assert libvirt.VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL == \
+        'auto_converge.initial'
+
+
+def test_params_leave_qemus_steps_without_auto_converge_or_a_choice():
+    base = {'auto_converge.initial': 50}
+    chosen = dataclasses.replace(make_plan(flags=(P.LIVE,)),
+                                 auto_converge_initial_pct=40,
+                                 auto_converge_increment_pct=20)
+    assert 'auto_converge.initial' not in flags.migration_params(
+        chosen, base, libvirt)
+    unchosen = make_plan(flags=(P.LIVE, P.AUTO_CONVERGE))
+    params = flags.migration_params(unchosen, {}, libvirt)
+    assert 'auto_converge.initial' not in params
+    assert 'auto_converge.increment' not in params
+
+
+def test_fake_libvirt_gets_the_literal_throttle_step_names():
+    plan = dataclasses.replace(
+        make_plan(flags=(P.LIVE, P.AUTO_CONVERGE)),
+        auto_converge_initial_pct=30, auto_converge_increment_pct=10)
+    params = flags.migration_params(plan, {}, types.SimpleNamespace())
+    assert params['auto_converge.initial'] == 30
+    assert params['auto_converge.increment'] == 10
+
+
+@pytest.mark.parametrize('value', [0, 100, 20.5, '20'])
+def test_plan_refuses_bad_throttle_steps(value):
+    with pytest.raises(ValueError, match='auto_converge_initial_pct'):
+        dataclasses.replace(make_plan(), auto_converge_initial_pct=value)

@@ -170,6 +170,28 @@ def test_guest_boots_and_workload_reports_requested_rate(testbed, guests):
 
 
 @pytest.mark.testbed
+def test_guest_reports_its_progress_every_100_ms(testbed, guests):
+    guests('tb-progress', workload=Workload('constant', dirty_mib=64,
+                                            rate_mib_s=16))
+    probe = testbed.heartbeat_probe('tb-progress').start()
+    try:
+        time.sleep(3.2)
+    finally:
+        probe.stop()
+    lines = probe.progress()
+    assert len(lines) >= 25
+    first, last = lines[0], lines[-1]
+    span = last.time - first.time
+    # 16 MiB/s of 4 KiB pages and the default 100 requests per second.
+    assert (last.pages - first.pages) / span == pytest.approx(4096, rel=0.2)
+    assert (last.requests - first.requests) / span == pytest.approx(
+        100, rel=0.2)
+    assert all(b.uptime_ms > a.uptime_ms for a, b in zip(lines, lines[1:]))
+    # Beside the heartbeat on the same port, which keeps its pace.
+    assert probe.result.median_interval_ms < 5
+
+
+@pytest.mark.testbed
 def test_live_migration_of_idle_guest(testbed, guests):
     guests('tb-live', workload=Workload('idle', dirty_mib=16))
 

@@ -325,8 +325,8 @@ class BedOps(ops_mod.NovaOps):
         self.session = super().new_session(*args, **kwargs)
         return self.session
 
-    def measure(self, s):
-        self.measurement = super().measure(s)
+    def measure(self, s, *args, **kwargs):
+        self.measurement = super().measure(s, *args, **kwargs)
         return self.measurement
 
     def plan(self, s, measurement, operator_strategy=None):

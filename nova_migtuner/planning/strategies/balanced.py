@@ -14,7 +14,6 @@
 
 from oslo_config import cfg
 
-from nova_migtuner.planning import model
 from nova_migtuner.planning import plan as P
 from nova_migtuner.planning.strategies import base
 from nova_migtuner import units
@@ -66,7 +65,8 @@ class BalancedStrategy(base.Strategy):
         if context.post_copy_permitted:
             flags.add(P.POSTCOPY)
 
-        initial, prediction = self._smallest_converging(context, o)
+        initial, prediction = self._smallest_converging(context, o,
+                                                        use_auto)
         escalation = []
         if prediction is not None:
             reasons.append(
@@ -115,20 +115,28 @@ class BalancedStrategy(base.Strategy):
             deadline_action=self.deadline_action(context, o, prediction),
             prediction=prediction, reasons=reasons)
 
-    def _smallest_converging(self, context, o):
+    def _smallest_converging(self, context, o, auto_converge=False):
+        """The smallest starting downtime that converges, predicted as
+        QEMU will run it: with auto-converge when the plan arms it.
+        """
         cap = context.max_downtime_ms
         candidates = sorted({min(cap, max(base.MIN_INITIAL_DOWNTIME_MS, v))
                              for v in (cap // 10, cap // 4, cap // 2, cap)})
         for downtime_ms in candidates:
-            p = self._predict_at(context, o, downtime_ms)
+            p = self.predict_precopy(context, o, downtime_ms, auto_converge,
+                                     time_limit=o.deadline_s)
             if (o.fits_deadline(p) and
-                    p.rounds <= self.config.max_comfortable_rounds):
+                    p.rounds <= self.config.max_comfortable_rounds and
+                    self._throttle_tolerable(o, p)):
                 return downtime_ms, p
         return cap, None
 
-    @staticmethod
-    def _predict_at(context, o, downtime_ms):
-        return model.predict_precopy(
-            context.memory_bytes, o.dirty_rate, o.bandwidth,
-            downtime_ms / 1000.0, touched=context.touched,
-            working_set=context.working_set, time_limit=o.deadline_s)
+    def _throttle_tolerable(self, o, p):
+        """A prediction that throttles the guest must not take more than
+        ``auto_converge_tolerance`` times post-copy, where permitted.
+        """
+        if not p.max_throttle or o.post_copy is None:
+            return True
+        return (p.total_seconds <=
+                self.config.auto_converge_tolerance *
+                o.post_copy.total_seconds)

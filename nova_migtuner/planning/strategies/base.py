@@ -27,7 +27,7 @@ import abc
 import dataclasses
 import math
 import types
-from typing import Optional
+from typing import Optional, Tuple
 
 from nova_migtuner.planning import model
 from nova_migtuner.planning import plan as plan_mod
@@ -46,6 +46,17 @@ ASSUMED_DIRTY_FRACTION_PER_S = 0.02
 MIN_INITIAL_DOWNTIME_MS = 50
 # A deadline shorter than this leaves no room to escalate.
 MIN_DEADLINE_S = 60.0
+# Auto-converge throttle steps (cpu-throttle-initial, -increment, percent)
+# a plan may choose; QEMU's defaults first. A step is chosen only when the
+# model predicts it finishes clearly sooner (STEPS_GAIN) than the one
+# before: a larger first step slows the guest harder, but for less time.
+# No first step above 40 %: that stalls a latency-sensitive guest at once,
+# where post-copy (if permitted) or a longer migration hurts it less.
+THROTTLE_STEPS = ((20, 10), (30, 10), (40, 10), (40, 20))
+STEPS_GAIN = 0.9
+# The least share of its vCPU a guest's dirtying is taken to need: a guest
+# measured nearly idle may still dirty from a short burst of CPU.
+MIN_DIRTY_CPU_SHARE = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +69,8 @@ class Outlook:
     post_copy: Optional[model.Prediction]
     paused: model.Prediction
     deadline_s: float
+    throttle_steps: Tuple[int, int] = (20, 10)
+    dirty_cpu_share: float = 1.0
 
     @property
     def precopy_converges(self):
@@ -108,6 +121,45 @@ class Strategy(metaclass=abc.ABCMeta):
         return max(MIN_DEADLINE_S,
                    context.limits.completion_budget_per_gib_s * gib)
 
+    @staticmethod
+    def dirty_cpu_share(context):
+        """How much of its vCPUs the guest's dirtying needs (1: all)."""
+        if context.guest_cpu_load is None:
+            return 1.0
+        return min(1.0, max(MIN_DIRTY_CPU_SHARE, context.guest_cpu_load))
+
+    @staticmethod
+    def choose_throttle_steps(predict):
+        """``(steps, prediction)``: the throttle steps to plan with.
+
+        :param predict: ``predict(initial, increment) -> Prediction`` with
+            fractions.
+        """
+        default = THROTTLE_STEPS[0]
+        best, best_p = default, predict(default[0] / 100.0,
+                                        default[1] / 100.0)
+        if not best_p.converges:
+            best_s = float('inf')
+        else:
+            best_s = best_p.total_seconds
+        for steps in THROTTLE_STEPS[1:]:
+            p = predict(steps[0] / 100.0, steps[1] / 100.0)
+            if p.converges and p.total_seconds < best_s * STEPS_GAIN:
+                best, best_p, best_s = steps, p, p.total_seconds
+        return best, best_p
+
+    def predict_precopy(self, context, o, downtime_ms, auto_converge,
+                        time_limit=None):
+        """Pre-copy at *downtime_ms*, with the outlook's throttle steps."""
+        return model.predict_precopy(
+            context.memory_bytes, o.dirty_rate, o.bandwidth,
+            downtime_ms / 1000.0, touched=context.touched,
+            working_set=context.working_set, auto_converge=auto_converge,
+            time_limit=time_limit,
+            throttle_initial=o.throttle_steps[0] / 100.0,
+            throttle_increment=o.throttle_steps[1] / 100.0,
+            dirty_cpu_share=o.dirty_cpu_share)
+
     def outlook(self, context):
         dirty = self.dirty_rate(context)
         bandwidth = context.effective_bandwidth
@@ -116,21 +168,29 @@ class Strategy(metaclass=abc.ABCMeta):
                       bandwidth=bandwidth, touched=context.touched,
                       working_set=context.working_set)
         cap_s = context.max_downtime_ms / 1000.0
+        share = self.dirty_cpu_share(context)
         precopy = model.predict_precopy(downtime_limit=cap_s,
                                         time_limit=deadline, **common)
         auto = None
+        steps = THROTTLE_STEPS[0]
         if context.auto_converge_permitted:
-            auto = model.predict_precopy(downtime_limit=cap_s,
-                                         auto_converge=True,
-                                         time_limit=deadline, **common)
+            steps, auto = self.choose_throttle_steps(
+                lambda initial, increment: model.predict_precopy(
+                    downtime_limit=cap_s, auto_converge=True,
+                    time_limit=deadline, throttle_initial=initial,
+                    throttle_increment=increment, dirty_cpu_share=share,
+                    **common))
         post = None
         if context.post_copy_permitted:
-            post = model.predict_postcopy(**common)
+            # The plan caps post-copy at the pre-copy cap (engine.flags).
+            post = model.predict_postcopy(postcopy_bandwidth=bandwidth,
+                                          **common)
         paused = model.predict_paused(context.memory_bytes, bandwidth,
                                       touched=context.touched)
         return Outlook(dirty_rate=dirty, bandwidth=bandwidth,
                        precopy_at_cap=precopy, auto_converge=auto,
-                       post_copy=post, paused=paused, deadline_s=deadline)
+                       post_copy=post, paused=paused, deadline_s=deadline,
+                       throttle_steps=steps, dirty_cpu_share=share)
 
     @staticmethod
     def parallel_connections(context, post_copy):
@@ -251,6 +311,21 @@ class Strategy(metaclass=abc.ABCMeta):
             flags += (plan_mod.COMPRESSED,)
         decision = timing.decide(context, prediction,
                                  refuse_if_no_convergence)
+        steps = {}
+        if plan_mod.AUTO_CONVERGE in flags:
+            steps = dict(auto_converge_initial_pct=outlook.throttle_steps[0],
+                         auto_converge_increment_pct=outlook.throttle_steps[1])
+            reasons.append(
+                'auto-converge throttle steps %d %% then +%d %% (%s); the '
+                'guest\'s dirtying needs %.0f %% of its vCPUs (%s)' % (
+                    outlook.throttle_steps[0], outlook.throttle_steps[1],
+                    'QEMU\'s defaults'
+                    if outlook.throttle_steps == THROTTLE_STEPS[0] else
+                    'predicted to finish sooner than QEMU\'s 20/10',
+                    outlook.dirty_cpu_share * 100,
+                    'measured guest CPU load'
+                    if context.guest_cpu_load is not None
+                    else 'assumed: CPU load not measured'))
         return plan_mod.MigrationPlan(
             strategy=self.name,
             flags=flags,
@@ -269,4 +344,4 @@ class Strategy(metaclass=abc.ABCMeta):
             timing=decision,
             prediction=prediction,
             reasons=tuple(reasons),
-            inputs=context.inputs_summary())
+            inputs=context.inputs_summary(), **steps)

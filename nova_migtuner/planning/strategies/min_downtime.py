@@ -50,11 +50,8 @@ class MinDowntimeStrategy(base.Strategy):
             flags.add(P.AUTO_CONVERGE)
             reasons.append('auto-converge armed: throttling the guest is '
                            'preferred to a longer pause')
-        prediction = model.predict_precopy(
-            context.memory_bytes, o.dirty_rate, o.bandwidth,
-            initial / 1000.0, touched=context.touched,
-            working_set=context.working_set, auto_converge=auto,
-            time_limit=o.deadline_s)
+        prediction = self.predict_precopy(context, o, initial, auto,
+                                          time_limit=o.deadline_s)
         escalation = []
         if context.post_copy_permitted:
             flags.add(P.POSTCOPY)

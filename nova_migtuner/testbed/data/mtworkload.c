@@ -13,6 +13,9 @@
  *   mt_hb_dev=ttyS1|ttyS0         serial port of the heartbeat (ttyS0 is the
  *                                 console: the only port a nova guest has)
  *   mt_report_s=S                 rate report period in s
+ *   mt_progress_ms=P              progress line period in ms (0 disables)
+ *   mt_req_rate=Q                 "requests" per second: each a fixed small
+ *                                 CPU-bound unit (a hash over 4 KiB)
  *
  * Output:
  *   console (stdout, ttyS0): "mtw ready ..." once the buffer is touched, then
@@ -21,7 +24,14 @@
  *       are averages over the report window, phase is the current phase;
  *   /dev/<mt_hb_dev>: "h<seq>\n" every mt_hb_ms ms, written by a separate process so
  *       that the host can timestamp it and measure downtime independently of
- *       libvirt.
+ *       libvirt;
+ *   /dev/<mt_hb_dev>: "p<pages> r<requests> u<uptime_ms> g<gap_us>\n" every
+ *       mt_progress_ms ms, from the workload itself: pages dirtied and
+ *       requests completed since start (cumulative, so a lost line loses no
+ *       work), the guest's uptime, and the longest gap between two completed
+ *       requests since the previous line (guest clock).  The host
+ *       timestamps these lines too: the application's progress as an
+ *       outside observer sees it.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +55,10 @@
 /* When the dirtier falls behind by more than this, forget the backlog rather
  * than catching up in one burst (the report then shows the shortfall). */
 #define MAX_BACKLOG_S 0.5
+/* One request: FNV-1a over this many bytes of a private buffer.  Small, so
+ * that a paced request loop adds little load (the requests measure how
+ * promptly the guest runs, not how fast). */
+#define REQUEST_BYTES 4096
 
 struct params {
     char kind[64];
@@ -55,7 +69,22 @@ struct params {
     unsigned long hb_ms;
     char hb_dev[16];
     double report_s;
+    unsigned long progress_ms;
+    double req_rate;
 };
+
+static unsigned char request_buf[REQUEST_BYTES];
+static volatile uint32_t request_sink;
+
+static void serve_request(void)
+{
+    uint32_t h = 2166136261u;
+
+    for (size_t i = 0; i < REQUEST_BYTES; i++)
+        h = (h ^ request_buf[i]) * 16777619u;
+    request_buf[h % REQUEST_BYTES] ^= 1;
+    request_sink = h;
+}
 
 static double now_s(void)
 {
@@ -119,6 +148,8 @@ static void read_params(struct params *prm)
     prm->hb_ms = 2;
     strcpy(prm->hb_dev, "ttyS1");
     prm->report_s = 2;
+    prm->progress_ms = 100;
+    prm->req_rate = 0;
     if (cmdline_value(cmdline, "mt_kind", val, sizeof(val)))
         snprintf(prm->kind, sizeof(prm->kind), "%s", val);
     if (cmdline_value(cmdline, "mt_dirty_mib", val, sizeof(val)))
@@ -136,6 +167,12 @@ static void read_params(struct params *prm)
         snprintf(prm->hb_dev, sizeof(prm->hb_dev), "%s", val);
     if (cmdline_value(cmdline, "mt_report_s", val, sizeof(val)))
         prm->report_s = strtod(val, NULL);
+    if (cmdline_value(cmdline, "mt_progress_ms", val, sizeof(val)))
+        prm->progress_ms = strtoul(val, NULL, 10);
+    if (cmdline_value(cmdline, "mt_req_rate", val, sizeof(val)))
+        prm->req_rate = strtod(val, NULL);
+    if (prm->req_rate < 0)
+        prm->req_rate = 0;
     if (strcmp(prm->kind, "idle") == 0)
         prm->rate = 0;
     if (prm->report_s <= 0)
@@ -206,6 +243,13 @@ int main(void)
      * window (a bursty window can span on and off phases). */
     double target_integral = 0, last_t;
     int burst_on = 1;
+    /* Progress: cumulative pages and requests, written by this process to
+     * the heartbeat's port (a tty write of one short line is atomic, so it
+     * never splits a heartbeat line). */
+    int progress_fd = -1;
+    unsigned long long pages_total = 0, requests_total = 0;
+    double progress_at = 0, req_start, req_done = 0, last_request = 0;
+    double max_gap = 0;
 
     read_params(&prm);
     npages = prm.dirty_mib * PAGES_PER_MIB;
@@ -235,14 +279,27 @@ int main(void)
     if (npages == 0)
         prm.rate = 0;
 
-    say("mtw ready kind=%s dirty_mib=%lu rate_mib_s=%.1f on_s=%.1f off_s=%.1f hb_ms=%lu\n",
-        prm.kind, prm.dirty_mib, prm.rate, prm.on_s, prm.off_s, prm.hb_ms);
+    if (prm.progress_ms > 0) {
+        char path[32];
+        snprintf(path, sizeof(path), "/dev/%s", prm.hb_dev);
+        progress_fd = open(path, O_WRONLY | O_NOCTTY);
+        if (progress_fd < 0)
+            say("mtw progress: cannot open %s: %s\n", path, strerror(errno));
+    }
+
+    say("mtw ready kind=%s dirty_mib=%lu rate_mib_s=%.1f on_s=%.1f off_s=%.1f hb_ms=%lu "
+        "progress_ms=%lu req_rate=%.1f\n",
+        prm.kind, prm.dirty_mib, prm.rate, prm.on_s, prm.off_s, prm.hb_ms,
+        prm.progress_ms, prm.req_rate);
 
     start = now_s();
     phase_start = start;
     window_start = start;
     report_at = start + prm.report_s;
     last_t = start;
+    req_start = start;
+    last_request = start;
+    progress_at = start + prm.progress_ms / 1000.0;
     for (;;) {
         double t = now_s();
         double target = 0;
@@ -272,10 +329,41 @@ int main(void)
                 }
                 done += 1;
                 window_pages += 1;
+                pages_total += 1;
             }
         } else {
             done = 0;
             phase_start = strcmp(prm.kind, "bursty") == 0 ? phase_start : t;
+        }
+
+        if (prm.req_rate > 0) {
+            /* Paced like the dirtier: requests arrive at req_rate and queue
+             * up to MAX_BACKLOG_S when the guest runs late. */
+            double due = (t - req_start) * prm.req_rate;
+            if (due - req_done > prm.req_rate * MAX_BACKLOG_S)
+                req_done = due - prm.req_rate * MAX_BACKLOG_S;
+            while (req_done + 1 <= due) {
+                double finished;
+                serve_request();
+                req_done += 1;
+                requests_total += 1;
+                finished = now_s();
+                if (finished - last_request > max_gap)
+                    max_gap = finished - last_request;
+                last_request = finished;
+            }
+        }
+
+        if (progress_fd >= 0 && t >= progress_at) {
+            char line[96];
+            int n = snprintf(line, sizeof(line), "p%llu r%llu u%.0f g%.0f\n",
+                             pages_total, requests_total, (t - start) * 1000.0,
+                             max_gap * 1e6);
+            (void)!write(progress_fd, line, (size_t)n);
+            max_gap = 0;
+            progress_at += prm.progress_ms / 1000.0;
+            if (progress_at < t)
+                progress_at = t + prm.progress_ms / 1000.0;
         }
 
         target_integral += target * (t - last_t);

@@ -183,3 +183,42 @@ def test_migration_that_raises_after_waiting_for_host_spacing(emitted):
     end = emitted.last(notif.END)
     assert end['outcome'] == 'error'
     assert end['waited_s'] == 3.0
+
+
+class QuietWindowOps(Ops):
+    """Waits once for a quiet window, then starts; re-measures in between."""
+
+    max_deferral_s = 60
+
+    def __init__(self):
+        super().__init__()
+        self.previous = []
+
+    def measure(self, s, previous=None):
+        self.calls.append('measure')
+        self.previous.append(previous)
+        return measure.Measurement(memory_bytes=2048 * 1024 ** 2,
+                                   notes=('sample %d' % len(self.previous),))
+
+    def plan(self, s, measurement, *args):
+        self.calls.append('plan')
+        plan = make_plan()
+        if len(self.previous) > 1:
+            return plan
+        wait = P.TimingDecision(action=P.TIMING_WAIT, max_wait_seconds=30.0,
+                                wait_for=P.WAIT_FOR_QUIET_WINDOW,
+                                reason='a burst; next quiet window in 4 s')
+        return type(plan)(**dict(plan.__dict__, timing=wait))
+
+
+def test_waiting_for_a_quiet_window_re_measures_on_the_last_measurement(
+        emitted):
+    s = fakes.make_session()
+    ops = QuietWindowOps()
+    flow.run(s, ops)
+    assert ops.calls[:4] == ['measure', 'plan', 'measure', 'plan']
+    first, again = ops.previous
+    assert first is None
+    assert again is not None and again.notes == ('sample 1',)
+    assert emitted.events() == [notif.DEFERRED, notif.START, notif.END]
+    assert emitted.last(notif.DEFERRED)['wait_for'] == 'quiet-window'

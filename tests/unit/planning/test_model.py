@@ -125,3 +125,69 @@ def test_bad_inputs_raise_with_the_name(kwargs, fragment):
     base.update(kwargs)
     with pytest.raises(model.ModelInputError, match=fragment):
         model.predict_precopy(**base)
+
+
+# QEMU 7.2's auto-converge, as migration/ram.c counts it.
+TESTBED_BUSY = dict(memory=256 * MiB, dirty_rate=100 * MiB,
+                    bandwidth=32 * MiB, downtime_limit=0.3,
+                    touched=200 * MiB, working_set=128 * MiB,
+                    auto_converge=True)
+
+
+def test_first_throttle_after_the_second_high_check_counting_the_first_pass():
+    # Check 1 ends the 6.25 s first pass (128 MiB dirtied of 200 sent),
+    # check 2 the 4 s second round: the throttle starts at 10.25 s.
+    before = model.predict_precopy(time_limit=10.0, **TESTBED_BUSY)
+    assert before.max_throttle == pytest.approx(0.20)
+    assert before.rounds == 2
+
+
+def test_short_rounds_share_one_throttle_check():
+    # 0.4 s rounds: QEMU checks once more than 1 s has passed, so three
+    # rounds make one check (at 1.2 s and 2.4 s) and the throttle starts
+    # after six rounds, not three.
+    busy = dict(memory=64 * MiB, dirty_rate=40 * MiB, bandwidth=32 * MiB,
+                downtime_limit=0.05, touched=12.8 * MiB,
+                working_set=12.8 * MiB, auto_converge=True)
+    p = model.predict_precopy(time_limit=1.9, **busy)
+    assert p.max_throttle == 0.0
+    assert model.predict_precopy(time_limit=3.0, **busy).max_throttle == \
+        pytest.approx(0.20)
+
+
+def test_chosen_throttle_steps_are_the_ones_applied():
+    p = model.predict_precopy(time_limit=10.0, throttle_initial=0.4,
+                              throttle_increment=0.2, **TESTBED_BUSY)
+    assert p.max_throttle == pytest.approx(0.40)
+    faster = model.predict_precopy(throttle_initial=0.4,
+                                   throttle_increment=0.2, **TESTBED_BUSY)
+    default = model.predict_precopy(**TESTBED_BUSY)
+    assert faster.total_seconds < default.total_seconds
+
+
+def test_paced_workload_slows_less_than_its_vcpu():
+    assert model.throttled_rate(100, 0.2, dirty_cpu_share=1.0) == 80
+    assert model.throttled_rate(100, 0.5, dirty_cpu_share=0.5) == 100
+    assert model.throttled_rate(100, 0.6, dirty_cpu_share=0.5) == \
+        pytest.approx(80)
+    paced = model.predict_precopy(dirty_cpu_share=0.3, **TESTBED_BUSY)
+    cpu_bound = model.predict_precopy(**TESTBED_BUSY)
+    assert paced.max_throttle > cpu_bound.max_throttle
+
+
+def test_post_copy_phase_runs_at_the_post_copy_bandwidth():
+    p = model.predict_postcopy(256 * MiB, 100 * MiB, 32 * MiB,
+                               touched=200 * MiB, working_set=128 * MiB,
+                               postcopy_bandwidth=64 * MiB)
+    assert p.total_seconds == pytest.approx(
+        200 / 32 + 128 / 64 + model.POST_COPY_SWITCH_SECONDS)
+
+
+@pytest.mark.parametrize('kwargs, fragment', [
+    (dict(throttle_initial=0), 'throttle initial'),
+    (dict(throttle_increment=1.5), 'throttle increment'),
+    (dict(dirty_cpu_share=0), 'dirty_cpu_share'),
+])
+def test_bad_throttle_inputs_raise_with_the_name(kwargs, fragment):
+    with pytest.raises(model.ModelInputError, match=fragment):
+        model.predict_precopy(**dict(TESTBED_BUSY, **kwargs))

@@ -73,3 +73,28 @@ def test_wait_for_beats_gives_up_after_its_timeout(tmp_path):
         assert time.monotonic() - started >= 0.3
     finally:
         probe.stop()
+
+
+def test_progress_lines_are_collected_beside_the_beats(tmp_path):
+    # On a nova guest both share the console with the kernel's lines.
+    source = tmp_path / 'console.log'
+    source.write_bytes(b'')
+    probe = heartbeat.HeartbeatProbe({'a': str(source)})
+    probe.start()
+    try:
+        with open(source, 'ab') as f:
+            for n in range(5):
+                f.write(b'h%d\np%d r%d u%d g10000\n[ 1.0] kernel\n'
+                        % (n, 100 * n, n, 100 * n))
+                f.flush()
+                time.sleep(0.02)
+        deadline = time.monotonic() + 10
+        while len(probe.progress()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        result = probe.stop()
+    assert result.samples == 5
+    found = probe.progress()
+    assert [(p.host, p.pages, p.requests) for p in found] == [
+        ('a', 100 * n, n) for n in range(5)]
+    assert all(a.time <= b.time for a, b in zip(found, found[1:]))

@@ -52,3 +52,9 @@ def test_pause_at_deadline_only_when_permitted_and_short():
     never = planner.build_plan(make(permit_pause=False, **stuck))
     assert never.deadline_action == P.ACTION_ABORT
     assert never.max_pause_ms == 0
+
+
+def test_plan_without_auto_converge_sets_no_throttle_steps():
+    plan = planner.build_plan(make(dirty=0))
+    assert P.AUTO_CONVERGE not in plan.flags
+    assert plan.auto_converge_initial_pct is None
