@@ -75,13 +75,6 @@ class OpenStackCLI:
                     % (server_id, server['status'], server.get('fault')))
             time.sleep(2)
 
-    def live_migrations(self, server_id):
-        """nova's live migrations of a server, newest first."""
-        found = self.json('--os-compute-api-version', '2.59', 'server',
-                          'migration', 'list', '--server', server_id,
-                          '--type', 'live-migration')
-        return sorted(found, key=lambda m: m['Id'], reverse=True)
-
 
 def host_of(server):
     return server['OS-EXT-SRV-ATTR:host']

@@ -14,6 +14,7 @@
 
 import os
 import time
+import types
 from unittest import mock
 
 import pytest
@@ -107,6 +108,53 @@ def test_notification_compared_with_the_observer():
                             {'data_bytes_transferred': 1100})
     assert not off['ok'] and off['data_bytes_pct'] == 10.0
     assert not nova_path.compare({'data_bytes': 1}, None)['ok']
+
+
+class FakeComputeAPI:
+    """``conn.compute.migrations`` answering with scripted records."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.queries = []
+        self.compute = self
+
+    def migrations(self, **query):
+        self.queries.append(query)
+        records = self.answers.pop(0) if len(self.answers) > 1 \
+            else self.answers[0]
+        return [types.SimpleNamespace(id=i, status=st) for i, st in records]
+
+
+class FakeCLI:
+    def __init__(self):
+        self.runs = []
+
+    def run(self, *args, check=True):
+        self.runs.append(args)
+
+
+def test_the_newest_live_migration_record_is_polled_until_final(
+        monkeypatch):
+    monkeypatch.setattr(nova_path, 'API_POLL_INTERVAL_S', 0)
+    conn = FakeComputeAPI([], [('3', 'completed'), ('12', 'running')],
+                          [('3', 'completed'), ('12', 'cancelled')])
+    cli = FakeCLI()
+    assert nova_path._wait_for_end(cli, conn, 'u1', 60) == {
+        'Id': '12', 'Status': 'cancelled'}
+    assert conn.queries[0] == {'server_id': 'u1',
+                               'migration_type': 'live-migration'}
+    assert len(conn.queries) == 3 and cli.runs == []
+
+
+def test_a_migration_past_its_time_is_aborted_with_the_cli(monkeypatch):
+    monkeypatch.setattr(nova_path, 'API_POLL_INTERVAL_S', 0)
+    conn = FakeComputeAPI([('7', 'running')])
+    cli = FakeCLI()
+    with pytest.raises(TimeoutError, match='did not end within 0 s '
+                       r'\(status running\); aborted'):
+        nova_path._wait_for_end(cli, conn, 'u1', 0)
+    assert cli.runs == [('--os-compute-api-version', '2.24', 'server',
+                         'migration', 'abort', 'u1', '7')]
 
 
 @pytest.mark.parametrize('status, running, outcome', [
