@@ -245,12 +245,17 @@ class ProgressDisplay:
             # Imported here: only a terminal needs it.
             from rich import console as rich_console
             from rich import progress as rich_progress
+            from rich import table as rich_table
             console = rich_console.Console(file=stream, force_terminal=True,
                                            width=width)
+            # The numbers wrap under the bar on a narrow terminal rather
+            # than being cut: the ETA and elapsed time come last.
             self._progress = rich_progress.Progress(
                 rich_progress.TextColumn('{task.description}'),
                 rich_progress.BarColumn(bar_width=24),
-                rich_progress.TextColumn('{task.fields[detail]}'),
+                rich_progress.TextColumn(
+                    '{task.fields[detail]}',
+                    table_column=rich_table.Column(overflow='fold')),
                 console=console, auto_refresh=False, transient=False)
             self._progress.start()
 

@@ -183,6 +183,20 @@ def test_terminal_draws_a_bar_with_the_numbers():
     assert plain.rstrip().endswith('14.0 s')
 
 
+def test_narrow_terminal_wraps_the_numbers_instead_of_cutting_them():
+    out = io.StringIO()
+    display = progress.ProgressDisplay(out, is_tty=True, width=80)
+    tracker = progress.Tracker(100.0, PLAN)
+    for s in TWO_PASSES:
+        display.update('id-1', 'vm1', tracker.add(s))
+    display.close()
+    plain = re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', out.getvalue())
+    last = plain.rsplit('vm1 ', 1)[1]
+    assert max(len(line) for line in last.splitlines()) <= 80
+    words = ' '.join(last.split())
+    assert 'ETA ~' in words and words.endswith('14.0 s')
+
+
 def test_terminal_finish_removes_the_row():
     out = io.StringIO()
     display = progress.ProgressDisplay(out, is_tty=True, width=150)
