@@ -186,6 +186,10 @@ class Tracker:
         self.iterations_seen = 1
         self._window = collections.deque(maxlen=RATE_WINDOW)
         self._last = None
+        # The model predicts the job's time: its clock starts when nova
+        # first reports the job's numbers, not when the command started
+        # (nova's pre-checks and the first refresh take seconds before).
+        self._job_seen_at_s = None
 
     def add(self, sample):
         last = self._last
@@ -196,9 +200,13 @@ class Tracker:
         self._last = sample
         if sample.known:
             self._window.append(sample)
+            if self._job_seen_at_s is None:
+                self._job_seen_at_s = sample.at_s
         elapsed = max(0.0, sample.at_s - self.started_at_s)
+        job_elapsed = (0.0 if self._job_seen_at_s is None
+                       else max(0.0, sample.at_s - self._job_seen_at_s))
         rate = self._rate()
-        eta, basis = self._eta(elapsed, rate, sample)
+        eta, basis = self._eta(job_elapsed, rate, sample)
         return Status(elapsed_s=elapsed, sample=sample,
                       iterations_seen=self.iterations_seen,
                       rate_bytes_s=rate, eta_s=eta, eta_basis=basis,

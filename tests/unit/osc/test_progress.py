@@ -80,15 +80,25 @@ def test_eta_starts_from_the_model_and_follows_the_observed_rate():
     slow = [sample(100.0 + t, t * MIB, GIB - t * MIB)
             for t in (2, 4, 6, 30, 60)]
     got = statuses(slow)
-    # No rate yet: the model's time left.
-    assert got[0].eta_s == pytest.approx(18.0)
+    # No rate yet: the model's time; its clock starts with the job's first
+    # numbers from nova, not with the command.
+    assert got[0].eta_s == pytest.approx(20.0)
     assert got[0].eta_basis == 'model'
+    assert statuses(slow[1:2])[0].eta_s == pytest.approx(20.0)
     # The longer it runs, the more the observed rate counts ...
     assert got[1].eta_basis == 'model corrected by observed rate'
     assert got[1].eta_s < got[2].eta_s
     # ... and past the predicted time only the observed rate does.
     observed = (GIB - 60 * MIB) / MIB
     assert got[-1].eta_s == pytest.approx(observed)
+
+
+def test_eta_counts_the_model_from_the_job_not_from_the_command():
+    # nova's pre-checks and first refresh took 25 s: the job's first
+    # numbers come after the model's 20 s, and still 20 s are predicted.
+    first = statuses([sample(127.0, MIB, GIB - MIB)])[0]
+    assert first.elapsed_s == pytest.approx(27.0)
+    assert (first.eta_s, first.eta_basis) == (pytest.approx(20.0), 'model')
 
 
 def test_eta_without_a_prediction_is_the_observed_one():
