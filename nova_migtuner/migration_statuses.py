@@ -29,6 +29,9 @@ POST_COPY = 'running (post-copy)'
 IN_FLIGHT = frozenset(('accepted', 'queued', 'preparing', 'running',
                        POST_COPY, 'post-migrating'))
 
+# A migration in one of these no longer runs: nova's record is final.
+FINISHED = frozenset((COMPLETED, 'failed', 'error', 'cancelled'))
+
 # The end of which instance spacing (``[migtuner] instance_spacing_s``)
 # counts from: a migration that moved the guest. A failed, refused or
 # cancelled one did not (a refused one is recorded as 'failed': counting it

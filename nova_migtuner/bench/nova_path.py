@@ -57,6 +57,7 @@ from nova_migtuner.cloud import cloud as cloud_mod
 from nova_migtuner.cloud import configs
 from nova_migtuner.cloud import observer as observer_mod
 from nova_migtuner.cloud import openstack_cli
+from nova_migtuner import migration_statuses
 from nova_migtuner.reports import store as store_mod
 from nova_migtuner.testbed import job_events
 
@@ -75,7 +76,6 @@ GRACE_S = 60.0
 REPORT_TIMEOUT_S = 30.0
 # nova's record of the live migration, polled through the API.
 API_POLL_INTERVAL_S = 0.5
-FINAL_STATUSES = ('completed', 'cancelled', 'error', 'failed')
 WORKLOAD_TIMEOUT_S = 120.0
 # nova 34 _live_migration_data_gb for this guest: RAM floored at 2 GiB,
 # plus each migrated disk floored at 2 GiB (one 1 GB root disk).
@@ -396,7 +396,7 @@ def _wait_for_end(cli, conn, server_id, timeout):
     deadline = time.monotonic() + timeout
     while True:
         migration = live_migration_record(conn, server_id)
-        if migration and migration['Status'] in FINAL_STATUSES:
+        if migration and migration['Status'] in migration_statuses.FINISHED:
             return migration
         if time.monotonic() > deadline:
             if migration:

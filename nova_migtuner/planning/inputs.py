@@ -177,9 +177,6 @@ def build_inputs(*, memory_bytes, limits, link_bandwidth, dirty_rate=None,
 # nova copies every image property into the instance's system metadata
 # with this prefix when the instance is built.
 SYSMETA_IMAGE_PREFIX = 'image_'
-# Migration statuses after which a migration no longer runs (instance
-# spacing counts only ``migration_statuses.SPACING`` of them).
-FINISHED_STATUSES = ('completed', 'failed', 'error', 'cancelled')
 
 
 def image_properties_from_system_metadata(system_metadata):

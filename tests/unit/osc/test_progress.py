@@ -172,16 +172,22 @@ def test_pipe_is_the_default_for_a_stream_that_is_no_terminal():
 # -- a terminal: a live display ----------------------------------------------
 
 
-def test_terminal_draws_a_bar_with_the_numbers():
+def draw_two_passes(width, message=None):
+    """TWO_PASSES on a terminal *width* columns wide; (raw, plain) text."""
     out = io.StringIO()
-    display = progress.ProgressDisplay(out, is_tty=True, width=150)
+    display = progress.ProgressDisplay(out, is_tty=True, width=width)
     tracker = progress.Tracker(100.0, PLAN)
     for s in TWO_PASSES:
         display.update('id-1', 'vm1', tracker.add(s))
-    display.message('vm1: moved to b')
+    if message:
+        display.message(message)
     display.close()
     text = out.getvalue()
-    plain = re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', text)
+    return text, re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', text)
+
+
+def test_terminal_draws_a_bar_with_the_numbers():
+    text, plain = draw_two_passes(150, 'vm1: moved to b')
     # Redrawn in place, not a line per poll.
     assert '\r' in text or '\x1b[1A' in text or '\x1b[2K' in text
     assert 'vm1 ' in plain and '━' in plain
@@ -194,13 +200,7 @@ def test_terminal_draws_a_bar_with_the_numbers():
 
 
 def test_narrow_terminal_wraps_the_numbers_instead_of_cutting_them():
-    out = io.StringIO()
-    display = progress.ProgressDisplay(out, is_tty=True, width=80)
-    tracker = progress.Tracker(100.0, PLAN)
-    for s in TWO_PASSES:
-        display.update('id-1', 'vm1', tracker.add(s))
-    display.close()
-    plain = re.sub(r'\x1b\[[0-9;?]*[A-Za-z]', '', out.getvalue())
+    _, plain = draw_two_passes(80)
     last = plain.rsplit('vm1 ', 1)[1]
     assert max(len(line) for line in last.splitlines()) <= 80
     words = ' '.join(last.split())
