@@ -60,9 +60,15 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='2 workloads, %.0f s run cap (CI smoke)'
                              % QUICK_RUN_CAP_S)
     parser.add_argument('--faults', action='store_true',
-                        help='also run the fault-injection runs')
+                        help='also run the fault-injection runs: the '
+                             'destination QEMU or libvirtd killed, or the '
+                             'migration link cut, during pre-copy')
     parser.add_argument('--faults-only', action='store_true',
                         help='only the fault-injection runs')
+    parser.add_argument('--fault-runs', type=int, default=3, metavar='N',
+                        help='through nova: runs of each fault with each '
+                             'method (default 3; stock-nova and migtuner '
+                             'unless --method)')
     parser.add_argument('--output', default='bench-results',
                         help='directory for results.json/.txt/.png')
     parser.add_argument('--workdir', default=BENCH_WORKDIR)
@@ -109,9 +115,11 @@ def parse_args(argv, prog='nova-migtuner bench'):
                              '(default %d,%d; other ports get migration '
                              'ports of their own)' % BENCH_PORTS)
     parser.add_argument('--timing-runs', type=int, default=0, metavar='N',
-                        help='engine path: also migrate the bursty-quiet '
-                             'workload N times at once and N times into a '
-                             'quiet window, post-copy permitted and not')
+                        help='migrate the bursty-quiet workload N times at '
+                             'once and N times into a quiet window, '
+                             'post-copy permitted and not: through nova '
+                             'with the migtuner driver (only these runs), '
+                             'or with --engine after the matrix')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
     args.workloads = _workloads(parser, args)
@@ -132,6 +140,18 @@ def parse_args(argv, prog='nova-migtuner bench'):
         parser.error('--flavors runs its own idle guests of every size; '
                      'it takes neither --memory nor --workload nor '
                      '--timing-runs')
+    if args.fault_runs < 1:
+        parser.error('--fault-runs %d: expected 1 or more runs'
+                     % args.fault_runs)
+    if args.timing_runs < 0:
+        parser.error('--timing-runs %d: expected 0 or more runs'
+                     % args.timing_runs)
+    if args.timing_runs and not args.engine and (args.workload or
+                                                 args.method or
+                                                 args.memory or args.link):
+        parser.error('--timing-runs through nova runs the bursty-quiet '
+                     'workload with the migtuner driver only; --workload, '
+                     '--method, --memory and --link go with --engine')
     if args.sizes and not args.flavors:
         parser.error('--sizes only goes with --flavors')
     args.sizes = args.sizes or flavors_mod.SIZES_MIB
@@ -222,20 +242,21 @@ def main(argv=None, prog='nova-migtuner bench'):
                 return (_run_flavors(args, bed, run_cap, libvirt)
                         if args.engine else
                         _run_flavors_nova(args, run_cap))
-            if args.engine or args.faults_only or args.timing_runs:
+            if args.engine:
                 return _run(args, bed, run_cap, libvirt)
-            status = _run_nova(args, run_cap)
-            if args.faults:
-                args.faults_only = True
-                status = _run(args, bed, run_cap, libvirt) or status
-            return status
+            if args.timing_runs:
+                return _run_timing_nova(args, run_cap)
+            return _run_nova(args, run_cap)
     except signals.Terminated as exc:
         print('bench %s; the test bed is down' % exc, file=sys.stderr)
         return exc.exit_code
 
 
 def _run_nova(args, run_cap):
-    """Every case through nova's API on the cloud; see bench.nova_path."""
+    """Every case through nova's API on the cloud, then the fault runs if
+    asked for; see bench.nova_path and bench.faults_nova.
+    """
+    from nova_migtuner.bench import faults_nova
     from nova_migtuner.bench import nova_path
     from nova_migtuner.cloud import cloud as cloud_mod
     from nova_migtuner.cloud import configs
@@ -248,14 +269,17 @@ def _run_nova(args, run_cap):
                                        nova_path.nova_data_gb(memory_mib))
     flavor = (None if args.memory is None else
               (nova_path.flavor_name(memory_mib), memory_mib))
-    cases = []
+    cases, fault_results = [], []
+    if args.faults_only:
+        matrix = []
     results = {'via': 'nova', 'run_cap_s': run_cap,
                'link_mib_s': args.link or configs.LINK_CAP_MIB_S,
                'guest_memory_mib': memory_mib,
                'quick': args.quick, 'nova_timeline': timeline,
                'methods': {m: nova_path.nova_options(
                    m, run_cap, args.link, memory_mib) for m in chosen},
-               'cases': cases, 'notes': nova_path.__doc__.strip()}
+               'cases': cases, 'faults': fault_results,
+               'notes': nova_path.__doc__.strip()}
     print('nova timeline scaled to the %.0f s run cap: [libvirt] '
           'live_migration_completion_timeout = %d (x %d GiB = %d s), '
           'live_migration_downtime_delay = %d (a step every %d s)'
@@ -271,7 +295,7 @@ def _run_nova(args, run_cap):
         cloud.up()
         total = len(matrix) * len(chosen)
         # By method, so that the computes restart once per configuration.
-        for method in chosen:
+        for method in (chosen if matrix else ()):
             driver, options = nova_path.nova_options(
                 method, run_cap, args.link, memory_mib)
             print('computes: %s driver, %s' % (driver, ', '.join(
@@ -286,7 +310,17 @@ def _run_nova(args, run_cap):
                                                 flavor=flavor))
                 output.write_json(os.path.join(args.output, 'results.json'),
                                   results)
+        if args.faults or args.faults_only:
+            def progress(text):
+                print(text, flush=True)
+                output.write_json(os.path.join(args.output, 'results.json'),
+                                  results)
+            fault_results.extend(faults_nova.run_faults(
+                cloud, args.fault_runs, QUICK_RUN_CAP_S,
+                chosen=args.method or faults_nova.METHODS,
+                progress=progress))
     except cloud_mod.CloudError as exc:
+        results['error'] = str(exc)
         # The cases that could not run are failed cases, with the reason.
         for method in chosen:
             for w in matrix:
@@ -303,13 +337,68 @@ def _run_nova(args, run_cap):
                               list(methods.METHODS).index(c['method'])))
     results['wall_seconds'] = time.monotonic() - started
     output.write_json(os.path.join(args.output, 'results.json'), results)
-    text = output.table(cases) + '\n\n' + impact_output.table(cases)
-    output.plot(os.path.join(args.output, 'results.png'), cases)
+    parts = []
+    if cases:
+        parts = [output.table(cases), impact_output.table(cases),
+                 output.prediction_summary(
+                     nova_path.with_report_views(cases))]
+        output.plot(os.path.join(args.output, 'results.png'), cases)
+    if args.faults or args.faults_only:
+        parts.append(faults_nova.table(fault_results))
+    text = '\n\n'.join(parts)
     with open(os.path.join(args.output, 'results.txt'), 'w') as f:
         f.write(text + '\n')
     print('\n' + text)
     print('\nresults in %s (%.0f s)' % (args.output, results['wall_seconds']))
-    return 1 if any(c.get('error') for c in cases) else 0
+    failed = (results.get('error') or any(c.get('error') for c in cases) or
+              not all(f['check']['ok'] for f in fault_results) or
+              ((args.faults or args.faults_only) and not fault_results))
+    return 1 if failed else 0
+
+
+def _run_timing_nova(args, run_cap):
+    """The timing runs through nova's API; see bench.timing_nova."""
+    from nova_migtuner.bench import nova_path
+    from nova_migtuner.bench import timing_nova
+    from nova_migtuner.cloud import cloud as cloud_mod
+    from nova_migtuner.cloud import configs
+
+    started = time.monotonic()
+    cases = []
+    results = {'via': 'nova', 'run_cap_s': run_cap,
+               'link_mib_s': configs.LINK_CAP_MIB_S,
+               'guest_memory_mib': cloud_mod.FLAVOR_RAM_MB,
+               'quick': args.quick, 'cases': [], 'timing_runs': cases,
+               'notes': timing_nova.__doc__.strip()}
+    cloud = cloud_mod.Cloud()
+    try:
+        print('bringing the cloud up in %s ...' % cloud.layout.workdir,
+              flush=True)
+        cloud.up()
+
+        def progress(text):
+            print(text, flush=True)
+            output.write_json(os.path.join(args.output, 'results.json'),
+                              results)
+        cases.extend(timing_nova.run_timing(cloud, args.timing_runs,
+                                            run_cap, progress=progress))
+    except cloud_mod.CloudError as exc:
+        results['error'] = str(exc)
+        print('the cloud failed: %s' % exc, file=sys.stderr)
+    finally:
+        if not args.keep_cloud:
+            cloud.down()
+    results['wall_seconds'] = time.monotonic() - started
+    output.write_json(os.path.join(args.output, 'results.json'), results)
+    text = '\n\n'.join([
+        timing_nova.summary(cases), impact_output.table(cases),
+        output.prediction_summary(nova_path.with_report_views(cases))])
+    with open(os.path.join(args.output, 'results.txt'), 'w') as f:
+        f.write(text + '\n')
+    print('\n' + text)
+    print('\nresults in %s (%.0f s)' % (args.output, results['wall_seconds']))
+    failed = results.get('error') or any(c.get('error') for c in cases)
+    return 1 if failed else 0
 
 
 def _run(args, bed, run_cap, libvirt):
@@ -329,7 +418,7 @@ def _run(args, bed, run_cap, libvirt):
 
     try:
         bed.up()
-        if not args.faults_only and (args.engine or not args.timing_runs):
+        if not args.faults_only:
             matrix = chosen_matrix(args)
             chosen = args.method or list(methods.METHODS)
             total = len(matrix) * len(chosen)

@@ -105,10 +105,7 @@ def run_fault(bed, fault, run_cap_s, touched, libvirt, progress=print):
         cleanups = []
         if fault == KILL_DEST_LIBVIRTD:
             bed.up()  # restarts host b
-            # Testbed.connect() caches connections and isAlive() can still
-            # say True for one whose daemon died (no event loop, no
-            # keepalive): drop it so the checks talk to the new daemon.
-            bed._connections.pop('b', None)
+            bed.forget_connection('b')
         time.sleep(1.0)
         probe = bed.heartbeat_probe(name).start()
         time.sleep(1.0)

@@ -71,6 +71,11 @@ class ServerObserver:
         """Test bed hosts where the server's domain is paused."""
         return self._hosts_in_state(libvirt.VIR_DOMAIN_PAUSED)
 
+    def defined_on(self):
+        """Test bed hosts where the server has a domain, in any state."""
+        return [name for name in self.cloud.bed.hosts
+                if self.domain(name) is not None]
+
     def completed_stats(self, bed_host):
         """libvirt's statistics of the last completed job on ``bed_host``
         (kept for other readers).

@@ -271,6 +271,14 @@ class Testbed:
         self._connections[host] = conn
         return conn
 
+    def forget_connection(self, host):
+        """Drop the cached connection to *host*'s libvirtd: after the daemon
+        was killed and restarted, ``isAlive()`` can still say True for the
+        old one (no event loop, no keepalive), so the next ``connect``
+        must open a new one.
+        """
+        self._connections.pop(host, None)
+
     def _close_connections(self):
         for conn in self._connections.values():
             try:

@@ -239,3 +239,26 @@ def test_the_console_log_gives_the_application_impact(tmp_path):
     assert impact['p99_request_gap_ms'] < 100
     assert app['markers']['switch_s'] == pytest.approx(1.0, abs=0.2)
     assert app['throughput_series']
+
+
+def test_the_observer_hands_each_job_poll_to_the_fault():
+    import libvirt
+
+    polls = iter([{'type': libvirt.VIR_DOMAIN_JOB_NONE},
+                  {'type': libvirt.VIR_DOMAIN_JOB_UNBOUNDED,
+                   'time_elapsed': 100}])
+    dom = mock.Mock()
+    dom.jobStats.side_effect = lambda: next(polls, {'type': 0})
+    server = mock.Mock()
+    server.domain.return_value = dom
+    seen = []
+    observer = nova_path.Observer(server, 'a', on_sample=seen.append)
+    observer.start()
+    deadline = time.monotonic() + 5
+    while not seen and time.monotonic() < deadline:
+        time.sleep(0.05)
+    observer.stop()
+    # Only the poll of an active job; the idle one is not a sample.
+    assert seen == [{'type': libvirt.VIR_DOMAIN_JOB_UNBOUNDED,
+                     'time_elapsed': 100}]
+    assert [s for _, s in observer.samples] == seen
