@@ -344,6 +344,8 @@ def _run_nova(args, run_cap):
                      nova_path.with_report_views(cases))]
         output.plot(os.path.join(args.output, 'results.png'), cases)
     if args.faults or args.faults_only:
+        output.write_json(os.path.join(args.output, 'faults.json'),
+                          [faults_nova.entry(r) for r in fault_results])
         parts.append(faults_nova.table(fault_results))
     text = '\n\n'.join(parts)
     with open(os.path.join(args.output, 'results.txt'), 'w') as f:

@@ -10,29 +10,40 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Faults through nova (``--faults``): break the destination or the link
+"""Faults through nova (``--faults``): break a host, a daemon or the link
 while nova live-migrates a server, and check where the guest is left.
 
-Each run boots the ``dirty-0.5x`` workload (several pre-copy rounds) on
-the source compute and live-migrates it through the nova API, as the
-matrix does (``bench.nova_path``). When the observer's poll shows the
-job ``FAULT_AFTER_S`` old, one fault of ``bench.faults`` is injected: the
-destination QEMU killed, the destination libvirtd killed, or the
-migration link cut (loopback TCP to the destination's migration ports
-dropped). The fault stays until nova's migration record is final; then
-it is undone (the libvirtd restarted, the link restored) and the
-destination compute is given ``SERVICE_WAIT_S`` to report itself up and
-enabled again.
+Each run boots the ``dirty-0.5x`` workload (several pre-copy rounds, about
+12 s on the capped link) on the source compute and live-migrates it through
+the nova API, as the matrix does (``bench.nova_path``). At a moment drawn
+between ``FAULT_MIN_S`` and ``FAULT_MAX_S`` of the job's age (pre-copy),
+as the observer polls it, one fault is injected:
 
-A run passes when nova and libvirt agree that the guest stayed home:
-it runs on the source and only there (neither paused nor left on the
-destination), nova's server is ACTIVE on the source, the migration record
-says it did not complete, the heartbeat goes on on the source, and, for
-migtuner, an ``.end`` notification says the migration did not complete.
-``k/N`` is how many of N runs of a fault passed.
+``kill-dest-qemu``, ``kill-dest-libvirtd``, ``cut-migration-link``
+    as on the engine path (``bench.faults``): the destination's incoming
+    QEMU or its libvirtd killed with SIGKILL, or loopback TCP to the
+    destination's migration ports dropped;
+``kill-source-libvirtd``
+    the source's libvirtd killed with SIGKILL (its QEMUs live on);
+``restart-source-compute``
+    the source nova-compute stopped and started again.
+
+The fault stays until nova's migration record is final (a cut link is then
+restored, a killed libvirtd restarted), and the destination compute is
+given ``SERVICE_WAIT_S`` to report itself up and enabled before the next
+run. What a run left behind (a domain of its server on either host) is
+destroyed before the next one, and counted.
+
+A run passes when the guest runs on exactly one host, neither paused nor
+defined on the other; nova shows the server ACTIVE on that host, with a
+migration record that says completed if and only if the guest moved; and,
+for migtuner, an ``.end`` notification was received. ``k/N`` is how many
+of N runs of a fault passed.
 """
 
 import logging
+import random
+import signal
 import threading
 import time
 
@@ -41,12 +52,17 @@ from nova_migtuner.bench import methods
 from nova_migtuner.bench import nova_path
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.cloud import layout as layout_mod
+from nova_migtuner.cloud import observer as observer_mod
 from nova_migtuner.cloud import openstack_cli
+from nova_migtuner.testbed import processes
 
 LOG = logging.getLogger(__name__)
 
-FAULT_AFTER_S = faults_mod.FAULT_AFTER_S
-FAULTS = faults_mod.FAULTS
+FAULT_MIN_S, FAULT_MAX_S = 2.0, 6.0
+PHASE = 'pre-copy'
+KILL_SOURCE_LIBVIRTD = 'kill-source-libvirtd'
+RESTART_SOURCE_COMPUTE = 'restart-source-compute'
+FAULTS = faults_mod.FAULTS + (KILL_SOURCE_LIBVIRTD, RESTART_SOURCE_COMPUTE)
 METHODS = (methods.STOCK, methods.MIGTUNER)
 # How long the destination compute has to come back after the fault.
 SERVICE_WAIT_S = 120.0
@@ -58,48 +74,82 @@ def workload():
     return next(w for w in wl_mod.matrix() if w.name == 'dirty-0.5x')
 
 
-class Fault:
-    """One fault, injected when the job has run ``after_s``; undone once."""
+def inject(cloud, fault):
+    """Inject *fault* now; return the callable that undoes it."""
+    bed = cloud.bed
+    if fault in faults_mod.FAULTS:
+        undo = faults_mod.inject(bed, fault)
+        if fault != faults_mod.KILL_DEST_LIBVIRTD:
+            return undo
+        return _restart_libvirtd(bed, DEST_BED_HOST)
+    if fault == KILL_SOURCE_LIBVIRTD:
+        pid = bed.hosts[SOURCE_BED_HOST].pid()
+        processes.send_signal(pid, signal.SIGKILL)
+        LOG.info('killed source libvirtd %s', pid)
+        return _restart_libvirtd(bed, SOURCE_BED_HOST)
+    if fault == RESTART_SOURCE_COMPUTE:
+        cloud.restart_compute(SOURCE_BED_HOST)
+        LOG.info('restarted the source nova-compute')
+        return lambda: None
+    raise ValueError('fault %r is invalid: expected one of %s'
+                     % (fault, ', '.join(FAULTS)))
 
-    def __init__(self, bed, fault, after_s=FAULT_AFTER_S,
-                 inject=faults_mod.inject):
+
+def _restart_libvirtd(bed, host):
+    def undo():
+        bed.up()        # starts what is not running
+        bed.forget_connection(host)
+    return undo
+
+
+class Fault:
+    """One fault, injected once the job is ``after_s`` old (in a thread of
+    its own, so that the observer's polls go on); undone once.
+    """
+
+    def __init__(self, cloud, fault, after_s, inject=inject):
         if fault not in FAULTS:
             raise ValueError('fault %r is invalid: expected one of %s'
                              % (fault, ', '.join(FAULTS)))
-        self.bed = bed
+        self.cloud = cloud
         self.fault = fault
         self.after_s = after_s
         self.injected_at_s = None
         self.error = None
         self._inject = inject
         self._undo = None
+        self._thread = None
         self._lock = threading.Lock()
 
     def observe(self, stats):
         """A job poll on the source (the observer's thread)."""
         elapsed_ms = stats.get('time_elapsed') or 0
         with self._lock:
-            if self.injected_at_s is not None or self.error is not None:
+            if self._thread is not None or elapsed_ms < self.after_s * 1000:
                 return
-            if elapsed_ms < self.after_s * 1000:
-                return
-            try:
-                self._undo = self._inject(self.bed, self.fault)
-                self.injected_at_s = elapsed_ms / 1000.0
-            except Exception as exc:    # recorded: the run then fails
-                LOG.exception('could not inject %s', self.fault)
-                self.error = '%s: %s' % (type(exc).__name__, exc)
+            self.injected_at_s = elapsed_ms / 1000.0
+            self._thread = threading.Thread(target=self._run, daemon=True,
+                                            name='bench-fault')
+            self._thread.start()
 
-    def restore(self):
-        """Undo the fault, once: the link back, the libvirtd restarted."""
+    def _run(self):
+        try:
+            undo = self._inject(self.cloud, self.fault)
+        except Exception as exc:    # recorded: the run then fails
+            LOG.exception('could not inject %s', self.fault)
+            undo, self.error = None, '%s: %s' % (type(exc).__name__, exc)
+        with self._lock:
+            self._undo = undo
+
+    def restore(self, timeout=120.0):
+        """Undo the fault, once (after the injection itself is done)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
         with self._lock:
             undo, self._undo = self._undo, None
         if undo is not None:
             undo()
-        if self.fault == faults_mod.KILL_DEST_LIBVIRTD and \
-                self.injected_at_s is not None:
-            self.bed.up()       # starts what is not running
-            self.bed.forget_connection(DEST_BED_HOST)
 
 
 def destination_compute():
@@ -124,30 +174,77 @@ def wait_for_compute(cli, host, timeout=SERVICE_WAIT_S):
         time.sleep(2.0)
 
 
-def check(case, fault, bed):
-    """Whether the guest stayed home after *fault*, item by item."""
+def check(case, fault):
+    """Whether the run left the guest whole and nova right, item by item."""
     o = case.get('observed') or {}
-    end = case.get('notification')
-    source = nova_path.SOURCE_HOST
+    running = o.get('hosts_running_guest') or []
+    home = running[0] if len(running) == 1 else None
+    nova_host = o.get('nova_host')
     items = {
-        'injected': fault.injected_at_s is not None,
-        'runs_only_on_source': o.get('hosts_running_guest') ==
-        [SOURCE_BED_HOST],
+        'injected': fault.injected_at_s is not None and not fault.error,
+        'runs_on_one_host': home is not None,
         'not_paused': o.get('hosts_paused_guest') == [],
-        'no_domain_on_destination': DEST_BED_HOST not in (
-            o.get('hosts_with_domain') or [DEST_BED_HOST]),
-        'nova_active_on_source': (o.get('nova_server_status') == 'ACTIVE'
-                                  and o.get('nova_host') == source),
-        'nova_record_not_completed': o.get('nova_migration_status') in (
-            'error', 'failed', 'cancelled'),
-        'heartbeat_on_source': case.get('error') is None,
-        'no_qemu_left_on_destination': not bed.hosts[
-            DEST_BED_HOST].qemu_pids(),
+        'not_defined_elsewhere': home is not None and set(
+            o.get('hosts_with_domain') or ()) == {home},
+        'nova_agrees_on_the_host': (
+            home is not None and nova_host is not None and
+            observer_mod.bed_host_of(nova_host) == home and
+            o.get('nova_server_status') == 'ACTIVE'),
+        'nova_record_agrees': home is not None and (
+            (o.get('nova_migration_status') == 'completed') ==
+            (home != SOURCE_BED_HOST)),
     }
     if case['method'] == methods.MIGTUNER:
-        items['end_says_not_completed'] = bool(end) and end.get(
-            'outcome') not in (None, 'completed')
+        items['notified'] = bool(case.get('notification'))
     return dict(items, ok=all(items.values()))
+
+
+def entry(case):
+    """The run as ``faults.json`` records it."""
+    o = case.get('observed') or {}
+    end = case.get('notification') or {}
+    return {'fault': case['fault'], 'phase': case['phase'],
+            'method': case['method'], 'run': case['run'],
+            'injected_at_s': case['injected_at_s'],
+            'outcome': o.get('outcome'),
+            'hosts_running_guest': o.get('hosts_running_guest'),
+            'hosts_paused_guest': o.get('hosts_paused_guest'),
+            'nova_host': o.get('nova_host'),
+            'nova_migration_status': o.get('nova_migration_status'),
+            # The guest's own view: its longest heartbeat gap, a bound on
+            # how long it was paused or stalled.
+            'paused_s': (None if o.get('heartbeat_longest_gap_ms') is None
+                         else round(o['heartbeat_longest_gap_ms'] / 1000.0,
+                                    3)),
+            'recovered': end.get('post_copy_recovery'),
+            'notified': (None if case['method'] != methods.MIGTUNER
+                         else bool(case.get('notification'))),
+            'end_outcome': end.get('outcome'),
+            'leftover_domains': case.get('leftover_domains', []),
+            'error': case.get('error'), 'check': case['check']}
+
+
+def remove_leftovers(cloud, server_id):
+    """Destroy and undefine any domain of *server_id* still on either host
+    (the server is deleted by then); return the hosts that had one.
+    """
+    found = []
+    if not server_id:
+        return found
+    watch = observer_mod.ServerObserver(cloud, server_id)
+    for host in cloud.bed.hosts:
+        try:
+            dom = watch.domain(host)
+            if dom is None:
+                continue
+            found.append(host)
+            if dom.isActive():
+                dom.destroy()
+            dom.undefine()
+        except Exception:
+            LOG.exception('could not remove the domain of %s on %s',
+                          server_id, host)
+    return found
 
 
 def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print):
@@ -155,6 +252,7 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print):
     cli = openstack_cli.OpenStackCLI(cloud)
     results = []
     w = workload()
+    total = len(chosen) * len(FAULTS) * runs
     for method in chosen:
         driver, options = nova_path.nova_options(method, run_cap_s)
         progress('computes: %s driver, %s' % (driver, ', '.join(
@@ -162,17 +260,19 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print):
         cloud.start_computes(driver, options)
         for fault_name in FAULTS:
             for run in range(1, runs + 1):
+                # The same moments for every method, and from run to run.
+                after_s = random.Random('%s/%d' % (fault_name, run)).uniform(
+                    FAULT_MIN_S, FAULT_MAX_S)
+                progress('[fault %d/%d] %s at %.1f s into %s via %s through '
+                         'nova, run %d ...' % (len(results) + 1, total,
+                                               fault_name, after_s, PHASE,
+                                               method, run))
+                fault = Fault(cloud, fault_name, after_s)
                 up, seen = wait_for_compute(cli, destination_compute())
-                progress('[fault %d/%d] %s during pre-copy via %s through '
-                         'nova, run %d ...' % (
-                             len(results) + 1,
-                             len(chosen) * len(FAULTS) * runs, fault_name,
-                             method, run))
-                fault = Fault(cloud.bed, fault_name)
                 if not up:
                     case = {'via': 'nova', 'method': method,
-                            'workload': w.name, 'observed': {
-                                'outcome': 'not run'},
+                            'workload': w.name, 'server_id': None,
+                            'observed': {'outcome': 'not run'},
                             'error': 'the destination compute is not up '
                                      'and enabled: %s' % (seen,)}
                 else:
@@ -180,9 +280,11 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print):
                                               progress=progress, fault=fault)
                 if fault.error:
                     case['error'] = case['error'] or fault.error
-                case.update(fault=fault_name, run=run,
+                case.update(fault=fault_name, phase=PHASE, run=run,
                             injected_at_s=fault.injected_at_s)
-                case['check'] = check(case, fault, cloud.bed)
+                case['check'] = check(case, fault)
+                case['leftover_domains'] = remove_leftovers(
+                    cloud, case.get('server_id'))
                 results.append(case)
                 progress('    %s: %s' % (
                     'passed' if case['check']['ok'] else 'FAILED',
@@ -193,9 +295,9 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print):
 
 def table(results):
     """k/N per fault and method, with the checks that failed."""
-    lines = ['faults through nova (injected %.0f s into pre-copy of %s): '
-             'runs where the guest stayed home, k/N' % (
-                 FAULT_AFTER_S, workload().name),
+    lines = ['faults through nova (injected %.0f-%.0f s into %s of %s): '
+             'runs that left the guest whole and nova right, k/N' % (
+                 FAULT_MIN_S, FAULT_MAX_S, PHASE, workload().name),
              '%-20s %-12s %5s  %s' % ('fault', 'method', 'k/N',
                                       'failed checks (runs)')]
     keys = []

@@ -59,6 +59,7 @@ from nova_migtuner.cloud import observer as observer_mod
 from nova_migtuner.cloud import openstack_cli
 from nova_migtuner import migration_statuses
 from nova_migtuner.reports import store as store_mod
+from nova_migtuner.testbed import exceptions as testbed_exceptions
 from nova_migtuner.testbed import job_events
 
 # The same three methods as the engine path, by the same names.
@@ -170,8 +171,10 @@ class Observer:
                         self.samples.append((time.monotonic(), stats))
                         if self._on_sample is not None:
                             self._on_sample(stats)
-            except libvirt.libvirtError:
-                dom = None      # the source domain is gone: nova undefined it
+            except (libvirt.libvirtError, testbed_exceptions.TestbedError):
+                # The source domain is gone (nova undefined it), or its
+                # libvirtd is (a fault run killed it): look again.
+                dom = None
             self._stop.wait(POLL_INTERVAL_S)
 
     def stop(self):
@@ -284,7 +287,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         flavor_name = cloud.ensure_flavor(*flavor).name
     name = 'bench-%s-%s-%s' % (bench_workload.name, method,
                                uuid.uuid4().hex[:6])
-    case = {'via': 'nova', 'workload': bench_workload.name,
+    case = {'via': 'nova', 'server_id': None, 'workload': bench_workload.name,
             'workload_description': bench_workload.description,
             'method': method, 'observed': None, 'error': None,
             'guest_memory_mib': (flavor[1] if flavor is not None
@@ -292,6 +295,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
     server = job_completed = traffic = None
     try:
         server = cli.boot(name, image, flavor_name, host=SOURCE_HOST)
+        case['server_id'] = server['id']
         watch = observer_mod.ServerObserver(cloud, server['id'])
         source = observer_mod.bed_host_of(openstack_cli.host_of(server))
         _wait(lambda: 'mtw ready' in watch.console_text(source),

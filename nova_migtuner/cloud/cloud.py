@@ -433,6 +433,16 @@ class Cloud:
         self._discover_hosts()
         return started
 
+    def restart_compute(self, bed_host):
+        """Stop the nova-compute of test bed host *bed_host* and start it
+        again with the same settings, as an operator's restart does.
+        """
+        compute = next(c for c in layout_mod.COMPUTES
+                       if c.bed_host == bed_host)
+        service = self.compute(compute)
+        service.stop()
+        self._start(self.compute(compute), [])
+
     def _write_clouds_yaml(self):
         L = self.layout
         entry = {'clouds': {layout_mod.CLOUD_NAME: {
