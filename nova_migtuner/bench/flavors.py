@@ -16,11 +16,9 @@ Idle guests of increasing size, each migrated by stock nova and by
 nova_migtuner, in the table operators draw: flavor, total time, downtime
 (the heartbeat's, as an outside observer sees it: the operators pinged the
 guest every millisecond), MB sent (libvirt's ``data_processed`` on the
-source) and MB received (the destination QEMU's reads, see
-``bench.traffic``; '-' where the kernel counted none: QEMU moves the
-stream with sendmsg/recvmsg, which ``/proc/PID/io`` does not count, so the
-column stays empty until a socket-level counter replaces it). MB are 10**6
-bytes.
+source) and MB received (the bytes of the IP packets to the destination's
+migration ports, counted by an iptables rule, see ``bench.traffic``; '-'
+without iptables). MB are 10**6 bytes.
 
 Every guest runs the same idle workload (``BUFFER_MIB`` touched once, the
 request loop of the application measurements): what grows with the flavor
@@ -72,11 +70,18 @@ def numbers(case):
         o = case.get('observed') or {}
         return (o.get('outcome'), o.get('total_time_s'),
                 o.get('downtime_ms'), o.get('heartbeat_switch_gap_ms'),
-                o.get('data_bytes'), o.get('qemu_dest_read_bytes') or None)
+                o.get('data_bytes'), _received(o))
     r = case['report']
-    moved = case.get('traffic') or {}
     return (r['outcome'], r['total_seconds'], r['downtime_ms'],
             case['heartbeat']['switch_gap_ms'], r['data_bytes'],
+            _received(case.get('traffic') or {}))
+
+
+def _received(moved):
+    """What the destination received: its migration ports' count on the
+    wire, else its QEMU's reads (see ``bench.traffic``); None if neither.
+    """
+    return (moved.get('dest_port_received_bytes') or
             moved.get('qemu_dest_read_bytes') or None)
 
 

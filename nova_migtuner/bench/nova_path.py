@@ -315,7 +315,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         traffic = traffic_mod.QemuTraffic(
             lambda host: traffic_mod.qemu_pid(cloud.bed.hosts[host],
                                               domain_name),
-            source, target).start()
+            source, target,
+            dest_ports=cloud.bed.hosts[target].migration_ports).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])
         migration = _wait_for_end(cli, cloud.connection(), server['id'],

@@ -182,7 +182,7 @@ def run_case(bed, bench_workload, method, run_cap_s, touched, libvirt,
             libvirt_module=libvirt)
         traffic = traffic_mod.QemuTraffic(
             lambda host: traffic_mod.qemu_pid(bed.hosts[host], name), SOURCE,
-            DEST).start()
+            DEST, dest_ports=bed.hosts[DEST].migration_ports).start()
         started_at = time.monotonic()
         try:
             result = mig.run()

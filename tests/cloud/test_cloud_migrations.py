@@ -19,9 +19,7 @@ serial console on the hosts themselves.
 """
 
 import time
-import urllib.request
 
-from prometheus_client import parser as prometheus_parser
 import pytest
 
 from nova_migtuner.cloud import cloud as cloud_mod
@@ -32,6 +30,7 @@ from tests.cloud.conftest import host_of
 from tests.cloud.conftest import wait_active
 from tests.cloud.conftest import wait_for
 from tests.cloud.conftest import wait_for_workload
+from tests import prometheus_scrape
 
 REPORT_TIMEOUT_S = 60
 
@@ -129,17 +128,6 @@ def test_server_event_shows_the_migtuner_outcome(openstack, migrated):
     assert ours[0]['host'] == 'migtuner-%s' % migrated['source']
 
 
-def scrape(cloud):
-    """The collector's /metrics as {(sample name, labels): value}."""
-    url = 'http://127.0.0.1:%d/metrics' % cloud.layout.collector_metrics_port
-    with urllib.request.urlopen(url, timeout=10) as response:
-        text = response.read().decode('utf-8')
-    return {(sample.name, frozenset(sample.labels.items())): sample.value
-            for family in prometheus_parser.text_string_to_metric_families(
-                text)
-            for sample in family.samples}
-
-
 def test_collector_metrics_count_the_measured_migration(cloud, migrated):
     """The collector's Prometheus endpoint, scraped over HTTP and parsed
     with prometheus_client's parser, counts the migration with the
@@ -156,18 +144,20 @@ def test_collector_metrics_count_the_measured_migration(cloud, migrated):
               'flavor': payload['flavor_name'],
               'strategy': payload['strategy']}
     completed = ('migtuner_migrations_total',
-                 frozenset(dict(labels, outcome='completed').items()))
+                 tuple(sorted(dict(labels, outcome='completed').items())))
     metrics = {}
 
     def counted():
-        metrics.update(scrape(cloud))
+        metrics.update(prometheus_scrape.scrape(
+            cloud.layout.collector_metrics_port)[1])
         return metrics.get(completed)
 
     wait_for(counted, REPORT_TIMEOUT_S,
              'the collector metrics to count %s' % server_id)
 
     def sample(name, **extra):
-        return metrics.get((name, frozenset(dict(labels, **extra).items())))
+        return metrics.get((name, tuple(sorted(dict(labels,
+                                                    **extra).items()))))
 
     assert sample('migtuner_migration_downtime_seconds_count') >= 1
     # The first bucket at or above the measured downtime holds it.

@@ -70,11 +70,9 @@ import pytest
 libvirt = pytest.importorskip('libvirt')
 pytest.importorskip('nova.virt.libvirt.driver')
 
-from nova import monkey_patch  # noqa: E402
-
 from nova_migtuner.testbed import fixtures  # noqa: E402
 
-if monkey_patch.is_patched():
+if fixtures.eventlet_patched():
     # Where the bed must run (tools/run test), a skip would hide that
     # something in the session imported nova.tests.
     _why = ('eventlet monkey patching is active in this process (importing '

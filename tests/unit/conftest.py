@@ -18,6 +18,8 @@ import sys
 
 import pytest
 
+from nova_migtuner.testbed import fixtures
+
 IN_OWN_PROCESS = 'MIGTUNER_UNIT_TEST_OWN_PROCESS'
 
 
@@ -31,12 +33,7 @@ def outside_eventlet(request):
     threads: a green one blocks every other in an unpatched ``select``, and
     its stack is not among ``sys._current_frames()``.
     """
-    try:
-        from eventlet import patcher
-        patched = patcher.is_monkey_patched('socket')
-    except ImportError:
-        patched = False
-    if not patched or os.environ.get(IN_OWN_PROCESS):
+    if not fixtures.eventlet_patched() or os.environ.get(IN_OWN_PROCESS):
         yield
         return
     proc = subprocess.run(

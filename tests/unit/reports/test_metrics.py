@@ -24,15 +24,14 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 from oslo_config import cfg
-from prometheus_client import parser
 import pytest
 
 from nova_migtuner.reports import collector
 from nova_migtuner.reports import metrics as metrics_mod
 from nova_migtuner.reports import store as store_mod
+from tests import prometheus_scrape
 from tests.unit.reports import factories
 
 END = collector.END_EVENT_TYPE
@@ -51,18 +50,6 @@ def escalation(action, applied=True):
                 'source': 'escalation', 'elapsed_s': 12.0,
                 'reason': 'stalled', 'applied': applied,
                 'error': None if applied else 'refused'}}
-
-
-def scrape(port):
-    with urllib.request.urlopen('http://127.0.0.1:%d/metrics' % port,
-                                timeout=10) as response:
-        text = response.read().decode('utf-8')
-    samples = {}
-    for family in parser.text_string_to_metric_families(text):
-        for sample in family.samples:
-            key = (sample.name, tuple(sorted(sample.labels.items())))
-            samples[key] = sample.value
-    return text, samples
 
 
 def labels(**extra):
@@ -105,7 +92,7 @@ def test_metrics_of_notifications_from_the_bus(report_store):
                 len(report_store.reports()) < 4 or
                 metrics.rejected._value.get() < 1):
             time.sleep(0.05)
-        text, samples = scrape(server.server_port)
+        text, samples = prometheus_scrape.scrape(server.server_port)
     finally:
         stop.set()
         thread.join(30)
@@ -186,7 +173,7 @@ def test_report_collector_serves_metrics_on_its_port(tmp_path):
         samples = None
         while samples is None and time.monotonic() < deadline:
             try:
-                _, samples = scrape(port)
+                _, samples = prometheus_scrape.scrape(port)
             except OSError:
                 time.sleep(0.2)
         assert samples is not None, 'no metrics endpoint on %d' % port
