@@ -78,6 +78,8 @@ REPORT_TIMEOUT_S = 30.0
 # nova's record of the live migration, polled through the API.
 API_POLL_INTERVAL_S = 0.5
 WORKLOAD_TIMEOUT_S = 120.0
+# How long nova has to clear the server's task state after the record ends.
+SETTLE_TIMEOUT_S = 60.0
 # nova 34 _live_migration_data_gb for this guest: RAM floored at 2 GiB,
 # plus each migrated disk floored at 2 GiB (one 1 GB root disk).
 NOVA_DATA_GB = 4
@@ -326,7 +328,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         if fault is not None:
             fault.restore()
         moved = traffic.stop()
-        after = cli.json('server', 'show', server['id'])
+        after = settled_server(cli, server['id'])
         running = watch.running_on()
         dest_host = observer_mod.bed_host_of(openstack_cli.host_of(after))
         if running:
@@ -434,6 +436,21 @@ def _wait_for_end(cli, conn, server_id, timeout):
                                'within %.0f s (status %s); aborted through '
                                'the API' % (server_id, timeout, migration and
                                             migration['Status']))
+        time.sleep(API_POLL_INTERVAL_S)
+
+
+def settled_server(cli, server_id, timeout=SETTLE_TIMEOUT_S):
+    """The server as nova shows it once its task state is cleared: nova
+    may end the migration record a moment before its rollback or
+    post-migration clears the instance's task state (and its status reads
+    MIGRATING). After *timeout*, the server as it then is.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        server = cli.json('server', 'show', server_id)
+        if not server.get('OS-EXT-STS:task_state') or \
+                time.monotonic() > deadline:
+            return server
         time.sleep(API_POLL_INTERVAL_S)
 
 

@@ -262,3 +262,23 @@ def test_the_observer_hands_each_job_poll_to_the_fault():
     assert seen == [{'type': libvirt.VIR_DOMAIN_JOB_UNBOUNDED,
                      'time_elapsed': 100}]
     assert [s for _, s in observer.samples] == seen
+
+
+def test_the_server_is_read_once_nova_cleared_its_task_state(monkeypatch):
+    monkeypatch.setattr(nova_path, 'API_POLL_INTERVAL_S', 0)
+    shown = iter([{'status': 'MIGRATING', 'OS-EXT-STS:task_state':
+                   'migrating'},
+                  {'status': 'ACTIVE', 'OS-EXT-STS:task_state': None}])
+    cli = mock.Mock()
+    cli.json.side_effect = lambda *args: next(shown)
+    assert nova_path.settled_server(cli, 'uuid-1')['status'] == 'ACTIVE'
+    assert cli.json.call_count == 2
+
+
+def test_a_server_that_never_settles_is_read_as_it_is(monkeypatch):
+    monkeypatch.setattr(nova_path, 'API_POLL_INTERVAL_S', 0)
+    cli = mock.Mock()
+    cli.json.return_value = {'status': 'MIGRATING',
+                             'OS-EXT-STS:task_state': 'migrating'}
+    assert nova_path.settled_server(cli, 'uuid-1', timeout=0.05)[
+        'status'] == 'MIGRATING'
