@@ -29,9 +29,10 @@ as the observer polls it, one fault is injected:
     the source nova-compute stopped and started again.
 
 The fault stays until nova's migration record is final (a cut link is then
-restored, a killed libvirtd restarted), and the destination compute is
-given ``SERVICE_WAIT_S`` to report itself up and enabled before the next
-run. What a run left behind (a domain of its server on either host) is
+restored, a killed libvirtd restarted), and both computes are given
+``SERVICE_WAIT_S`` to report themselves up and enabled before the next
+run (and placement, which the scheduler asks, to stop marking them
+disabled). What a run left behind (a domain of its server on either host) is
 destroyed before the next one, and counted.
 
 A run passes when the guest runs on exactly one host, neither paused nor
@@ -67,6 +68,7 @@ METHODS = (methods.STOCK, methods.MIGTUNER)
 # How long the destination compute has to come back after the fault.
 SERVICE_WAIT_S = 120.0
 SOURCE_BED_HOST, DEST_BED_HOST = 'a', 'b'
+DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED'
 
 
 def workload():
@@ -152,26 +154,54 @@ class Fault:
             undo()
 
 
-def destination_compute():
-    return next(c.host for c in layout_mod.COMPUTES
-                if c.bed_host == DEST_BED_HOST)
+def placement_disabled(conn, host):
+    """Whether placement still marks *host*'s compute node with
+    ``COMPUTE_STATUS_DISABLED`` (None if it has no such provider).
+
+    nova sets the trait when it loses libvirt and clears it when it
+    reconnects, but that update can fail and then waits for the next
+    periodic resource update; until then the scheduler leaves the host
+    out even though the service says up and enabled.
+    """
+    found = conn.placement.get('/resource_providers', params={'name': host},
+                               microversion='1.6').json()
+    providers = found.get('resource_providers') or []
+    if not providers:
+        return None
+    traits = conn.placement.get(
+        '/resource_providers/%s/traits' % providers[0]['uuid'],
+        microversion='1.6').json().get('traits') or []
+    return DISABLED_TRAIT in traits
 
 
-def wait_for_compute(cli, host, timeout=SERVICE_WAIT_S):
-    """Wait until nova says the compute on *host* is up and enabled;
-    return (ok, its state and status as nova last showed them).
+def wait_for_compute(cloud, cli, host, timeout=SERVICE_WAIT_S):
+    """Wait until nova says the compute on *host* is up and enabled and
+    placement no longer marks it disabled; return (ok, what was last seen).
     """
     deadline = time.monotonic() + timeout
-    seen = None
     while True:
         services = cli.json('compute', 'service', 'list', '--service',
                             'nova-compute', '--host', host)
         seen = [(s.get('State'), s.get('Status')) for s in services]
-        if seen == [('up', 'enabled')]:
+        disabled = placement_disabled(cloud.connection(), host)
+        if seen == [('up', 'enabled')] and disabled is False:
             return True, seen
         if time.monotonic() > deadline:
-            return False, seen
+            return False, dict(service=seen, placement_disabled=disabled)
         time.sleep(2.0)
+
+
+def computes_not_back(cloud, cli):
+    """``{host: what was seen}`` of the computes that did not come back
+    within ``SERVICE_WAIT_S`` (the source boots the next server, the
+    destination receives it); empty when both are back.
+    """
+    down = {}
+    for compute in layout_mod.COMPUTES:
+        up, seen = wait_for_compute(cloud, cli, compute.host)
+        if not up:
+            down[compute.host] = seen
+    return down
 
 
 def check(case, fault):
@@ -268,13 +298,13 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print):
                                                fault_name, after_s, PHASE,
                                                method, run))
                 fault = Fault(cloud, fault_name, after_s)
-                up, seen = wait_for_compute(cli, destination_compute())
-                if not up:
+                down = computes_not_back(cloud, cli)
+                if down:
                     case = {'via': 'nova', 'method': method,
                             'workload': w.name, 'server_id': None,
                             'observed': {'outcome': 'not run'},
-                            'error': 'the destination compute is not up '
-                                     'and enabled: %s' % (seen,)}
+                            'error': 'computes not up and enabled after '
+                                     'the last run: %s' % (down,)}
                 else:
                     case = nova_path.run_case(cloud, w, method, run_cap_s,
                                               progress=progress, fault=fault)

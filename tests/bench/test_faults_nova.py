@@ -251,3 +251,46 @@ def test_zero_fault_runs_are_refused(capsys):
     with pytest.raises(SystemExit):
         cli.parse_args(['--faults', '--fault-runs', '0'])
     assert '--fault-runs 0: expected 1 or more' in capsys.readouterr().err
+
+
+def placement(traits):
+    conn = mock.Mock()
+
+    def get(url, params=None, microversion=None):
+        assert microversion == '1.6'
+        if url == '/resource_providers':
+            assert params == {'name': 'migtuner-b'}
+            return mock.Mock(json=lambda: {'resource_providers': [
+                {'uuid': 'rp-b', 'name': 'migtuner-b'}]})
+        assert url == '/resource_providers/rp-b/traits'
+        return mock.Mock(json=lambda: {'traits': traits.pop(0)})
+    conn.placement.get.side_effect = get
+    return conn
+
+
+def test_the_compute_is_back_only_when_placement_stops_marking_it(
+        monkeypatch):
+    monkeypatch.setattr(faults_nova.time, 'sleep', lambda _: None)
+    c = cloud()
+    conn = placement([['COMPUTE_STATUS_DISABLED', 'HW_CPU_X86_SSE'],
+                      ['HW_CPU_X86_SSE']])
+    c.connection.return_value = conn
+    cli = mock.Mock()
+    cli.json.return_value = [{'State': 'up', 'Status': 'enabled'}]
+    ok, seen = faults_nova.wait_for_compute(c, cli, 'migtuner-b')
+    assert ok and seen == [('up', 'enabled')]
+    assert cli.json.call_count == 2
+
+
+def test_a_compute_that_stays_marked_disabled_is_reported(monkeypatch):
+    monkeypatch.setattr(faults_nova.time, 'sleep', lambda _: None)
+    c = cloud()
+    c.connection.return_value = placement(
+        [['COMPUTE_STATUS_DISABLED']] * 3)
+    cli = mock.Mock()
+    cli.json.return_value = [{'State': 'up', 'Status': 'enabled'}]
+    ok, seen = faults_nova.wait_for_compute(c, cli, 'migtuner-b',
+                                            timeout=0)
+    assert not ok
+    assert seen == {'service': [('up', 'enabled')],
+                    'placement_disabled': True}
