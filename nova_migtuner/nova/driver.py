@@ -137,20 +137,27 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
                 context, instance, dest, block_migration, migrate_data,
                 self._migtuner_guest(instance, guest), device_names)
         except libvirt_driver.libvirt.libvirtError as e:
-            # An aborted job (``openstack server migration abort``, or the
-            # plan's own abort) makes migrateToURI3 fail, and nova 34's
+            # A job that ends without completing (aborted by the operator
+            # or the plan, or failed: the destination's QEMU or libvirtd
+            # died, the link broke) makes migrateToURI3 fail, and nova 34's
             # _live_migration re-raises that from the operation's future
             # after its monitor has already rolled the migration back: the
             # instance would go to ERROR although it runs on the source.
-            # The monitor owns the outcome of a cancelled job.
-            if e.get_error_code() != getattr(
-                    libvirt_driver.libvirt, 'VIR_ERR_OPERATION_ABORTED',
-                    VIR_ERR_OPERATION_ABORTED):
+            # The monitor owns the outcome: it finds where the domain is
+            # (find_job_type), rolls back a job that did not complete and
+            # completes one that did. Without a session (nova_migtuner fell
+            # back) nova's own behaviour stays.
+            if self._migtuner_sessions.get(instance.uuid) is None:
                 raise
-            LOG.info('nova_migtuner: the migration job was aborted; '
-                     'nova\'s monitor rolls it back and the guest stays on '
-                     'the source: %(error)s', {'error': e},
-                     instance=instance)
+            aborted = e.get_error_code() == getattr(
+                libvirt_driver.libvirt, 'VIR_ERR_OPERATION_ABORTED',
+                VIR_ERR_OPERATION_ABORTED)
+            LOG.log(logging.INFO if aborted else logging.WARNING,
+                    'nova_migtuner: the migration job ended without '
+                    'completing (%(error)s); nova\'s monitor decides from '
+                    'where the guest runs, and rolls the migration back if '
+                    'it is still on the source', {'error': e},
+                    instance=instance)
             return None
 
     def _live_migration_monitor(self, context, instance, guest, dest,

@@ -120,17 +120,21 @@ class ScriptedMigration:
     completes (the destination domain appears, the source job turns
     COMPLETED), otherwise it stays stalled until the driver switches to
     post-copy (then it completes) or aborts (then ``migrateToURI3`` fails
-    as libvirt's does and the job reads CANCELLED). The destination
-    domain's ``jobStats(COMPLETED)`` returns *completed*.
+    as libvirt's does and the job reads CANCELLED). With
+    ``fail_after_polls`` the destination dies after that many polls:
+    ``migrateToURI3`` fails as libvirt 9.0's does when the destination
+    QEMU is killed, the source domain keeps running and its job is gone.
+    The destination domain's ``jobStats(COMPLETED)`` returns *completed*.
     """
 
-    RUNNING, FINISHING, DONE, CANCELLED = ('running', 'finishing', 'done',
-                                           'cancelled')
+    RUNNING, FINISHING, DONE, CANCELLED, FAILED = (
+        'running', 'finishing', 'done', 'cancelled', 'failed')
 
     def __init__(self, test, samples, completed=None,
                  complete_after_samples=True, bytes_per_poll=50 * MIB,
-                 refuse_post_copy=False):
+                 refuse_post_copy=False, fail_after_polls=None):
         self.test = test
+        self.fail_after_polls = fail_after_polls
         self.refuse_post_copy = refuse_post_copy
         self.bytes_per_poll = bytes_per_poll
         self.samples = list(samples)
@@ -174,6 +178,12 @@ class ScriptedMigration:
             time.sleep(0.05)
         if self.state == self.RUNNING:   # never leave a test hanging
             self.state = self.CANCELLED
+        if self.state == self.FAILED:
+            raise fakelibvirt.make_libvirtError(
+                fakelibvirt.libvirtError,
+                'internal error: client socket is closed',
+                error_code=fakelibvirt.VIR_ERR_INTERNAL_ERROR,
+                error_domain=fakelibvirt.VIR_FROM_QEMU)
         if self.state == self.CANCELLED:
             raise fakelibvirt.make_libvirtError(
                 fakelibvirt.libvirtError,
@@ -196,10 +206,18 @@ class ScriptedMigration:
             return FAKE_JOB_STATS(domain, flags)
         if self.state == self.CANCELLED:
             return {'type': fakelibvirt.VIR_DOMAIN_JOB_CANCELLED}
+        if self.state == self.FAILED:
+            # libvirt has torn the failed job down: no job any more.
+            return {'type': fakelibvirt.VIR_DOMAIN_JOB_NONE}
         if self.state == self.DONE:
             return {'type': fakelibvirt.VIR_DOMAIN_JOB_COMPLETED}
         with self._lock:
             self.polls += 1
+            if (self.fail_after_polls is not None and
+                    self.polls > self.fail_after_polls and
+                    self.state == self.RUNNING):
+                self.state = self.FAILED
+                return {'type': fakelibvirt.VIR_DOMAIN_JOB_NONE}
             index = min(self.polls, len(self.samples)) - 1
             if (self.polls >= len(self.samples) and
                     self.complete_after_samples and

@@ -314,6 +314,35 @@ class TestTunedMigration(base.MigTunerTestBase):
         self.assertEqual(end['max_downtime_ms'],
                          end['final_max_downtime_ms'])
 
+    def test_a_destination_dying_leaves_the_server_active_on_the_source(
+            self):
+        # libvirt fails migrateToURI3 ("client socket is closed") when the
+        # destination QEMU is killed; stock nova re-raises that after its
+        # monitor rolled back, and the server goes to ERROR although the
+        # guest runs on the source (measured on the cloud by the bench's
+        # fault runs). With migtuner the monitor's rollback is the end.
+        script = base.ScriptedMigration(self, STALLED, COMPLETED,
+                                        complete_after_samples=False,
+                                        fail_after_polls=2)
+        server = self.create_server_on_src()
+        self.migrate(server, script, status='failed')
+        # The compute's live migration ends, and without an error: nova
+        # then leaves the server as its rollback set it.
+        self._wait_for_instance_action_event(
+            server, 'live-migration', 'compute_live_migration', 'Success')
+        server = self.api.get_server(server['id'])
+        self.assertEqual('ACTIVE', server['status'])
+        self.assertEqual('src', self.host_of(server))
+        self.assertIsNone(server['OS-EXT-STS:task_state'])
+        self.assertEqual('failed', self.wait_for_migration(
+            server, ['failed', 'error'])['status'])
+        dom = self.src.driver._host.get_connection().lookupByUUIDString(
+            server['id'])
+        self.assertEqual(fakelibvirt.VIR_DOMAIN_RUNNING, dom.info()[0])
+        end = self.notifications(notif.END)[-1]['payload']
+        self.assertEqual('failed', end['outcome'])
+        self.assertIn('client socket is closed', self.stdlog.logger.output)
+
     def test_refused_post_copy_switch_still_ends_at_the_deadline(self):
         self.flags(live_migration_permit_post_copy=True, group='libvirt')
         self.restart_computes()
