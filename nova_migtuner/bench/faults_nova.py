@@ -28,6 +28,12 @@ as the observer polls it, one fault is injected:
 ``restart-source-compute``
     the source nova-compute stopped and started again.
 
+A killed libvirtd is restarted once nova's record is final, and so is that
+host's nova-compute: on the test bed a host's mount namespace belongs to
+its libvirtd and the compute entered it when it started, so it must enter
+the new one (a stand-in: on a real host a libvirtd restart leaves the
+compute alone).
+
 The fault stays until nova's migration record is final (a cut link is then
 restored, a killed libvirtd restarted), and both computes are given
 ``SERVICE_WAIT_S`` to report themselves up and enabled before the next
@@ -83,12 +89,12 @@ def inject(cloud, fault):
         undo = faults_mod.inject(bed, fault)
         if fault != faults_mod.KILL_DEST_LIBVIRTD:
             return undo
-        return _restart_libvirtd(bed, DEST_BED_HOST)
+        return _restart_libvirtd(cloud, DEST_BED_HOST)
     if fault == KILL_SOURCE_LIBVIRTD:
         pid = bed.hosts[SOURCE_BED_HOST].pid()
         processes.send_signal(pid, signal.SIGKILL)
         LOG.info('killed source libvirtd %s', pid)
-        return _restart_libvirtd(bed, SOURCE_BED_HOST)
+        return _restart_libvirtd(cloud, SOURCE_BED_HOST)
     if fault == RESTART_SOURCE_COMPUTE:
         cloud.restart_compute(SOURCE_BED_HOST)
         LOG.info('restarted the source nova-compute')
@@ -97,10 +103,15 @@ def inject(cloud, fault):
                      % (fault, ', '.join(FAULTS)))
 
 
-def _restart_libvirtd(bed, host):
+def _restart_libvirtd(cloud, host):
     def undo():
-        bed.up()        # starts what is not running
-        bed.forget_connection(host)
+        cloud.bed.up()      # starts what is not running
+        cloud.bed.forget_connection(host)
+        # A test bed host's mount namespace is its libvirtd's, and its
+        # nova-compute entered it when it started: the new libvirtd has a
+        # new one, so the compute follows it (a stand-in for a real host,
+        # where a libvirtd restart leaves the compute's files alone).
+        cloud.restart_compute(host)
     return undo
 
 

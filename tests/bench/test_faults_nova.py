@@ -85,6 +85,7 @@ def test_a_killed_libvirtd_is_restarted_and_its_connection_forgotten(
     undo()
     c.bed.up.assert_called_once_with()
     c.bed.forget_connection.assert_called_once_with('a')
+    c.restart_compute.assert_called_once_with('a')
 
 
 def test_a_compute_restart_goes_through_the_cloud():
