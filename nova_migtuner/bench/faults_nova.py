@@ -28,11 +28,9 @@ as the observer polls it, one fault is injected:
 ``restart-source-compute``
     the source nova-compute stopped and started again.
 
-A killed libvirtd is restarted once nova's record is final, and so is that
-host's nova-compute: on the test bed a host's mount namespace belongs to
-its libvirtd and the compute entered it when it started, so it must enter
-the new one (a stand-in: on a real host a libvirtd restart leaves the
-compute alone).
+A killed libvirtd is restarted once nova's record is final, as on a real
+host: its guests' QEMUs, disks and state are kept, and the new daemon
+reconnects to the QEMUs that still run.
 
 The fault stays until nova's migration record is final (a cut link is then
 restored, a killed libvirtd restarted), and both computes are given
@@ -105,13 +103,7 @@ def inject(cloud, fault):
 
 def _restart_libvirtd(cloud, host):
     def undo():
-        cloud.bed.up()      # starts what is not running
-        cloud.bed.forget_connection(host)
-        # A test bed host's mount namespace is its libvirtd's, and its
-        # nova-compute entered it when it started: the new libvirtd has a
-        # new one, so the compute follows it (a stand-in for a real host,
-        # where a libvirtd restart leaves the compute's files alone).
-        cloud.restart_compute(host)
+        cloud.bed.restart_daemon(host)
     return undo
 
 

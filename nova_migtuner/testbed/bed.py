@@ -271,6 +271,16 @@ class Testbed:
         self._connections[host] = conn
         return conn
 
+    def restart_daemon(self, host):
+        """Start *host*'s libvirtd again after it died, as a daemon restart
+        on a real host does: its guests' QEMUs, disks and libvirt state are
+        kept (``up()`` would rebuild the host from scratch), so the new
+        daemon reconnects to the QEMUs that still run.
+        """
+        self._host(host).start(capabilities_cache=os.path.join(
+            self.artifacts.directory, 'qemu-capabilities'))
+        self.forget_connection(host)
+
     def forget_connection(self, host):
         """Drop the cached connection to *host*'s libvirtd: after the daemon
         was killed and restarted, ``isAlive()`` can still say True for the
