@@ -60,6 +60,11 @@ Rules:
   no byte moved since the previous poll (``data_processed`` unchanged), a
   ladder step with those actions is held until data moves again, and such
   a deadline action becomes ``abort``.
+* Dead link: when no byte has moved for ``DEAD_LINK_ABORT_S`` (the
+  destination or the link stopped answering: nothing on the ladder can
+  help, and post-copy or a pause would strand the guest), ``abort``
+  (source ``deadline``) without waiting for the plan's deadline; the guest
+  stays on the source.
 * Terminal states: after ``post_copy`` nothing ever fires again (post-copy
   cannot be aborted without losing the guest); after ``abort`` nothing
   fires either.
@@ -95,6 +100,9 @@ PROGRESS_FRACTION = 0.02
 MIN_STALLED_ROUNDS = 2
 # Shortest time a paused guest may stay paused before the watchdog aborts.
 MIN_PAUSE_WATCHDOG_S = 1.0
+# A job that moved no byte for this long is aborted: libvirt's keepalive
+# between the daemons gives up after 30 s too (5 probes, 5 s apart).
+DEAD_LINK_ABORT_S = 30.0
 
 
 def pause_allowed_s(plan):
@@ -216,6 +224,8 @@ class Escalator:
         self._last_processed = None
         # False when no byte moved since the previous poll (a cut link).
         self.link_moving = True
+        # Elapsed s of the last poll that saw bytes move (or the first).
+        self._moved_at_s = None
         self._held_step = None
         self.last_elapsed_s = 0.0
         self.max_throttle = 0
@@ -289,6 +299,17 @@ class Escalator:
                 source=failed.source,
                 reason='retrying the abort libvirt refused (%s)'
                        % failed.reason))
+            return actions
+        if self._moved_at_s is None or self.link_moving:
+            self._moved_at_s = elapsed
+        still_s = elapsed - self._moved_at_s
+        if still_s >= DEAD_LINK_ABORT_S:
+            actions.append(self._act(
+                plan_mod.ACTION_ABORT, sample, elapsed, source=SOURCE_DEADLINE,
+                reason='no data moved for %.1f s (>= %.0f s): the destination '
+                       'or the migration link is not answering; abort, the '
+                       'guest stays on the source' % (still_s,
+                                                      DEAD_LINK_ABORT_S)))
             return actions
         if self.paused:
             if elapsed - self.paused_at_s > self._pause_allowed_s:

@@ -361,6 +361,37 @@ def test_post_copy_deadline_over_a_dead_link_aborts():
     assert 'no data moved' in actions[0].reason
 
 
+def test_a_link_that_moves_nothing_for_30_s_aborts_before_the_deadline():
+    # The cut link of the fault runs through nova: the plan's deadline was
+    # 120 s and its post-copy step was held; nothing could help.
+    plan = make_plan(flags=(P.LIVE, P.POSTCOPY), deadline_s=120,
+                     deadline_action=P.ACTION_POST_COPY, escalation=(
+                         P.EscalationStep(P.TRIGGER_ELAPSED, 5,
+                                          P.ACTION_POST_COPY),))
+    esc = escalation.Escalator(plan, started_at=0.0)
+    observe(esc, moving(1, 10 * MiB))
+    observe(esc, moving(2, 20 * MiB))
+    for t in range(3, 32):
+        assert observe(esc, moving(t, 20 * MiB)) == [], t
+    actions = observe(esc, moving(32, 20 * MiB))
+    assert [a.kind for a in actions] == [P.ACTION_ABORT]
+    assert actions[0].source == escalation.SOURCE_DEADLINE
+    assert 'no data moved for 30.0 s' in actions[0].reason
+    assert not esc.post_copy_started
+
+
+def test_a_link_that_comes_back_restarts_the_dead_link_clock():
+    plan = make_plan(deadline_s=600)
+    esc = escalation.Escalator(plan, started_at=0.0)
+    observe(esc, moving(1, 10 * MiB))
+    for t in range(2, 30):
+        observe(esc, moving(t, 10 * MiB))
+    observe(esc, moving(30, 11 * MiB))     # one byte count more: alive
+    for t in range(31, 60):
+        assert observe(esc, moving(t, 11 * MiB)) == [], t
+    assert not esc.aborted
+
+
 # -- the escalator follows what libvirt took, not what it asked for --------
 
 def test_refused_post_copy_step_leaves_the_ladder_running():
