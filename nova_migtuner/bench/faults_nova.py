@@ -331,7 +331,7 @@ def table(results):
     lines = ['faults through nova (injected %.0f-%.0f s into %s of %s): '
              'runs that left the guest whole and nova right, k/N' % (
                  FAULT_MIN_S, FAULT_MAX_S, PHASE, workload().name),
-             '%-20s %-12s %5s  %s' % ('fault', 'method', 'k/N',
+             '%-22s %-16s %5s  %s' % ('fault', 'method', 'k/N',
                                       'failed checks (runs)')]
     keys = []
     for r in results:
@@ -345,7 +345,7 @@ def table(results):
             for k, v in r['check'].items():
                 if k != 'ok' and not v:
                     failed[k] = failed.get(k, 0) + 1
-        lines.append('%-20s %-12s %2d/%-2d  %s' % (
+        lines.append('%-22s %-16s %2d/%-2d  %s' % (
             fault, method, sum(1 for r in group if r['check']['ok']),
             len(group), ', '.join('%s (%d)' % kv for kv in failed.items())
             or '-'))

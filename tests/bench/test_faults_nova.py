@@ -219,8 +219,9 @@ def test_the_table_counts_k_of_n_per_fault_and_method():
         result('kill-dest-qemu', 'migtuner', True),
         result('kill-dest-qemu', 'migtuner', False, ['not_paused']),
         result('cut-migration-link', 'stock-nova', True)])
-    assert 'kill-dest-qemu       migtuner      1/2   not_paused (1)' in text
-    assert 'cut-migration-link   stock-nova    1/1   -' in text
+    assert ('kill-dest-qemu         migtuner          1/2   not_paused (1)'
+            in text)
+    assert 'cut-migration-link     stock-nova        1/1   -' in text
 
 
 def test_faults_only_runs_no_matrix_and_fails_on_a_failed_check(
