@@ -22,7 +22,7 @@ as the observer polls it, one fault is injected:
 ``kill-dest-qemu``, ``kill-dest-libvirtd``, ``cut-migration-link``
     as on the engine path (``bench.faults``): the destination's incoming
     QEMU or its libvirtd killed with SIGKILL, or loopback TCP to the
-    destination's migration ports dropped;
+    destination's migration ports dropped for ``CUT_HOLD_S``;
 ``kill-source-libvirtd``
     the source's libvirtd killed with SIGKILL (its QEMUs live on);
 ``restart-source-compute``
@@ -32,8 +32,9 @@ A killed libvirtd is restarted once nova's record is final, as on a real
 host: its guests' QEMUs, disks and state are kept, and the new daemon
 reconnects to the QEMUs that still run.
 
-The fault stays until nova's migration record is final (a cut link is then
-restored, a killed libvirtd restarted), and both computes are given
+The fault stays until nova's migration record is final (a killed libvirtd
+is then restarted; a cut link comes back after ``CUT_HOLD_S``, or then if
+sooner), and both computes are given
 ``SERVICE_WAIT_S`` to report themselves up and enabled before the next
 run (and placement, which the scheduler asks, to stop marking them
 disabled). What a run left behind (a domain of its server on either host) is
@@ -72,6 +73,11 @@ METHODS = (methods.STOCK, methods.MIGTUNER)
 # How long the destination compute has to come back after the fault.
 SERVICE_WAIT_S = 120.0
 SOURCE_BED_HOST, DEST_BED_HOST = 'a', 'b'
+# The cut link comes back after this long: past the escalator's 30 s
+# dead-link abort and stock nova's scaled 28 s timeout. libvirt 9.0 holds
+# the domain's state-change lock in the perform phase while the link is
+# down, so neither abort can take before the link is back.
+CUT_HOLD_S = 40.0
 DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED'
 
 
@@ -83,6 +89,8 @@ def workload():
 def inject(cloud, fault):
     """Inject *fault* now; return the callable that undoes it."""
     bed = cloud.bed
+    if fault == faults_mod.CUT_LINK:
+        return _restore_later(faults_mod.inject(bed, fault), CUT_HOLD_S)
     if fault in faults_mod.FAULTS:
         undo = faults_mod.inject(bed, fault)
         if fault != faults_mod.KILL_DEST_LIBVIRTD:
@@ -99,6 +107,29 @@ def inject(cloud, fault):
         return lambda: None
     raise ValueError('fault %r is invalid: expected one of %s'
                      % (fault, ', '.join(FAULTS)))
+
+
+def _restore_later(undo, hold_s):
+    """*undo* after *hold_s* seconds, or sooner when the returned callable
+    is called; once either way.
+    """
+    lock = threading.Lock()
+    done = []
+
+    def once():
+        with lock:
+            if done:
+                return
+            done.append(True)
+        undo()
+    timer = threading.Timer(hold_s, once)
+    timer.daemon = True
+    timer.start()
+
+    def now():
+        timer.cancel()
+        once()
+    return now
 
 
 def _restart_libvirtd(cloud, host):

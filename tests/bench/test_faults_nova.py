@@ -297,3 +297,24 @@ def test_a_compute_that_stays_marked_disabled_is_reported(monkeypatch):
     assert not ok
     assert seen == {'service': [('up', 'enabled')],
                     'placement_disabled': True}
+
+
+def test_a_cut_link_comes_back_by_itself_after_the_hold(monkeypatch):
+    monkeypatch.setattr(faults_nova, 'CUT_HOLD_S', 0.05)
+    undo = mock.Mock()
+    monkeypatch.setattr(faults_nova.faults_mod, 'inject',
+                        lambda bed, fault: undo)
+    restore = faults_nova.inject(cloud(), faults_mod.CUT_LINK)
+    wait_for(lambda: undo.called)
+    restore()           # nova's record is final: already back, once
+    undo.assert_called_once_with()
+
+
+def test_a_cut_link_comes_back_at_once_when_the_run_ends_first(
+        monkeypatch):
+    monkeypatch.setattr(faults_nova, 'CUT_HOLD_S', 60)
+    undo = mock.Mock()
+    monkeypatch.setattr(faults_nova.faults_mod, 'inject',
+                        lambda bed, fault: undo)
+    faults_nova.inject(cloud(), faults_mod.CUT_LINK)()
+    undo.assert_called_once_with()
