@@ -10,9 +10,12 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""One run of each destination and link fault through nova with
-MigTunerDriver: the slice of ``nova-migtuner bench --faults`` that CI runs
-(see bench.faults_nova), every check of the bench's k/N table.
+"""One run of each destination fault through nova with MigTunerDriver: the
+slice of ``nova-migtuner bench --faults`` that CI runs (see
+bench.faults_nova), every check of the bench's k/N table.
+
+The cut link is left to the bench until its runs with the 40 s outage and
+the escalator's dead-link abort have been measured there.
 
 The two source faults stay in the bench: after the source libvirtd dies
 nova 34 cannot tell where the guest runs and puts the server in ERROR, and
@@ -30,8 +33,7 @@ from nova_migtuner.bench import methods
 from nova_migtuner.bench import nova_path
 
 RUN_CAP_S = 30.0
-CI_FAULTS = (faults_mod.KILL_DEST_QEMU, faults_mod.KILL_DEST_LIBVIRTD,
-             faults_mod.CUT_LINK)
+CI_FAULTS = (faults_mod.KILL_DEST_QEMU, faults_mod.KILL_DEST_LIBVIRTD)
 
 
 @pytest.mark.parametrize('fault_name', CI_FAULTS)
