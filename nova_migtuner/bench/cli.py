@@ -60,9 +60,11 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='2 workloads, %.0f s run cap (CI smoke)'
                              % QUICK_RUN_CAP_S)
     parser.add_argument('--faults', action='store_true',
-                        help='also run the fault-injection runs: the '
-                             'destination QEMU or libvirtd killed, or the '
-                             'migration link cut, during pre-copy')
+                        help='also run the fault-injection runs during '
+                             'pre-copy: the destination QEMU or libvirtd '
+                             'killed, the migration link cut, the source '
+                             'libvirtd killed, the source nova-compute '
+                             'restarted (with --engine: the first three)')
     parser.add_argument('--faults-only', action='store_true',
                         help='only the fault-injection runs')
     parser.add_argument('--fault-runs', type=int, default=3, metavar='N',
@@ -315,10 +317,10 @@ def _run_nova(args, run_cap):
                 print(text, flush=True)
                 output.write_json(os.path.join(args.output, 'results.json'),
                                   results)
-            fault_results.extend(faults_nova.run_faults(
+            faults_nova.run_faults(
                 cloud, args.fault_runs, QUICK_RUN_CAP_S,
                 chosen=args.method or faults_nova.METHODS,
-                progress=progress))
+                progress=progress, results=fault_results)
     except cloud_mod.CloudError as exc:
         results['error'] = str(exc)
         # The cases that could not run are failed cases, with the reason.

@@ -311,10 +311,14 @@ def remove_leftovers(cloud, server_id):
     return found
 
 
-def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print):
-    """``runs`` runs of every fault with every method in *chosen*."""
+def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
+               results=None):
+    """``runs`` runs of every fault with every method in *chosen*; each run
+    is appended to *results* (a new list by default) as it ends, which is
+    returned.
+    """
     cli = openstack_cli.OpenStackCLI(cloud)
-    results = []
+    results = [] if results is None else results
     w = workload()
     total = len(chosen) * len(FAULTS) * runs
     for method in chosen:

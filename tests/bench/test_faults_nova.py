@@ -232,13 +232,14 @@ def test_faults_only_runs_no_matrix_and_fails_on_a_failed_check(
     monkeypatch.setattr(nova_path, 'run_case', ran)
     seen = []
 
-    def run_faults(cloud_, runs, cap, chosen, progress):
+    def run_faults(cloud_, runs, cap, chosen, progress, results):
         seen.append((runs, cap, tuple(chosen)))
         case = dict(stayed_home(hosts_paused_guest=['a']),
                     fault='kill-dest-qemu', phase='pre-copy', run=1,
                     injected_at_s=3.0)
         case['check'] = faults_nova.check(case, injected())
-        return [case]
+        results.append(case)
+        return results
 
     monkeypatch.setattr(faults_nova, 'run_faults', run_faults)
     args = cli.parse_args(['--faults-only', '--fault-runs', '2',
@@ -318,3 +319,42 @@ def test_a_cut_link_comes_back_at_once_when_the_run_ends_first(
                         lambda bed, fault: undo)
     faults_nova.inject(cloud(), faults_mod.CUT_LINK)()
     undo.assert_called_once_with()
+
+
+def test_run_faults_runs_every_fault_per_method_and_records_not_run(
+        monkeypatch):
+    c = cloud()
+    ran = []
+    monkeypatch.setattr(faults_nova.openstack_cli, 'OpenStackCLI',
+                        lambda cloud_: mock.Mock())
+    backs = iter([{}] + [{'migtuner-b': 'down'}] +
+                 [{}] * (2 * len(faults_nova.FAULTS)))
+    monkeypatch.setattr(faults_nova, 'computes_not_back',
+                        lambda cloud_, cli: next(backs))
+    monkeypatch.setattr(faults_nova, 'remove_leftovers',
+                        lambda cloud_, server_id: [])
+
+    def run_case(cloud_, w, method, cap, progress, fault):
+        ran.append((method, fault.fault, fault.after_s))
+        return stayed_home(method=method)
+
+    monkeypatch.setattr(nova_path, 'run_case', run_case)
+    results = []
+    returned = faults_nova.run_faults(c, 1, 30, progress=lambda _: None,
+                                      results=results)
+    assert returned is results
+    assert len(results) == 2 * len(faults_nova.FAULTS)
+    assert [r['method'] for r in results] == (
+        ['stock-nova'] * len(faults_nova.FAULTS) +
+        ['migtuner'] * len(faults_nova.FAULTS))
+    # The second run found a compute down: a failed case with the reason.
+    assert results[1]['observed'] == {'outcome': 'not run'}
+    assert 'migtuner-b' in results[1]['error']
+    assert not results[1]['check']['ok']
+    # Every method draws the same moments for the same fault and run.
+    moments = {}
+    for method, fault, after_s in ran:
+        assert faults_nova.FAULT_MIN_S <= after_s <= faults_nova.FAULT_MAX_S
+        moments.setdefault(fault, set()).add(after_s)
+    assert all(len(m) == 1 for m in moments.values())
+    assert c.start_computes.call_count == 2
