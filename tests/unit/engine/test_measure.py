@@ -114,12 +114,17 @@ class _Clock:
         self.now += seconds
 
 
-def test_measure_guest_with_everything_available():
+def measure_a_2_gib_guest():
+    """``measure_guest`` of a 2 GiB guest whose every reading works."""
     clock = _Clock()
     conn = _Conn()
-    m = measure.measure_guest(_Domain(conn=conn), conn, _Libvirt, 2 * GiB,
-                              1, dirty_rate_window_s=1, sleep=clock.sleep,
-                              clock=clock)
+    return measure.measure_guest(_Domain(conn=conn), conn, _Libvirt,
+                                 2 * GiB, 1, dirty_rate_window_s=1,
+                                 sleep=clock.sleep, clock=clock)
+
+
+def test_measure_guest_with_everything_available():
+    m = measure_a_2_gib_guest()
     assert m.touched_bytes == 512 * MiB
     assert m.dirty_rate == 20 * MiB
     assert m.host_cpu_load == pytest.approx(0.25)
@@ -183,10 +188,6 @@ def test_measure_guest_takes_the_resident_guest_ram_when_readable(
         monkeypatch):
     monkeypatch.setattr(measure, 'read_guest_ram_resident',
                         lambda name, memory: 212 * MiB)
-    clock = _Clock()
-    conn = _Conn()
-    m = measure.measure_guest(_Domain(conn=conn), conn, _Libvirt, 2 * GiB,
-                              1, dirty_rate_window_s=1, sleep=clock.sleep,
-                              clock=clock)
+    m = measure_a_2_gib_guest()
     assert m.touched_bytes == 212 * MiB
     assert any('smaps' in n for n in m.notes)
