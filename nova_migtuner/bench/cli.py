@@ -26,12 +26,14 @@ import sys
 import time
 
 from nova_migtuner.bench import faults as faults_mod
+from nova_migtuner.bench import faults_nova
 from nova_migtuner.bench import flavors as flavors_mod
 from nova_migtuner.bench import impact_output
 from nova_migtuner.bench import methods
 from nova_migtuner.bench import output
 from nova_migtuner.bench import profile
 from nova_migtuner.bench import runs
+from nova_migtuner.bench import timing_nova
 from nova_migtuner.bench import timing_runs
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner import signals
@@ -71,6 +73,12 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='through nova: runs of each fault with each '
                              'method (default 3; stock-nova and migtuner '
                              'unless --method)')
+    parser.add_argument('--fault', action='append', default=None,
+                        choices=faults_nova.FAULTS, metavar='FAULT',
+                        help='with --faults or --faults-only: only these '
+                             'faults (repeatable): %s; with --engine, '
+                             'only the first three'
+                             % ', '.join(faults_nova.FAULTS))
     parser.add_argument('--output', default='bench-results',
                         help='directory for results.json/.txt/.png')
     parser.add_argument('--workdir', default=BENCH_WORKDIR)
@@ -122,6 +130,11 @@ def parse_args(argv, prog='nova-migtuner bench'):
                              'post-copy permitted and not: through nova '
                              'with the migtuner driver (only these runs), '
                              'or with --engine after the matrix')
+    parser.add_argument('--timing-post-copy', action='append', default=None,
+                        choices=timing_nova.POST_COPY_CHOICES,
+                        help='with --timing-runs through nova: only the '
+                             'runs with nova\'s post-copy permission so '
+                             '(repeatable; default both)')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
     args.workloads = _workloads(parser, args)
@@ -154,6 +167,21 @@ def parse_args(argv, prog='nova-migtuner bench'):
         parser.error('--timing-runs through nova runs the bursty-quiet '
                      'workload with the migtuner driver only; --workload, '
                      '--method, --memory and --link go with --engine')
+    if args.fault and not (args.faults or args.faults_only):
+        parser.error('--fault only goes with --faults or --faults-only')
+    engine_only = [f for f in args.fault or () if args.engine and
+                   f not in faults_mod.FAULTS]
+    if engine_only:
+        parser.error('--fault %s: the engine path injects only %s'
+                     % (', '.join(engine_only),
+                        ', '.join(faults_mod.FAULTS)))
+    args.fault = args.fault or list(faults_nova.FAULTS if not args.engine
+                                    else faults_mod.FAULTS)
+    if args.timing_post_copy and (args.engine or not args.timing_runs):
+        parser.error('--timing-post-copy only goes with --timing-runs '
+                     'through nova')
+    args.timing_post_copy = args.timing_post_copy or list(
+        timing_nova.POST_COPY_CHOICES)
     if args.sizes and not args.flavors:
         parser.error('--sizes only goes with --flavors')
     args.sizes = args.sizes or flavors_mod.SIZES_MIB
@@ -258,7 +286,6 @@ def _run_nova(args, run_cap):
     """Every case through nova's API on the cloud, then the fault runs if
     asked for; see bench.nova_path and bench.faults_nova.
     """
-    from nova_migtuner.bench import faults_nova
     from nova_migtuner.bench import nova_path
     from nova_migtuner.cloud import cloud as cloud_mod
     from nova_migtuner.cloud import configs
@@ -320,6 +347,7 @@ def _run_nova(args, run_cap):
             faults_nova.run_faults(
                 cloud, args.fault_runs, QUICK_RUN_CAP_S,
                 chosen=args.method or faults_nova.METHODS,
+                faults=args.fault,
                 progress=progress, results=fault_results)
     except cloud_mod.CloudError as exc:
         results['error'] = str(exc)
@@ -363,7 +391,6 @@ def _run_nova(args, run_cap):
 def _run_timing_nova(args, run_cap):
     """The timing runs through nova's API; see bench.timing_nova."""
     from nova_migtuner.bench import nova_path
-    from nova_migtuner.bench import timing_nova
     from nova_migtuner.cloud import cloud as cloud_mod
     from nova_migtuner.cloud import configs
 
@@ -384,8 +411,9 @@ def _run_timing_nova(args, run_cap):
             print(text, flush=True)
             output.write_json(os.path.join(args.output, 'results.json'),
                               results)
-        cases.extend(timing_nova.run_timing(cloud, args.timing_runs,
-                                            run_cap, progress=progress))
+        cases.extend(timing_nova.run_timing(
+            cloud, args.timing_runs, run_cap, progress=progress,
+            post_copy=args.timing_post_copy))
     except cloud_mod.CloudError as exc:
         results['error'] = str(exc)
         print('the cloud failed: %s' % exc, file=sys.stderr)
@@ -456,7 +484,7 @@ def _run(args, bed, run_cap, libvirt):
                               results)
         if args.faults or args.faults_only:
             touched = _touched(cases) or 60 * units.MiB
-            for fault in faults_mod.FAULTS:
+            for fault in args.fault:
                 progress('[fault] %s during pre-copy ...' % fault)
                 result = faults_mod.run_fault(bed, fault, QUICK_RUN_CAP_S,
                                               touched + 128 * units.MiB,

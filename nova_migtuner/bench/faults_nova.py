@@ -312,21 +312,25 @@ def remove_leftovers(cloud, server_id):
 
 
 def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
-               results=None):
-    """``runs`` runs of every fault with every method in *chosen*; each run
-    is appended to *results* (a new list by default) as it ends, which is
-    returned.
+               results=None, faults=FAULTS):
+    """``runs`` runs of every fault in *faults* with every method in
+    *chosen*; each run is appended to *results* (a new list by default) as
+    it ends, which is returned.
     """
+    unknown = [f for f in faults if f not in FAULTS]
+    if unknown:
+        raise ValueError('faults %s are invalid: expected some of %s'
+                         % (', '.join(unknown), ', '.join(FAULTS)))
     cli = openstack_cli.OpenStackCLI(cloud)
     results = [] if results is None else results
     w = workload()
-    total = len(chosen) * len(FAULTS) * runs
+    total = len(chosen) * len(faults) * runs
     for method in chosen:
         driver, options = nova_path.nova_options(method, run_cap_s)
         progress('computes: %s driver, %s' % (driver, ', '.join(
             '%s.%s=%s' % o for o in options) or 'no extra options'))
         cloud.start_computes(driver, options)
-        for fault_name in FAULTS:
+        for fault_name in faults:
             for run in range(1, runs + 1):
                 # The same moments for every method, and from run to run.
                 after_s = random.Random('%s/%d' % (fault_name, run)).uniform(

@@ -39,6 +39,10 @@ from nova_migtuner.bench import workloads as wl_mod
 
 SAMPLING_S = timing_runs.SAMPLING_S
 MAX_DEFERRAL_S = timing_runs.MAX_DEFERRAL_S
+PERMITTED, FORBIDDEN = 'permitted', 'forbidden'
+# nova's [libvirt] live_migration_permit_post_copy, as --timing-post-copy
+# names it.
+POST_COPY_CHOICES = (PERMITTED, FORBIDDEN)
 
 
 def compute_options(timing, permit_post_copy):
@@ -56,17 +60,24 @@ def compute_options(timing, permit_post_copy):
             ('migtuner', 'max_deferral_s', str(deferral))]
 
 
-def run_timing(cloud, n_runs, run_cap_s, progress=print):
-    """``n_runs`` of each timing, post-copy permitted and not, through
-    nova; the cases in ``nova_path.run_case``'s form with a ``timing``
-    entry.
+def run_timing(cloud, n_runs, run_cap_s, progress=print,
+               post_copy=POST_COPY_CHOICES):
+    """``n_runs`` of each timing, with nova's post-copy permission as each
+    of *post_copy* says, through nova; the cases in
+    ``nova_path.run_case``'s form with a ``timing`` entry.
     """
+    unknown = [p for p in post_copy if p not in POST_COPY_CHOICES]
+    if unknown or not post_copy:
+        raise ValueError('post-copy %s is invalid: expected some of %s'
+                         % (', '.join(unknown) or 'none',
+                            ', '.join(POST_COPY_CHOICES)))
     w = wl_mod.bursty_quiet()
     cycle = w.workload.burst_on_s + w.workload.burst_off_s
     cases = []
-    total = 2 * len(timing_runs.TIMINGS) * n_runs
+    total = len(post_copy) * len(timing_runs.TIMINGS) * n_runs
     # By configuration, so that the computes restart once for each.
-    for permit_post_copy in (True, False):
+    for permit_post_copy in [p == PERMITTED for p in POST_COPY_CHOICES
+                             if p in post_copy]:
         for timing in timing_runs.TIMINGS:
             options = compute_options(timing, permit_post_copy)
             progress('computes: migtuner driver, %s' % ', '.join(

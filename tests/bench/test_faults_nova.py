@@ -232,8 +232,8 @@ def test_faults_only_runs_no_matrix_and_fails_on_a_failed_check(
     monkeypatch.setattr(nova_path, 'run_case', ran)
     seen = []
 
-    def run_faults(cloud_, runs, cap, chosen, progress, results):
-        seen.append((runs, cap, tuple(chosen)))
+    def run_faults(cloud_, runs, cap, chosen, progress, results, faults):
+        seen.append((runs, cap, tuple(chosen), tuple(faults)))
         case = dict(stayed_home(hosts_paused_guest=['a']),
                     fault='kill-dest-qemu', phase='pre-copy', run=1,
                     injected_at_s=3.0)
@@ -245,10 +245,37 @@ def test_faults_only_runs_no_matrix_and_fails_on_a_failed_check(
     args = cli.parse_args(['--faults-only', '--fault-runs', '2',
                            '--output', str(tmp_path)])
     assert cli._run_nova(args, 90) == 1
-    assert seen == [(2, cli.QUICK_RUN_CAP_S, faults_nova.METHODS)]
+    assert seen == [(2, cli.QUICK_RUN_CAP_S, faults_nova.METHODS,
+                     faults_nova.FAULTS)]
     assert not cloud.start_computes.called
     assert '0/1' in (tmp_path / 'results.txt').read_text()
     assert (tmp_path / 'faults.json').exists()
+
+
+def test_only_the_chosen_faults_run(monkeypatch):
+    monkeypatch.setattr(faults_nova.openstack_cli, 'OpenStackCLI',
+                        lambda cloud_: mock.Mock())
+    monkeypatch.setattr(faults_nova, 'computes_not_back',
+                        lambda cloud_, cli: {})
+    monkeypatch.setattr(faults_nova, 'remove_leftovers',
+                        lambda cloud_, server_id: [])
+    monkeypatch.setattr(nova_path, 'run_case',
+                        lambda cloud_, w, method, cap, progress, fault:
+                        stayed_home(method=method))
+    results = faults_nova.run_faults(cloud(), 2, 30, chosen=['migtuner'],
+                                     progress=lambda _: None,
+                                     faults=[faults_mod.CUT_LINK])
+    assert [(r['fault'], r['run']) for r in results] == [
+        (faults_mod.CUT_LINK, 1), (faults_mod.CUT_LINK, 2)]
+    with pytest.raises(ValueError, match='faults unplug-it are invalid'):
+        faults_nova.run_faults(cloud(), 1, 30, faults=['unplug-it'])
+
+
+def test_the_fault_choice_defaults_to_every_fault_of_the_path():
+    assert cli.parse_args(['--faults-only']).fault == list(
+        faults_nova.FAULTS)
+    assert cli.parse_args(['--faults-only', '--engine']).fault == list(
+        faults_mod.FAULTS)
 
 
 def test_zero_fault_runs_are_refused(capsys):

@@ -108,26 +108,33 @@ def test_report_view_judges_the_observer_against_the_plans_prediction():
     assert stock['predicted_converges'] is False
 
 
-@pytest.mark.parametrize('argv, message', [
-    (['--timing-runs', '-1'], '--timing-runs -1: expected 0 or more'),
-    (['--timing-runs', '5', '--method', 'stock-nova'],
-     '--method, --memory and --link go with --engine'),
-])
-def test_bad_timing_run_arguments_are_refused(argv, message, capsys):
-    with pytest.raises(SystemExit) as exc:
-        cli.parse_args(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+def test_only_the_chosen_post_copy_half_runs(monkeypatch):
+    cloud = mock.Mock()
+    monkeypatch.setattr(nova_path, 'run_case',
+                        lambda *a, **kw: nova_case(6.0, 180, 5.0))
+    cases = timing_nova.run_timing(cloud, 1, 90, progress=lambda _: None,
+                                   post_copy=[timing_nova.FORBIDDEN])
+    assert [c.args for c in cloud.start_computes.call_args_list] == [
+        ('migtuner', timing_nova.compute_options(way, False))
+        for way in timing_runs.TIMINGS]
+    assert {c['timing']['permit_post_copy'] for c in cases} == {False}
+    with pytest.raises(ValueError, match="post-copy sometimes is invalid"):
+        timing_nova.run_timing(cloud, 1, 90, post_copy=['sometimes'])
 
 
 def test_timing_runs_without_engine_go_through_the_cloud(tmp_path,
                                                          monkeypatch):
     cloud = mock.Mock()
     monkeypatch.setattr(cloud_mod, 'Cloud', lambda: cloud)
-    monkeypatch.setattr(timing_nova, 'run_timing',
-                        lambda cloud_, n, cap, progress: [])
+    asked = []
+
+    def run_timing(cloud_, n, cap, progress, post_copy):
+        asked.append((n, tuple(post_copy)))
+        return []
+    monkeypatch.setattr(timing_nova, 'run_timing', run_timing)
     args = cli.parse_args(['--timing-runs', '5', '--output', str(tmp_path)])
     assert cli._run_timing_nova(args, 90) == 0
+    assert asked == [(5, timing_nova.POST_COPY_CHOICES)]
     cloud.up.assert_called_once_with()
     cloud.down.assert_called_once_with()
     assert 'prediction errors' in (tmp_path / 'results.txt').read_text()
