@@ -487,9 +487,12 @@ already receives this many. 0 means no limit.
 
 Nova's ``max_concurrent_live_migrations`` limits migrations *from* a host;
 this limits them into one, where they share the network link and the
-memory bandwidth of the receiving host. The count is published by the
-compute in its resource stats, so it is as fresh as the last
-``update_resources_interval`` run.
+memory bandwidth of the receiving host. The filter counts the live
+migrations in flight to each host (``accepted``, ``queued``,
+``preparing``, ``running``, ``running (post-copy)``, ``post-migrating``) in
+every cell's database when it runs; the counts
+the computes publish in their resource stats, up to one
+``update_resources_interval`` old, are used only when no cell answers.
 
 Related options:
 

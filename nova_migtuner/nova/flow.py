@@ -350,7 +350,8 @@ def notify_end(s, ops, outcome, timing, destination_stats=None,
             error=str(error) if error is not None else None,
             guest_left_paused=s.guest_left_paused,
             post_copy_recovery=s.post_copy_recovery,
-            post_copy_recovery_attempts=s.post_copy_recovery_attempts)
+            post_copy_recovery_attempts=s.post_copy_recovery_attempts,
+            longest_poll_gap_s=s.longest_poll_gap_s)
     except Exception as e:
         LOG.warning('nova_migtuner could not build its report: '
                     '%(error)s', {'error': e}, instance=s.instance,

@@ -121,6 +121,10 @@ class MigrationSession:
         self.recovering_post_copy = False
         self._post_copy_failed_at = None
         self._post_copy_given_up = False
+        # nova's monitor polls the job every 0.5 s; a longer gap is time in
+        # which no escalation, watchdog or abort could act.
+        self._last_poll_at = None
+        self.longest_poll_gap_s = None
 
     @property
     def context(self):
@@ -412,6 +416,7 @@ class MigrationSession:
         """One poll of nova's monitor; applies the plan; never raises."""
         sample = None
         try:
+            self._note_poll()
             sample = stats_mod.JobSample.from_job_stats(
                 raw, taken_at=self.clock())
             self.last_type = sample.type
@@ -430,6 +435,13 @@ class MigrationSession:
         except Exception as e:
             self.degrade('monitor', e)
             self._guard_pause(sample)
+
+    def _note_poll(self):
+        now = self.clock()
+        if self._last_poll_at is not None:
+            self.longest_poll_gap_s = max(self.longest_poll_gap_s or 0.0,
+                                          now - self._last_poll_at)
+        self._last_poll_at = now
 
     def _guard_pause(self, sample):
         """Keep the pause watchdog and the resume after a degrade.

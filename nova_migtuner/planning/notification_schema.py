@@ -50,7 +50,8 @@ EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 #      are the envelope's nova_object.name and nova_object.version.
 # 2.1: guest_left_paused in .end.
 # 2.2: post_copy_recovery and post_copy_recovery_attempts in .end.
-PAYLOAD_VERSION = '2.2'
+# 2.3: monitor_poll_gap_max_ms in .end.
+PAYLOAD_VERSION = '2.3'
 # The namespace of the payload objects (nova's own are ``nova``).
 PAYLOAD_NAMESPACE = 'nova_migtuner'
 
@@ -286,6 +287,12 @@ END_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
     _f('post_copy_recovery_attempts', 'integer',
        'How many times the failed post-copy was resumed (null when it '
        'did not fail).', True),
+    _f('monitor_poll_gap_max_ms', 'integer',
+       'The longest time between two polls of the job by nova\'s migration '
+       'monitor, in ms. nova polls every 500 ms; a longer gap is time in '
+       'which no escalation step, pause watchdog or abort could act (a '
+       'blocked monitor). Null when the job was polled fewer than twice.',
+       True),
 )
 
 ERROR_FIELDS = COMMON_FIELDS + (

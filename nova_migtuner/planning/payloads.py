@@ -87,7 +87,8 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
                applied, final_downtime_ms, wall_seconds, waited_s,
                fallback_reason, post_copy, error=None,
                guest_left_paused=False, source_completed_stats=None,
-               post_copy_recovery=None, post_copy_recovery_attempts=None):
+               post_copy_recovery=None, post_copy_recovery_attempts=None,
+               longest_poll_gap_s=None):
     """Fields of ``.end``; the plan's report when tuned.
 
     :param completed_stats: the destination's completed job statistics.
@@ -98,6 +99,8 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
         error) tuples, in order.
     :param post_copy_recovery: ``recovered`` or ``split`` after a failed
         post-copy, else None; *post_copy_recovery_attempts* the resumes.
+    :param longest_poll_gap_s: the longest time between two polls of the
+        job by nova's monitor; None if it polled fewer than twice.
     """
     samples = list(samples)
     actions = [a for a, ok, _ in applied if ok]
@@ -158,5 +161,7 @@ def end_fields(*, plan, flag_names, outcome, completed_stats, samples,
         post_copy_recovery=post_copy_recovery,
         post_copy_recovery_attempts=(
             _int(post_copy_recovery_attempts) if post_copy_recovery
-            else None))
+            else None),
+        monitor_poll_gap_max_ms=(None if longest_poll_gap_s is None else
+                                 _int(longest_poll_gap_s * 1000.0)))
     return fields

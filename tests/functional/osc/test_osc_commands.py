@@ -226,7 +226,8 @@ class MigtunerOscTest(base.ServersTestBase):
                 max_auto_converge_throttle=None, waited_s=0.0,
                 stats_source='destination', fallback_reason=None,
                 guest_left_paused=False, post_copy_recovery=None,
-                post_copy_recovery_attempts=None)
+                post_copy_recovery_attempts=None,
+                monitor_poll_gap_max_ms=500)
             notifications.emit(context, host, notification_schema.END,
                                payload)
 

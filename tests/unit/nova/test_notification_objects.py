@@ -37,14 +37,14 @@ OBJECT_HASHES = {
     'MigTunerEscalationActionPayload': '1.0-626ac3d030e0489485db444f808a3f9a',
     'MigTunerEscalationStepPayload': '1.0-2dbc6e7f5ab3905c574d7ca55e770778',
     'MigTunerLiveMigrationDeferredPayload':
-        '2.2-3c8b8e75bf63ec1ad1ae6c96bef0bab8',
-    'MigTunerLiveMigrationEndPayload': '2.2-106ef59c7fb85377a6cbad7ebb47d524',
+        '2.3-3c8b8e75bf63ec1ad1ae6c96bef0bab8',
+    'MigTunerLiveMigrationEndPayload': '2.3-c377138da8ef2f39b5f32639e1a25784',
     'MigTunerLiveMigrationErrorPayload':
-        '2.2-38625d90e5e87d4657fc8a89b0af1d3e',
+        '2.3-38625d90e5e87d4657fc8a89b0af1d3e',
     'MigTunerLiveMigrationEscalatedPayload':
-        '2.2-2f409274ebc19a03412f63daabe338ba',
+        '2.3-2f409274ebc19a03412f63daabe338ba',
     'MigTunerLiveMigrationStartPayload':
-        '2.2-f1b766dc403dc55ca497e3b43869a8c1',
+        '2.3-f1b766dc403dc55ca497e3b43869a8c1',
     'MigTunerMeasurementPayload': '1.0-fc0a78d8e7fe6fcc43417e4a5695a6e3',
 }
 

@@ -226,3 +226,18 @@ def test_failed_post_copy_not_resumed_in_time_raises_to_nova(
     # Given up: nova's monitor now sees the job fail, and rolls back.
     domain.jobStats = lambda flags=0: fakes.failed_job()
     assert session_mod.TunedDomain(domain, s).jobStats()['type'] == 4
+
+
+def test_the_longest_gap_between_monitor_polls_reaches_the_end(emitted):
+    clock = fakes.Clock()
+    s = fakes.make_session(clock=clock)
+    s.arm(PAUSE_AT_1S)
+    domain = fakes.Domain()
+    s.tune_call(0, {})
+    assert end_of(s, emitted)['monitor_poll_gap_max_ms'] is None
+    # nova's 0.5 s polls, then a monitor blocked for 7.25 s, then polls.
+    for t in (0.0, 0.5, 1.0, 8.25, 8.75):
+        clock.now = t
+        s.observe(domain, fakes.job(processed=int(t * 4) * MiB))
+    assert s.longest_poll_gap_s == pytest.approx(7.25)
+    assert end_of(s, emitted)['monitor_poll_gap_max_ms'] == 7250
