@@ -25,6 +25,7 @@ import os
 import sys
 import time
 
+from nova_migtuner.bench import concurrency_nova
 from nova_migtuner.bench import faults as faults_mod
 from nova_migtuner.bench import faults_nova
 from nova_migtuner.bench import flavors as flavors_mod
@@ -135,6 +136,15 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         help='with --timing-runs through nova: only the '
                              'runs with nova\'s post-copy permission so '
                              '(repeatable; default both)')
+    parser.add_argument('--concurrent', type=_concurrency, default=None,
+                        metavar='K[,K...]',
+                        help='through nova only: for each K, boot K '
+                             'dirty-0.5x servers on one compute and '
+                             'live-migrate them all at once (only these '
+                             'runs); count host_spacing_s and '
+                             'max_incoming_migrations violations and the '
+                             'longest gap between nova\'s monitor polls, '
+                             'e.g. 2,4')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
     args.workloads = _workloads(parser, args)
@@ -167,6 +177,16 @@ def parse_args(argv, prog='nova-migtuner bench'):
         parser.error('--timing-runs through nova runs the bursty-quiet '
                      'workload with the migtuner driver only; --workload, '
                      '--method, --memory and --link go with --engine')
+    other_runs = [name for name, given in (
+        ('--engine', args.engine), ('--faults', args.faults),
+        ('--faults-only', args.faults_only), ('--flavors', args.flavors),
+        ('--timing-runs', args.timing_runs), ('--workload', args.workload),
+        ('--method', args.method), ('--memory', args.memory),
+        ('--link', args.link), ('--quick', args.quick)) if given]
+    if args.concurrent and other_runs:
+        parser.error('--concurrent runs its own servers through nova with '
+                     'the migtuner driver; it takes none of %s'
+                     % ', '.join(other_runs))
     if args.fault and not (args.faults or args.faults_only):
         parser.error('--fault only goes with --faults or --faults-only')
     engine_only = [f for f in args.fault or () if args.engine and
@@ -212,6 +232,19 @@ def chosen_matrix(args):
     else the matrix (two with --quick).
     """
     return list(args.workloads or wl_mod.matrix(args.quick))
+
+
+def _concurrency(text):
+    try:
+        rounds = [int(k) for k in text.split(',')]
+    except ValueError:
+        rounds = []
+    top = concurrency_nova.MAX_SERVERS
+    if not rounds or not all(2 <= k <= top for k in rounds):
+        raise argparse.ArgumentTypeError(
+            '%r is not a list of server counts K,K,... within 2..%d'
+            % (text, top))
+    return rounds
 
 
 def _ports(text):
@@ -276,6 +309,8 @@ def main(argv=None, prog='nova-migtuner bench'):
                 return _run(args, bed, run_cap, libvirt)
             if args.timing_runs:
                 return _run_timing_nova(args, run_cap)
+            if args.concurrent:
+                return _run_concurrent_nova(args, run_cap)
             return _run_nova(args, run_cap)
     except signals.Terminated as exc:
         print('bench %s; the test bed is down' % exc, file=sys.stderr)
@@ -388,6 +423,59 @@ def _run_nova(args, run_cap):
     return 1 if failed else 0
 
 
+def _on_cloud(args, run, on_error):
+    """``run(cloud)`` on the cloud, brought up first and down afterwards
+    (unless --keep-cloud); a ``CloudError`` goes to ``on_error(exc)``.
+    """
+    from nova_migtuner.cloud import cloud as cloud_mod
+
+    cloud = cloud_mod.Cloud()
+    try:
+        print('bringing the cloud up in %s ...' % cloud.layout.workdir,
+              flush=True)
+        cloud.up()
+        run(cloud)
+    except cloud_mod.CloudError as exc:
+        print('the cloud failed: %s' % exc, file=sys.stderr)
+        on_error(exc)
+    finally:
+        if not args.keep_cloud:
+            cloud.down()
+
+
+def _run_concurrent_nova(args, run_cap):
+    """Concurrent migrations through nova's API; see
+    bench.concurrency_nova.
+    """
+    from nova_migtuner.bench import concurrency_nova
+
+    started = time.monotonic()
+    rounds = []
+    results = {'via': 'nova', 'run_cap_s': run_cap, 'concurrent': rounds,
+               'notes': concurrency_nova.__doc__.strip()}
+
+    def progress(text):
+        print(text, flush=True)
+        output.write_json(os.path.join(args.output, 'results.json'), results)
+
+    def run(cloud):
+        concurrency_nova.run_concurrent(cloud, args.concurrent, run_cap,
+                                        progress=progress, results=rounds)
+
+    _on_cloud(args, run, lambda exc: results.update(error=str(exc)))
+    results['wall_seconds'] = time.monotonic() - started
+    output.write_json(os.path.join(args.output, 'results.json'), results)
+    text = concurrency_nova.table(rounds)
+    with open(os.path.join(args.output, 'results.txt'), 'w') as f:
+        f.write(text + '\n')
+    print('\n' + text)
+    print('\nresults in %s (%.0f s)' % (args.output, results['wall_seconds']))
+    failed = (results.get('error') or len(rounds) < len(args.concurrent) or
+              any(r.get('error') or r.get('spacing_violations') or
+                  r.get('incoming_violations') for r in rounds))
+    return 1 if failed else 0
+
+
 def _run_timing_nova(args, run_cap):
     """The timing runs through nova's API; see bench.timing_nova."""
     from nova_migtuner.bench import nova_path
@@ -401,25 +489,17 @@ def _run_timing_nova(args, run_cap):
                'guest_memory_mib': cloud_mod.FLAVOR_RAM_MB,
                'quick': args.quick, 'cases': [], 'timing_runs': cases,
                'notes': timing_nova.__doc__.strip()}
-    cloud = cloud_mod.Cloud()
-    try:
-        print('bringing the cloud up in %s ...' % cloud.layout.workdir,
-              flush=True)
-        cloud.up()
 
-        def progress(text):
-            print(text, flush=True)
-            output.write_json(os.path.join(args.output, 'results.json'),
-                              results)
+    def progress(text):
+        print(text, flush=True)
+        output.write_json(os.path.join(args.output, 'results.json'), results)
+
+    def run(cloud):
         cases.extend(timing_nova.run_timing(
             cloud, args.timing_runs, run_cap, progress=progress,
             post_copy=args.timing_post_copy))
-    except cloud_mod.CloudError as exc:
-        results['error'] = str(exc)
-        print('the cloud failed: %s' % exc, file=sys.stderr)
-    finally:
-        if not args.keep_cloud:
-            cloud.down()
+
+    _on_cloud(args, run, lambda exc: results.update(error=str(exc)))
     results['wall_seconds'] = time.monotonic() - started
     output.write_json(os.path.join(args.output, 'results.json'), results)
     text = '\n\n'.join([
@@ -578,18 +658,14 @@ def _run_flavors(args, bed, run_cap, libvirt):
 def _run_flavors_nova(args, run_cap):
     """The flavor experiment through nova's API, a flavor per size."""
     from nova_migtuner.bench import nova_path
-    from nova_migtuner.cloud import cloud as cloud_mod
 
     started = time.monotonic()
     results = _flavor_results(args, 'nova')
     results['run_cap_s'] = run_cap
     cases = results['cases']
     chosen = args.method or flavors_mod.METHODS
-    cloud = cloud_mod.Cloud()
-    try:
-        print('bringing the cloud up in %s ...' % cloud.layout.workdir,
-              flush=True)
-        cloud.up()
+
+    def run(cloud):
         # By method, so that the computes restart once per configuration
         # (the timeline only changes above 2 GiB).
         for method in chosen:
@@ -606,13 +682,13 @@ def _run_flavors_nova(args, run_cap):
                     flavor=(nova_path.flavor_name(size), size)))
                 output.write_json(os.path.join(args.output, 'results.json'),
                                   results)
-    except cloud_mod.CloudError as exc:
+
+    def not_run(exc):
         cases.append({'via': 'nova', 'workload': 'flavors', 'method': '-',
                       'guest_memory_mib': 0, 'error': str(exc),
                       'observed': {'outcome': 'not run'}})
-    finally:
-        if not args.keep_cloud:
-            cloud.down()
+
+    _on_cloud(args, run, not_run)
     return _write_flavors(args, results, started)
 
 

@@ -83,7 +83,7 @@ DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED'
 
 def workload():
     """The guest of every fault run: several pre-copy rounds."""
-    return next(w for w in wl_mod.matrix() if w.name == 'dirty-0.5x')
+    return wl_mod.named('dirty-0.5x')
 
 
 def inject(cloud, fault):

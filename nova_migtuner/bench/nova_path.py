@@ -264,6 +264,13 @@ def image_name(cloud, bench_workload, workload):
     return 'migtuner-guest-%s-%s' % (bench_workload.name, digest)
 
 
+def nova_workload(bench_workload):
+    """The guest workload of *bench_workload* as a nova server runs it."""
+    # A nova guest has one serial port, the console: the heartbeat too.
+    return dataclasses.replace(bench_workload.workload,
+                               heartbeat_device='ttyS0')
+
+
 def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
              flavor=None, start_offset_s=0.0, planning_s=0.0, fault=None):
     """Boot, migrate through the API, observe; return the case's dict.
@@ -279,9 +286,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
     has finished with the migration (``bench.faults_nova``).
     """
     cli = openstack_cli.OpenStackCLI(cloud)
-    # A nova guest has one serial port, the console: the heartbeat too.
-    workload = dataclasses.replace(bench_workload.workload,
-                                   heartbeat_device='ttyS0')
+    workload = nova_workload(bench_workload)
     image = image_name(cloud, bench_workload, workload)
     cloud.ensure_guest_image(image, workload)
     flavor_name = cloud_mod.FLAVOR_NAME
@@ -300,8 +305,8 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         case['server_id'] = server['id']
         watch = observer_mod.ServerObserver(cloud, server['id'])
         source = observer_mod.bed_host_of(openstack_cli.host_of(server))
-        _wait(lambda: 'mtw ready' in watch.console_text(source),
-              WORKLOAD_TIMEOUT_S, 'the workload of %s' % name)
+        wait_for(lambda: 'mtw ready' in watch.console_text(source),
+                 WORKLOAD_TIMEOUT_S, 'the workload of %s' % name)
         probe = watch.heartbeat_probe().start()
         probe.wait_for_beats(source, 20, 10.0)
         time.sleep(start_offset_s)
@@ -321,8 +326,9 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
             dest_ports=cloud.bed.hosts[target].migration_ports).start()
         started = time.monotonic()
         cli.run('server', 'migrate', '--live-migration', server['id'])
-        migration = _wait_for_end(cli, cloud.connection(), server['id'],
-                                  run_cap_s + planning_s + GRACE_S)
+        migration = wait_for_final_record(
+            cli, cloud.connection(), server['id'],
+            run_cap_s + planning_s + GRACE_S)
         wall = time.monotonic() - started
         observer.stop()
         if fault is not None:
@@ -371,7 +377,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
             **dict(app['impact'], **moved))
         case['remaining_series'] = remaining_series(observer.samples)
         if method == MIGTUNER:
-            case['notification'] = _end_payload(cloud, server['id'])
+            case['notification'] = end_payload(cloud, server['id'])
             case['difference'] = compare(case['observed'],
                                          case['notification'])
         progress('    %s' % summary(case))
@@ -391,7 +397,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
     return case
 
 
-def _wait(predicate, timeout, what):
+def wait_for(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -412,7 +418,7 @@ def live_migration_record(conn, server_id):
     return {'Id': newest.id, 'Status': newest.status}
 
 
-def _wait_for_end(cli, conn, server_id, timeout):
+def wait_for_final_record(cli, conn, server_id, timeout):
     """Wait until nova's live migration record is final; abort it through
     the API (and say so) if it is not by *timeout*.
 
@@ -465,7 +471,7 @@ def _outcome(migration, source, running, dest):
     return 'lost' if not running else 'split'
 
 
-def _end_payload(cloud, server_id):
+def end_payload(cloud, server_id):
     store = store_mod.ReportStore(cloud.reports_db, create=False)
     deadline = time.monotonic() + REPORT_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -48,6 +48,15 @@ def bursty_quiet():
            BUFFER_MIB))
 
 
+def named(name):
+    """The matrix workload called *name*."""
+    for w in matrix():
+        if w.name == name:
+            return w
+    raise ValueError('workload %r is invalid: expected one of %s'
+                     % (name, ', '.join(w.name for w in matrix())))
+
+
 def matrix(quick=False):
     idle = BenchWorkload('idle', Workload('idle', dirty_mib=64),
                          'idle guest, 64 MiB touched once')

@@ -32,6 +32,14 @@ from nova_migtuner.bench import cli
      "invalid choice: 'never'"),
     (['--timing-runs', '5', '--method', 'stock-nova'],
      '--method, --memory and --link go with --engine'),
+    (['--concurrent', '2,1'],
+     "'2,1' is not a list of server counts K,K,... within 2..8"),
+    (['--concurrent', 'two'], "'two' is not a list of server counts"),
+    (['--concurrent', '2', '--faults'],
+     '--concurrent runs its own servers through nova with the migtuner '
+     'driver; it takes none of --faults'),
+    (['--concurrent', '4', '--engine', '--method', 'stock-nova'],
+     'it takes none of --engine, --method'),
 ])
 def test_bad_arguments_are_refused_with_what_is_allowed(argv, message,
                                                         capsys):

@@ -139,7 +139,7 @@ def test_the_newest_live_migration_record_is_polled_until_final(
     conn = FakeComputeAPI([], [('3', 'completed'), ('12', 'running')],
                           [('3', 'completed'), ('12', 'cancelled')])
     cli = FakeCLI()
-    assert nova_path._wait_for_end(cli, conn, 'u1', 60) == {
+    assert nova_path.wait_for_final_record(cli, conn, 'u1', 60) == {
         'Id': '12', 'Status': 'cancelled'}
     assert conn.queries[0] == {'server_id': 'u1',
                                'migration_type': 'live-migration'}
@@ -152,7 +152,7 @@ def test_a_migration_past_its_time_is_aborted_with_the_cli(monkeypatch):
     cli = FakeCLI()
     with pytest.raises(TimeoutError, match='did not end within 0 s '
                        r'\(status running\); aborted'):
-        nova_path._wait_for_end(cli, conn, 'u1', 0)
+        nova_path.wait_for_final_record(cli, conn, 'u1', 0)
     assert cli.runs == [('--os-compute-api-version', '2.24', 'server',
                          'migration', 'abort', 'u1', '7')]
 
