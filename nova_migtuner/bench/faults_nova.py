@@ -59,7 +59,6 @@ from nova_migtuner.bench import nova_path
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.cloud import layout as layout_mod
 from nova_migtuner.cloud import observer as observer_mod
-from nova_migtuner.cloud import openstack_cli
 from nova_migtuner.testbed import processes
 
 LOG = logging.getLogger(__name__)
@@ -208,16 +207,26 @@ def placement_disabled(conn, host):
     return DISABLED_TRAIT in traits
 
 
-def wait_for_compute(cloud, cli, host, timeout=SERVICE_WAIT_S):
+def compute_service_states(conn, host):
+    """``[(state, status)]`` of the nova-compute services on *host*, as
+    nova's API says (``('up', 'enabled')`` for a healthy one).
+    """
+    return [(svc.state, svc.status) for svc in
+            conn.compute.services(binary='nova-compute', host=host)]
+
+
+def wait_for_compute(cloud, host, timeout=SERVICE_WAIT_S):
     """Wait until nova says the compute on *host* is up and enabled and
     placement no longer marks it disabled; return (ok, what was last seen).
+
+    Polled through openstacksdk: an ``openstack`` process per poll would
+    take seconds of this machine's two cores from the guests.
     """
     deadline = time.monotonic() + timeout
     while True:
-        services = cli.json('compute', 'service', 'list', '--service',
-                            'nova-compute', '--host', host)
-        seen = [(s.get('State'), s.get('Status')) for s in services]
-        disabled = placement_disabled(cloud.connection(), host)
+        conn = cloud.connection()
+        seen = compute_service_states(conn, host)
+        disabled = placement_disabled(conn, host)
         if seen == [('up', 'enabled')] and disabled is False:
             return True, seen
         if time.monotonic() > deadline:
@@ -225,14 +234,14 @@ def wait_for_compute(cloud, cli, host, timeout=SERVICE_WAIT_S):
         time.sleep(2.0)
 
 
-def computes_not_back(cloud, cli):
+def computes_not_back(cloud):
     """``{host: what was seen}`` of the computes that did not come back
     within ``SERVICE_WAIT_S`` (the source boots the next server, the
     destination receives it); empty when both are back.
     """
     down = {}
     for compute in layout_mod.COMPUTES:
-        up, seen = wait_for_compute(cloud, cli, compute.host)
+        up, seen = wait_for_compute(cloud, compute.host)
         if not up:
             down[compute.host] = seen
     return down
@@ -321,7 +330,6 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
     if unknown:
         raise ValueError('faults %s are invalid: expected some of %s'
                          % (', '.join(unknown), ', '.join(FAULTS)))
-    cli = openstack_cli.OpenStackCLI(cloud)
     results = [] if results is None else results
     w = workload()
     total = len(chosen) * len(faults) * runs
@@ -340,7 +348,7 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
                                                fault_name, after_s, PHASE,
                                                method, run))
                 fault = Fault(cloud, fault_name, after_s)
-                down = computes_not_back(cloud, cli)
+                down = computes_not_back(cloud)
                 if down:
                     case = {'via': 'nova', 'method': method,
                             'workload': w.name, 'server_id': None,

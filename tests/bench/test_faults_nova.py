@@ -253,10 +253,8 @@ def test_faults_only_runs_no_matrix_and_fails_on_a_failed_check(
 
 
 def test_only_the_chosen_faults_run(monkeypatch):
-    monkeypatch.setattr(faults_nova.openstack_cli, 'OpenStackCLI',
-                        lambda cloud_: mock.Mock())
     monkeypatch.setattr(faults_nova, 'computes_not_back',
-                        lambda cloud_, cli: {})
+                        lambda cloud_: {})
     monkeypatch.setattr(faults_nova, 'remove_leftovers',
                         lambda cloud_, server_id: [])
     monkeypatch.setattr(nova_path, 'run_case',
@@ -284,8 +282,17 @@ def test_zero_fault_runs_are_refused(capsys):
     assert '--fault-runs 0: expected 1 or more' in capsys.readouterr().err
 
 
-def placement(traits):
+def placement(traits, services=(('up', 'enabled'),)):
     conn = mock.Mock()
+    listed = []
+
+    def list_services(binary, host):
+        assert (binary, host) == ('nova-compute', 'migtuner-b')
+        listed.append(host)
+        return [mock.Mock(state=state, status=status)
+                for state, status in services]
+    conn.compute.services.side_effect = list_services
+    conn.listed = listed
 
     def get(url, params=None, microversion=None):
         assert microversion == '1.6'
@@ -306,11 +313,9 @@ def test_the_compute_is_back_only_when_placement_stops_marking_it(
     conn = placement([['COMPUTE_STATUS_DISABLED', 'HW_CPU_X86_SSE'],
                       ['HW_CPU_X86_SSE']])
     c.connection.return_value = conn
-    cli = mock.Mock()
-    cli.json.return_value = [{'State': 'up', 'Status': 'enabled'}]
-    ok, seen = faults_nova.wait_for_compute(c, cli, 'migtuner-b')
+    ok, seen = faults_nova.wait_for_compute(c, 'migtuner-b')
     assert ok and seen == [('up', 'enabled')]
-    assert cli.json.call_count == 2
+    assert conn.listed == ['migtuner-b'] * 2
 
 
 def test_a_compute_that_stays_marked_disabled_is_reported(monkeypatch):
@@ -318,13 +323,19 @@ def test_a_compute_that_stays_marked_disabled_is_reported(monkeypatch):
     c = cloud()
     c.connection.return_value = placement(
         [['COMPUTE_STATUS_DISABLED']] * 3)
-    cli = mock.Mock()
-    cli.json.return_value = [{'State': 'up', 'Status': 'enabled'}]
-    ok, seen = faults_nova.wait_for_compute(c, cli, 'migtuner-b',
-                                            timeout=0)
+    ok, seen = faults_nova.wait_for_compute(c, 'migtuner-b', timeout=0)
     assert not ok
     assert seen == {'service': [('up', 'enabled')],
                     'placement_disabled': True}
+
+
+def test_a_compute_nova_reports_down_is_not_back(monkeypatch):
+    monkeypatch.setattr(faults_nova.time, 'sleep', lambda _: None)
+    c = cloud()
+    c.connection.return_value = placement([[]] * 3,
+                                          services=[('down', 'enabled')])
+    ok, seen = faults_nova.wait_for_compute(c, 'migtuner-b', timeout=0)
+    assert not ok and seen['service'] == [('down', 'enabled')]
 
 
 def test_a_cut_link_comes_back_by_itself_after_the_hold(monkeypatch):
@@ -357,7 +368,7 @@ def test_run_faults_runs_every_fault_per_method_and_records_not_run(
     backs = iter([{}] + [{'migtuner-b': 'down'}] +
                  [{}] * (2 * len(faults_nova.FAULTS)))
     monkeypatch.setattr(faults_nova, 'computes_not_back',
-                        lambda cloud_, cli: next(backs))
+                        lambda cloud_: next(backs))
     monkeypatch.setattr(faults_nova, 'remove_leftovers',
                         lambda cloud_, server_id: [])
 
