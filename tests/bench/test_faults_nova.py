@@ -363,8 +363,6 @@ def test_run_faults_runs_every_fault_per_method_and_records_not_run(
         monkeypatch):
     c = cloud()
     ran = []
-    monkeypatch.setattr(faults_nova.openstack_cli, 'OpenStackCLI',
-                        lambda cloud_: mock.Mock())
     backs = iter([{}] + [{'migtuner-b': 'down'}] +
                  [{}] * (2 * len(faults_nova.FAULTS)))
     monkeypatch.setattr(faults_nova, 'computes_not_back',
