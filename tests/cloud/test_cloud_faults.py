@@ -37,8 +37,8 @@ CI_FAULTS = (faults_mod.KILL_DEST_QEMU, faults_mod.KILL_DEST_LIBVIRTD)
 
 
 @pytest.mark.parametrize('fault_name', CI_FAULTS)
-def test_the_guest_survives_the_fault_whole(cloud, openstack, fault_name):
-    down = faults_nova.computes_not_back(cloud, openstack)
+def test_the_guest_survives_the_fault_whole(cloud, fault_name):
+    down = faults_nova.computes_not_back(cloud)
     assert not down, 'computes not up and enabled: %s' % (down,)
     fault = faults_nova.Fault(cloud, fault_name, faults_nova.FAULT_MIN_S)
     case = nova_path.run_case(cloud, faults_nova.workload(),
@@ -53,4 +53,4 @@ def test_the_guest_survives_the_fault_whole(cloud, openstack, fault_name):
             case.get('notification')))
     assert leftovers == []
     # The next test (and run) needs both computes back.
-    assert not faults_nova.computes_not_back(cloud, openstack)
+    assert not faults_nova.computes_not_back(cloud)
