@@ -258,7 +258,8 @@ def test_only_the_chosen_faults_run(monkeypatch):
     monkeypatch.setattr(faults_nova, 'remove_leftovers',
                         lambda cloud_, server_id: [])
     monkeypatch.setattr(nova_path, 'run_case',
-                        lambda cloud_, w, method, cap, progress, fault:
+                        lambda cloud_, w, method, cap, progress, fault,
+                        planning_s:
                         stayed_home(method=method))
     results = faults_nova.run_faults(cloud(), 2, 30, chosen=['migtuner'],
                                      progress=lambda _: None,
@@ -370,8 +371,11 @@ def test_run_faults_runs_every_fault_per_method_and_records_not_run(
     monkeypatch.setattr(faults_nova, 'remove_leftovers',
                         lambda cloud_, server_id: [])
 
-    def run_case(cloud_, w, method, cap, progress, fault):
+    def run_case(cloud_, w, method, cap, progress, fault, planning_s):
         ran.append((method, fault.fault, fault.after_s))
+        # The cut link's outage is added to the time the run may take.
+        assert planning_s == (faults_nova.CUT_HOLD_S
+                              if fault.fault == faults_mod.CUT_LINK else 0)
         return stayed_home(method=method)
 
     monkeypatch.setattr(nova_path, 'run_case', run_case)
