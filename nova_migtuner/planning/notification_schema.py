@@ -50,7 +50,8 @@ EVENTS = (START, DEFERRED, ESCALATED, END, ERROR)
 #      are the envelope's nova_object.name and nova_object.version.
 # 2.1: guest_left_paused in .end.
 # 2.2: post_copy_recovery and post_copy_recovery_attempts in .end.
-# 2.3: monitor_poll_gap_max_ms in .end.
+# 2.3: monitor_poll_gap_max_ms, predicted_downtime_ms and predicted_method
+#      in .end.
 PAYLOAD_VERSION = '2.3'
 # The namespace of the payload objects (nova's own are ``nova``).
 PAYLOAD_NAMESPACE = 'nova_migtuner'
@@ -171,6 +172,12 @@ PLAN_FIELDS = (
     _f('predicted_bytes', 'integer',
        'Predicted bytes to transfer; null when not predicted to converge.',
        True),
+    _f('predicted_downtime_ms', 'number',
+       'Predicted downtime in ms; null when not predicted to converge '
+       '(in ``.end`` since 2.3).', True),
+    _f('predicted_method', 'string',
+       '``pre-copy``, ``auto-converge``, ``post-copy`` or ``paused`` (in '
+       '``.end`` since 2.3).', True),
 )
 
 START_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
@@ -178,10 +185,6 @@ START_FIELDS = COMMON_FIELDS + PLAN_FIELDS + (
        'The escalation ladder: objects with ``trigger``, ``threshold``, '
        '``action``, ``downtime_ms`` and ``reason``.',
        items=ESCALATION_STEP_FIELDS),
-    _f('predicted_downtime_ms', 'number', 'Predicted downtime in ms.', True),
-    _f('predicted_method', 'string',
-       '``pre-copy``, ``auto-converge``, ``post-copy`` or ``paused``.',
-       True),
     _f('measurement', 'object',
        'What was measured before planning: ``memory_bytes``, '
        '``touched_bytes``, ``dirty_rate_bytes_s``, ``guest_cpu_load``, '

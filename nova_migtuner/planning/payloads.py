@@ -34,7 +34,8 @@ def plan_fields(plan, flag_names):
                     max_downtime_ms=None, bandwidth_mib_s=None,
                     parallel_connections=None, compression=None,
                     completion_deadline_s=None, deadline_action=None,
-                    predicted_total_s=None, predicted_bytes=None)
+                    predicted_total_s=None, predicted_bytes=None,
+                    predicted_downtime_ms=None, predicted_method=None)
     prediction = plan.prediction
     return dict(
         flags=list(flag_names),
@@ -46,7 +47,9 @@ def plan_fields(plan, flag_names):
         completion_deadline_s=_round(plan.completion_deadline_s),
         deadline_action=plan.deadline_action,
         predicted_total_s=_round(prediction.total_seconds),
-        predicted_bytes=_int(prediction.bytes))
+        predicted_bytes=_int(prediction.bytes),
+        predicted_downtime_ms=_round(prediction.downtime_ms),
+        predicted_method=prediction.method)
 
 
 def measurement_fields(measurement):
@@ -66,17 +69,13 @@ def measurement_fields(measurement):
 def start_fields(plan, flag_names, measurement, waited_s, fallback_reason):
     fields = plan_fields(plan, flag_names)
     if plan is not None:
-        prediction = plan.prediction
         fields.update(
             escalation=[step.to_dict() for step in plan.escalation],
-            predicted_downtime_ms=_round(prediction.downtime_ms),
-            predicted_method=prediction.method,
             inputs=list(plan.inputs), explain=list(plan.explain()),
             timing_action=plan.timing.action,
             timing_reason=plan.timing.reason)
     else:
-        fields.update(escalation=[], predicted_downtime_ms=None,
-                      predicted_method=None, inputs=[], explain=[],
+        fields.update(escalation=[], inputs=[], explain=[],
                       timing_action=None, timing_reason=None)
     fields.update(measurement=measurement_fields(measurement),
                   waited_s=_round(waited_s), fallback_reason=fallback_reason)

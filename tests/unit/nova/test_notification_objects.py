@@ -38,7 +38,7 @@ OBJECT_HASHES = {
     'MigTunerEscalationStepPayload': '1.0-2dbc6e7f5ab3905c574d7ca55e770778',
     'MigTunerLiveMigrationDeferredPayload':
         '2.3-3c8b8e75bf63ec1ad1ae6c96bef0bab8',
-    'MigTunerLiveMigrationEndPayload': '2.3-c377138da8ef2f39b5f32639e1a25784',
+    'MigTunerLiveMigrationEndPayload': '2.3-dcc215fecc07d264245e09a35fe52189',
     'MigTunerLiveMigrationErrorPayload':
         '2.3-38625d90e5e87d4657fc8a89b0af1d3e',
     'MigTunerLiveMigrationEscalatedPayload':
