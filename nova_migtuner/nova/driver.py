@@ -40,11 +40,13 @@ from nova_migtuner.nova import action_event
 from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
 from nova_migtuner.nova import host_stats
+from nova_migtuner.nova import incoming
 from nova_migtuner.nova import ops as ops_mod
 from nova_migtuner.nova import refused_plan
 from nova_migtuner.nova import session as session_mod
 from nova_migtuner.planning import compat
 
+CONF = nova_migtuner.conf.CONF
 LOG = logging.getLogger(__name__)
 
 # libvirt's error code for a job cancelled by abortJob (nova's fake libvirt
@@ -85,6 +87,8 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
         self._migtuner_local = threading.local()
         self._migtuner_ops = ops_mod.NovaOps(
             self, super()._live_migration)
+        # Incoming live migrations admitted by the destination pre-check.
+        self._migtuner_incoming = incoming.IncomingLedger()
         LOG.info('nova_migtuner driver loaded on nova %s',
                  nova_version.version_string())
         for line in nova_migtuner.conf.rate_settings():
@@ -210,12 +214,43 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
             return
         return super().live_migration_force_complete(instance)
 
-    # -- destination: the final numbers ------------------------------------
+    # -- destination: admission and the final numbers ----------------------
+
+    def check_can_live_migrate_destination(self, context, instance,
+                                           src_compute_info, dst_compute_info,
+                                           block_migration=False,
+                                           disk_over_commit=False):
+        data = super().check_can_live_migrate_destination(
+            context, instance, src_compute_info, dst_compute_info,
+            block_migration, disk_over_commit)
+        try:
+            incoming.admit(self._migtuner_incoming, context, instance,
+                           CONF.host, CONF.migtuner.max_incoming_migrations,
+                           check=getattr(data, 'filename', None))
+        except Exception:
+            super().cleanup_live_migration_destination_check(context, data)
+            raise
+        return data
+
+    def cleanup_live_migration_destination_check(self, context,
+                                                 dest_check_data):
+        # The source's pre-check failed: the migration will not come.
+        self._migtuner_incoming.release_check(
+            getattr(dest_check_data, 'filename', None))
+        super().cleanup_live_migration_destination_check(context,
+                                                         dest_check_data)
+
+    def rollback_live_migration_at_destination(self, context, instance,
+                                               *args, **kwargs):
+        self._migtuner_incoming.release(instance.uuid)
+        super().rollback_live_migration_at_destination(context, instance,
+                                                       *args, **kwargs)
 
     def post_live_migration_at_destination(self, context, instance,
                                            network_info,
                                            block_migration=False,
                                            block_device_info=None):
+        self._migtuner_incoming.release(instance.uuid)
         super().post_live_migration_at_destination(
             context, instance, network_info, block_migration,
             block_device_info)

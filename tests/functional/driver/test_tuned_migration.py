@@ -20,6 +20,7 @@ from unittest import mock  # noqa: E402
 
 import fixtures  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
+from nova.tests.functional.api import client  # noqa: E402
 from nova.virt import driver as virt_driver  # noqa: E402
 
 from nova_migtuner.nova import action_event  # noqa: E402
@@ -342,6 +343,38 @@ class TestTunedMigration(base.MigTunerTestBase):
         end = self.notifications(notif.END)[-1]['payload']
         self.assertEqual('failed', end['outcome'])
         self.assertIn('client socket is closed', self.stdlog.logger.output)
+
+    def test_a_destination_at_its_incoming_limit_refuses_in_its_pre_check(
+            self):
+        # nova's conductor writes the destination into the migration record
+        # only after both pre-checks, so migrations asked for together all
+        # passed the scheduler filter of a host with a limit of 2 (three
+        # ran to it at once, measured by the bench's concurrent runs). The
+        # destination's pre-check counts what it has admitted itself.
+        self.flags(max_incoming_migrations=1, group='migtuner')
+        self.dest.driver._migtuner_incoming.admit('another-instance', set(),
+                                                  1)
+        server = self.create_server_on_src()
+        # The API casts to the conductor (202, migration 'error'); nova's
+        # functional fixtures make the cast a call, so NoValidHost is a 500.
+        error = self.assertRaises(client.OpenStackApiException,
+                                  self.live_migrate, server, host='dest')
+        self.assertIn('NoValidHost', str(error))
+        self.assertEqual('error', self.wait_for_migration(
+            server, ['error', 'failed', 'completed'])['status'])
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('src', self.host_of(server))
+        self.assertIn('already receives 1 live migrations (another-instance)',
+                      self.stdlog.logger.output)
+        # Once that migration has ended here, the same request goes
+        # through, and its own admission ends with it.
+        self.dest.driver._migtuner_incoming.release('another-instance')
+        base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        self.migrate(server, None)
+        self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', self.host_of(server))
+        self.assertEqual(frozenset(),
+                         self.dest.driver._migtuner_incoming.admitted())
 
     def test_refused_post_copy_switch_still_ends_at_the_deadline(self):
         self.flags(live_migration_permit_post_copy=True, group='libvirt')
