@@ -72,10 +72,7 @@ METHODS = (methods.STOCK, methods.MIGTUNER)
 # How long the destination compute has to come back after the fault.
 SERVICE_WAIT_S = 120.0
 SOURCE_BED_HOST, DEST_BED_HOST = 'a', 'b'
-# The cut link comes back after this long, as after a switch reboot: past
-# stock nova's scaled 28 s timeout, whose abort QEMU 7.2 carries out only
-# once the link is back, with the guest frozen meanwhile.
-CUT_HOLD_S = 40.0
+CUT_HOLD_S = faults_mod.CUT_HOLD_S
 DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED'
 
 
@@ -95,7 +92,8 @@ def inject(cloud, fault):
     """Inject *fault* now; return the callable that undoes it."""
     bed = cloud.bed
     if fault == faults_mod.CUT_LINK:
-        return _restore_later(faults_mod.inject(bed, fault), CUT_HOLD_S)
+        return faults_mod.restore_later(faults_mod.inject(bed, fault),
+                                        CUT_HOLD_S)
     if fault in faults_mod.FAULTS:
         undo = faults_mod.inject(bed, fault)
         if fault != faults_mod.KILL_DEST_LIBVIRTD:
@@ -112,29 +110,6 @@ def inject(cloud, fault):
         return lambda: None
     raise ValueError('fault %r is invalid: expected one of %s'
                      % (fault, ', '.join(FAULTS)))
-
-
-def _restore_later(undo, hold_s):
-    """*undo* after *hold_s* seconds, or sooner when the returned callable
-    is called; once either way.
-    """
-    lock = threading.Lock()
-    done = []
-
-    def once():
-        with lock:
-            if done:
-                return
-            done.append(True)
-        undo()
-    timer = threading.Timer(hold_s, once)
-    timer.daemon = True
-    timer.start()
-
-    def now():
-        timer.cancel()
-        once()
-    return now
 
 
 def _restart_libvirtd(cloud, host):
