@@ -80,6 +80,12 @@ def parse_args(argv, prog='nova-migtuner bench'):
                              'faults (repeatable): %s; with --engine, '
                              'only the first three'
                              % ', '.join(faults_nova.FAULTS))
+    parser.add_argument('--fault-phase', action='append', default=None,
+                        choices=faults_nova.PHASES,
+                        help='through nova, with --method migtuner beyond '
+                             'pre-copy: inject the faults in these phases '
+                             '(repeatable; default pre-copy): %s'
+                             % ', '.join(faults_nova.PHASES))
     parser.add_argument('--output', default='bench-results',
                         help='directory for results.json/.txt/.png')
     parser.add_argument('--workdir', default=BENCH_WORKDIR)
@@ -197,6 +203,17 @@ def parse_args(argv, prog='nova-migtuner bench'):
                         ', '.join(faults_mod.FAULTS)))
     args.fault = args.fault or list(faults_nova.FAULTS if not args.engine
                                     else faults_mod.FAULTS)
+    if args.fault_phase and (args.engine or not (args.faults or
+                                                 args.faults_only)):
+        parser.error('--fault-phase only goes with --faults or --faults-only '
+                     'through nova')
+    beyond = [p for p in args.fault_phase or () if p != faults_nova.PRE_COPY]
+    if beyond and args.method != [methods.MIGTUNER]:
+        parser.error('--fault-phase %s: only nova_migtuner\'s plans enter '
+                     'it here (stock nova\'s defaults never throttle or '
+                     'switch to post-copy within a fault run); add '
+                     '--method migtuner' % ', '.join(beyond))
+    args.fault_phase = args.fault_phase or [faults_nova.PRE_COPY]
     if args.timing_post_copy and (args.engine or not args.timing_runs):
         parser.error('--timing-post-copy only goes with --timing-runs '
                      'through nova')
@@ -382,7 +399,7 @@ def _run_nova(args, run_cap):
             faults_nova.run_faults(
                 cloud, args.fault_runs, QUICK_RUN_CAP_S,
                 chosen=args.method or faults_nova.METHODS,
-                faults=args.fault,
+                faults=args.fault, phases=args.fault_phase,
                 progress=progress, results=fault_results)
     except cloud_mod.CloudError as exc:
         results['error'] = str(exc)

@@ -64,7 +64,19 @@ from nova_migtuner.testbed import processes
 LOG = logging.getLogger(__name__)
 
 FAULT_MIN_S, FAULT_MAX_S = 2.0, 6.0
-PHASE = 'pre-copy'
+PRE_COPY, AUTO_CONVERGE, POST_COPY = 'pre-copy', 'auto-converge', 'post-copy'
+PHASES = (PRE_COPY, AUTO_CONVERGE, POST_COPY)
+# The guest of each phase: several pre-copy rounds, which nova_migtuner's
+# plan throttles with auto-converge; a guest dirtying twice the link, which
+# its plan switches to post-copy.
+PHASE_WORKLOADS = {PRE_COPY: 'dirty-0.5x', AUTO_CONVERGE: 'dirty-0.5x',
+                   POST_COPY: 'dirty-2x'}
+# Beyond pre-copy the fault falls at a drawn moment this long after the
+# phase was first seen (the phases last a few seconds here).
+PHASE_DELAY_MAX_S = 1.0
+# libvirt's VIR_DOMAIN_PAUSED and VIR_DOMAIN_PAUSED_POSTCOPY: the source's
+# state once the job switched to post-copy.
+DOMAIN_PAUSED, PAUSED_POSTCOPY = 3, 12
 KILL_SOURCE_LIBVIRTD = 'kill-source-libvirtd'
 RESTART_SOURCE_COMPUTE = 'restart-source-compute'
 FAULTS = faults_mod.FAULTS + (KILL_SOURCE_LIBVIRTD, RESTART_SOURCE_COMPUTE)
@@ -83,9 +95,37 @@ def outage_s(fault):
     return CUT_HOLD_S if fault == faults_mod.CUT_LINK else 0.0
 
 
-def workload():
-    """The guest of every fault run: several pre-copy rounds."""
-    return wl_mod.named('dirty-0.5x')
+def workload(phase=PRE_COPY):
+    """The guest of the fault runs in *phase*."""
+    return wl_mod.named(PHASE_WORKLOADS[phase])
+
+
+def in_phase(phase, stats, domain):
+    """Whether the job whose poll gave *stats* (of *domain*, the source's)
+    is in *phase*; pre-copy lasts the whole job here.
+    """
+    if phase == PRE_COPY:
+        return True
+    if phase == AUTO_CONVERGE:
+        return bool(stats.get('auto_converge_throttle'))
+    if phase == POST_COPY:
+        return (domain is not None and
+                tuple(domain.state()[:2]) == (DOMAIN_PAUSED,
+                                              PAUSED_POSTCOPY))
+    raise ValueError('phase %r is invalid: expected one of %s'
+                     % (phase, ', '.join(PHASES)))
+
+
+def moment(fault, phase, run):
+    """The drawn moment of run *run* of *fault* in *phase*: seconds of the
+    job's age in pre-copy, seconds after the phase began otherwise; the
+    same for every method, and from one bench to the next.
+    """
+    draw = random.Random('%s/%d' % (fault, run) if phase == PRE_COPY else
+                         '%s/%s/%d' % (fault, phase, run))
+    if phase == PRE_COPY:
+        return draw.uniform(FAULT_MIN_S, FAULT_MAX_S)
+    return draw.uniform(0.0, PHASE_DELAY_MAX_S)
 
 
 def inject(cloud, fault):
@@ -119,17 +159,25 @@ def _restart_libvirtd(cloud, host):
 
 
 class Fault:
-    """One fault, injected once the job is ``after_s`` old (in a thread of
-    its own, so that the observer's polls go on); undone once.
+    """One fault, injected (in a thread of its own, so that the observer's
+    polls go on) once the job is ``after_s`` old in pre-copy, or
+    ``after_s`` after the observer first saw it in another *phase*;
+    undone once.
     """
 
-    def __init__(self, cloud, fault, after_s, inject=inject):
+    def __init__(self, cloud, fault, after_s, inject=inject,
+                 phase=PRE_COPY):
         if fault not in FAULTS:
             raise ValueError('fault %r is invalid: expected one of %s'
                              % (fault, ', '.join(FAULTS)))
+        if phase not in PHASES:
+            raise ValueError('phase %r is invalid: expected one of %s'
+                             % (phase, ', '.join(PHASES)))
         self.cloud = cloud
         self.fault = fault
         self.after_s = after_s
+        self.phase = phase
+        self.phase_seen_at_s = None
         self.injected_at_s = None
         self.error = None
         self._inject = inject
@@ -137,13 +185,23 @@ class Fault:
         self._thread = None
         self._lock = threading.Lock()
 
-    def observe(self, stats):
+    def observe(self, stats, domain=None):
         """A job poll on the source (the observer's thread)."""
-        elapsed_ms = stats.get('time_elapsed') or 0
+        elapsed_s = (stats.get('time_elapsed') or 0) / 1000.0
         with self._lock:
-            if self._thread is not None or elapsed_ms < self.after_s * 1000:
+            if self._thread is not None:
                 return
-            self.injected_at_s = elapsed_ms / 1000.0
+            if self.phase_seen_at_s is None:
+                try:
+                    if not in_phase(self.phase, stats, domain):
+                        return
+                except Exception:   # the domain went away: look again
+                    return
+                self.phase_seen_at_s = (0.0 if self.phase == PRE_COPY
+                                        else elapsed_s)
+            if elapsed_s < self.phase_seen_at_s + self.after_s:
+                return
+            self.injected_at_s = elapsed_s
             self._thread = threading.Thread(target=self._run, daemon=True,
                                             name='bench-fault')
             self._thread.start()
@@ -260,6 +318,7 @@ def entry(case):
     return {'fault': case['fault'], 'phase': case['phase'],
             'method': case['method'], 'run': case['run'],
             'injected_at_s': case['injected_at_s'],
+            'phase_seen_at_s': case.get('phase_seen_at_s'),
             'outcome': o.get('outcome'),
             'hosts_running_guest': o.get('hosts_running_guest'),
             'hosts_paused_guest': o.get('hosts_paused_guest'),
@@ -302,80 +361,89 @@ def remove_leftovers(cloud, server_id):
 
 
 def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
-               results=None, faults=FAULTS):
-    """``runs`` runs of every fault in *faults* with every method in
-    *chosen*; each run is appended to *results* (a new list by default) as
-    it ends, which is returned.
+               results=None, faults=FAULTS, phases=(PRE_COPY,)):
+    """``runs`` runs of every fault in *faults* in every phase of *phases*
+    with every method in *chosen*; each run is appended to *results* (a new
+    list by default) as it ends, which is returned.
     """
     unknown = [f for f in faults if f not in FAULTS]
     if unknown:
         raise ValueError('faults %s are invalid: expected some of %s'
                          % (', '.join(unknown), ', '.join(FAULTS)))
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        raise ValueError('phases %s are invalid: expected some of %s'
+                         % (', '.join(unknown), ', '.join(PHASES)))
     results = [] if results is None else results
-    w = workload()
-    total = len(chosen) * len(faults) * runs
+    total = len(chosen) * len(faults) * len(phases) * runs
     for method in chosen:
         driver, options = nova_path.nova_options(method, run_cap_s)
         progress('computes: %s driver, %s' % (driver, ', '.join(
             '%s.%s=%s' % o for o in options) or 'no extra options'))
         cloud.start_computes(driver, options)
-        for fault_name in faults:
-            for run in range(1, runs + 1):
-                # The same moments for every method, and from run to run.
-                after_s = random.Random('%s/%d' % (fault_name, run)).uniform(
-                    FAULT_MIN_S, FAULT_MAX_S)
-                progress('[fault %d/%d] %s at %.1f s into %s via %s through '
-                         'nova, run %d ...' % (len(results) + 1, total,
-                                               fault_name, after_s, PHASE,
-                                               method, run))
-                fault = Fault(cloud, fault_name, after_s)
-                down = computes_not_back(cloud)
-                if down:
-                    case = {'via': 'nova', 'method': method,
-                            'workload': w.name, 'server_id': None,
-                            'observed': {'outcome': 'not run'},
-                            'error': 'computes not up and enabled after '
-                                     'the last run: %s' % (down,)}
-                else:
-                    case = nova_path.run_case(
-                        cloud, w, method, run_cap_s, progress=progress,
-                        fault=fault, planning_s=outage_s(fault_name))
-                if fault.error:
-                    case['error'] = case['error'] or fault.error
-                case.update(fault=fault_name, phase=PHASE, run=run,
-                            injected_at_s=fault.injected_at_s)
-                case['check'] = check(case, fault)
-                case['leftover_domains'] = remove_leftovers(
-                    cloud, case.get('server_id'))
-                results.append(case)
-                progress('    %s: %s' % (
-                    'passed' if case['check']['ok'] else 'FAILED',
-                    ', '.join(k for k, v in case['check'].items()
-                              if k != 'ok' and not v) or 'all checks'))
+        cells = [(p, f, r) for p in phases for f in faults
+                 for r in range(1, runs + 1)]
+        for phase, fault_name, run in cells:
+            w = workload(phase)
+            after_s = moment(fault_name, phase, run)
+            progress('[fault %d/%d] %s at %.1f s into %s via %s through '
+                     'nova, run %d ...' % (len(results) + 1, total,
+                                           fault_name, after_s, phase,
+                                           method, run))
+            fault = Fault(cloud, fault_name, after_s, phase=phase)
+            down = computes_not_back(cloud)
+            if down:
+                case = {'via': 'nova', 'method': method,
+                        'workload': w.name, 'server_id': None,
+                        'observed': {'outcome': 'not run'},
+                        'error': 'computes not up and enabled after '
+                                 'the last run: %s' % (down,)}
+            else:
+                case = nova_path.run_case(
+                    cloud, w, method, run_cap_s, progress=progress,
+                    fault=fault, planning_s=outage_s(fault_name))
+            if fault.error:
+                case['error'] = case['error'] or fault.error
+            case.update(fault=fault_name, phase=phase, run=run,
+                        injected_at_s=fault.injected_at_s,
+                        phase_seen_at_s=fault.phase_seen_at_s)
+            case['check'] = check(case, fault)
+            case['leftover_domains'] = remove_leftovers(
+                cloud, case.get('server_id'))
+            results.append(case)
+            progress('    %s: %s' % (
+                'passed' if case['check']['ok'] else 'FAILED',
+                ', '.join(k for k, v in case['check'].items()
+                          if k != 'ok' and not v) or 'all checks'))
     return results
 
 
 def table(results):
-    """k/N per fault and method, with the checks that failed."""
-    lines = ['faults through nova (injected %.0f-%.0f s into %s of %s): '
-             'runs that left the guest whole and nova right, k/N' % (
-                 FAULT_MIN_S, FAULT_MAX_S, PHASE, workload().name),
-             '%-22s %-16s %5s  %s' % ('fault', 'method', 'k/N',
-                                      'failed checks (runs)')]
+    """k/N per phase, fault and method, with the checks that failed."""
+    lines = ['faults through nova (in pre-copy of %s %.0f-%.0f s into the '
+             'job; in auto-converge of %s and post-copy of %s 0-%.0f s '
+             'after the phase began): runs that left the guest whole and '
+             'nova right, k/N' % (
+                 PHASE_WORKLOADS[PRE_COPY], FAULT_MIN_S, FAULT_MAX_S,
+                 PHASE_WORKLOADS[AUTO_CONVERGE], PHASE_WORKLOADS[POST_COPY],
+                 PHASE_DELAY_MAX_S),
+             '%-14s %-22s %-16s %5s  %s' % ('phase', 'fault', 'method', 'k/N',
+                                            'failed checks (runs)')]
     keys = []
     for r in results:
-        if (r['fault'], r['method']) not in keys:
-            keys.append((r['fault'], r['method']))
-    for fault, method in keys:
-        group = [r for r in results if (r['fault'], r['method']) ==
-                 (fault, method)]
+        key = (r.get('phase', PRE_COPY), r['fault'], r['method'])
+        if key not in keys:
+            keys.append(key)
+    for key in keys:
+        group = [r for r in results
+                 if (r.get('phase', PRE_COPY), r['fault'], r['method']) == key]
         failed = {}
         for r in group:
             for k, v in r['check'].items():
                 if k != 'ok' and not v:
                     failed[k] = failed.get(k, 0) + 1
-        lines.append('%-22s %-16s %2d/%-2d  %s' % (
-            fault, method, sum(1 for r in group if r['check']['ok']),
-            len(group), ', '.join('%s (%d)' % kv for kv in failed.items())
-            or '-'))
+        lines.append('%-14s %-22s %-16s %2d/%-2d  %s' % (
+            key + (sum(1 for r in group if r['check']['ok']), len(group),
+                   ', '.join('%s (%d)' % kv for kv in failed.items())
+                   or '-')))
     return '\n'.join(lines)

@@ -172,7 +172,7 @@ class Observer:
                     if stats.get('type', 0) != libvirt.VIR_DOMAIN_JOB_NONE:
                         self.samples.append((time.monotonic(), stats))
                         if self._on_sample is not None:
-                            self._on_sample(stats)
+                            self._on_sample(stats, dom)
             except (libvirt.libvirtError, testbed_exceptions.TestbedError):
                 # The source domain is gone (nova undefined it), or its
                 # libvirtd is (a fault run killed it): look again.
@@ -281,9 +281,9 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
     start in every phase of a bursty workload). ``planning_s``: how long
     the compute may sample and wait before the job starts, on top of the
     run cap, before the bench gives up on the migration. ``fault``: an
-    object whose ``observe(stats)`` sees every job poll (and injects its
-    fault when it chooses) and whose ``restore()`` undoes it once nova
-    has finished with the migration (``bench.faults_nova``).
+    object whose ``observe(stats, domain)`` sees every job poll (and
+    injects its fault when it chooses) and whose ``restore()`` undoes it
+    once nova has finished with the migration (``bench.faults_nova``).
     """
     cli = openstack_cli.OpenStackCLI(cloud)
     workload = nova_workload(bench_workload)

@@ -55,6 +55,56 @@ def test_the_fault_waits_for_the_job_age_then_is_injected_once():
     undo.assert_called_once_with()
 
 
+def test_beyond_pre_copy_the_fault_waits_for_its_phase():
+    inject = mock.Mock(return_value=mock.Mock())
+    fault = faults_nova.Fault(cloud(), faults_mod.CUT_LINK, after_s=0.5,
+                              inject=inject,
+                              phase=faults_nova.AUTO_CONVERGE)
+    fault.observe({'time_elapsed': 6000})
+    fault.observe({'time_elapsed': 7000, 'auto_converge_throttle': 20})
+    assert fault.phase_seen_at_s == 7.0
+    fault.observe({'time_elapsed': 7400, 'auto_converge_throttle': 20})
+    assert fault.injected_at_s is None
+    fault.observe({'time_elapsed': 7600, 'auto_converge_throttle': 30})
+    fault.restore()
+    assert fault.injected_at_s == 7.6
+    inject.assert_called_once_with(fault.cloud, faults_mod.CUT_LINK)
+
+
+def test_post_copy_is_the_source_domain_paused_for_post_copy():
+    running, switched = mock.Mock(), mock.Mock()
+    running.state.return_value = [1, 1]
+    switched.state.return_value = [faults_nova.DOMAIN_PAUSED,
+                                   faults_nova.PAUSED_POSTCOPY]
+    assert not faults_nova.in_phase(faults_nova.POST_COPY, {}, running)
+    assert not faults_nova.in_phase(faults_nova.POST_COPY, {}, None)
+    assert faults_nova.in_phase(faults_nova.POST_COPY, {}, switched)
+    inject = mock.Mock(return_value=mock.Mock())
+    fault = faults_nova.Fault(cloud(), faults_mod.KILL_DEST_QEMU, 0.0,
+                              inject=inject, phase=faults_nova.POST_COPY)
+    gone = mock.Mock()
+    gone.state.side_effect = RuntimeError('domain gone')
+    fault.observe({'time_elapsed': 5000}, gone)
+    fault.observe({'time_elapsed': 5100}, running)
+    fault.observe({'time_elapsed': 5200}, switched)
+    fault.restore()
+    assert fault.injected_at_s == 5.2
+    with pytest.raises(ValueError, match="phase 'paused' is invalid"):
+        faults_nova.Fault(cloud(), faults_mod.CUT_LINK, 0.0, phase='paused')
+
+
+def test_each_phase_has_its_guest_and_its_moments():
+    assert faults_nova.workload(faults_nova.POST_COPY).name == 'dirty-2x'
+    assert faults_nova.workload().name == 'dirty-0.5x'
+    pre = faults_nova.moment(faults_mod.CUT_LINK, faults_nova.PRE_COPY, 1)
+    assert faults_nova.FAULT_MIN_S <= pre <= faults_nova.FAULT_MAX_S
+    # The pre-copy moments are those of every earlier fault table.
+    assert pre == faults_nova.moment(faults_mod.CUT_LINK,
+                                     faults_nova.PRE_COPY, 1)
+    post = faults_nova.moment(faults_mod.CUT_LINK, faults_nova.POST_COPY, 1)
+    assert 0.0 <= post <= faults_nova.PHASE_DELAY_MAX_S
+
+
 def test_the_injection_does_not_hold_up_the_observers_polls():
     release = threading.Event()
 
@@ -232,8 +282,9 @@ def test_faults_only_runs_no_matrix_and_fails_on_a_failed_check(
     monkeypatch.setattr(nova_path, 'run_case', ran)
     seen = []
 
-    def run_faults(cloud_, runs, cap, chosen, progress, results, faults):
-        seen.append((runs, cap, tuple(chosen), tuple(faults)))
+    def run_faults(cloud_, runs, cap, chosen, progress, results, faults,
+                   phases):
+        seen.append((runs, cap, tuple(chosen), tuple(faults), tuple(phases)))
         case = dict(stayed_home(hosts_paused_guest=['a']),
                     fault='kill-dest-qemu', phase='pre-copy', run=1,
                     injected_at_s=3.0)
@@ -246,7 +297,7 @@ def test_faults_only_runs_no_matrix_and_fails_on_a_failed_check(
                            '--output', str(tmp_path)])
     assert cli._run_nova(args, 90) == 1
     assert seen == [(2, cli.QUICK_RUN_CAP_S, faults_nova.METHODS,
-                     faults_nova.FAULTS)]
+                     faults_nova.FAULTS, (faults_nova.PRE_COPY,))]
     assert not cloud.start_computes.called
     assert '0/1' in (tmp_path / 'results.txt').read_text()
     assert (tmp_path / 'faults.json').exists()
@@ -268,6 +319,28 @@ def test_only_the_chosen_faults_run(monkeypatch):
         (faults_mod.CUT_LINK, 1), (faults_mod.CUT_LINK, 2)]
     with pytest.raises(ValueError, match='faults unplug-it are invalid'):
         faults_nova.run_faults(cloud(), 1, 30, faults=['unplug-it'])
+
+
+def test_every_phase_runs_its_own_guest(monkeypatch):
+    monkeypatch.setattr(faults_nova, 'computes_not_back', lambda cloud_: {})
+    monkeypatch.setattr(faults_nova, 'remove_leftovers',
+                        lambda cloud_, server_id: [])
+    ran = []
+
+    def run_case(cloud_, w, method, cap, progress, fault, planning_s):
+        ran.append((w.name, fault.phase))
+        return stayed_home(method=method)
+    monkeypatch.setattr(nova_path, 'run_case', run_case)
+    results = faults_nova.run_faults(
+        cloud(), 1, 30, chosen=['migtuner'], progress=lambda _: None,
+        faults=[faults_mod.KILL_DEST_QEMU],
+        phases=[faults_nova.PRE_COPY, faults_nova.POST_COPY])
+    assert ran == [('dirty-0.5x', 'pre-copy'), ('dirty-2x', 'post-copy')]
+    assert [r['phase'] for r in results] == ['pre-copy', 'post-copy']
+    text = faults_nova.table(results)
+    assert 'post-copy      kill-dest-qemu' in text
+    with pytest.raises(ValueError, match='phases paused are invalid'):
+        faults_nova.run_faults(cloud(), 1, 30, phases=['paused'])
 
 
 def test_the_fault_choice_defaults_to_every_fault_of_the_path():

@@ -252,7 +252,10 @@ def test_the_observer_hands_each_job_poll_to_the_fault():
     server = mock.Mock()
     server.domain.return_value = dom
     seen = []
-    observer = nova_path.Observer(server, 'a', on_sample=seen.append)
+    observer = nova_path.Observer(
+        server, 'a', on_sample=lambda stats, domain: seen.append(stats) or
+        domains.append(domain))
+    domains = []
     observer.start()
     deadline = time.monotonic() + 5
     while not seen and time.monotonic() < deadline:
@@ -262,6 +265,8 @@ def test_the_observer_hands_each_job_poll_to_the_fault():
     assert seen == [{'type': libvirt.VIR_DOMAIN_JOB_UNBOUNDED,
                      'time_elapsed': 100}]
     assert [s for _, s in observer.samples] == seen
+    # With the source domain, whose state says whether it is in post-copy.
+    assert domains == [dom]
 
 
 def test_the_server_is_read_once_nova_cleared_its_task_state(monkeypatch):
