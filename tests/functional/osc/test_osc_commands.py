@@ -216,6 +216,7 @@ class MigtunerOscTest(base.ServersTestBase):
                 parallel_connections=1, compression=None,
                 completion_deadline_s=120.0, deadline_action='abort',
                 predicted_total_s=2.0, predicted_bytes=memory,
+                predicted_downtime_ms=250.0, predicted_method='pre-copy',
                 outcome='completed', final_max_downtime_ms=300,
                 escalations_taken=0, escalations=[], post_copy=False,
                 downtime_ms=250 + instance.flavor.memory_mb // 64,
