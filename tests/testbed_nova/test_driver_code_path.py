@@ -91,6 +91,7 @@ from nova_migtuner.engine import flags as flags_mod  # noqa: E402
 from nova_migtuner.engine import measure  # noqa: E402
 from nova_migtuner.nova import driver as driver_mod  # noqa: E402
 from nova_migtuner.nova import flow  # noqa: E402
+from nova_migtuner.nova import incoming  # noqa: E402
 from nova_migtuner.nova import notifications  # noqa: E402
 from nova_migtuner.nova import ops as ops_mod  # noqa: E402
 from nova_migtuner.planning import handoff  # noqa: E402
@@ -350,6 +351,7 @@ def make_driver(host):
     drv._migtuner_local = threading.local()
     drv._migtuner_ops = BedOps(
         drv, super(driver_mod.MigTunerDriver, drv)._live_migration)
+    drv._migtuner_incoming = incoming.IncomingLedger()
     return drv
 
 
