@@ -42,6 +42,7 @@ two polls of the job by nova's monitor, which the busy source computes
 while it runs K migrations.
 """
 
+import contextlib
 import threading
 import time
 import uuid
@@ -133,6 +134,9 @@ def run_round(cloud, k, run_cap_s, progress=print, not_before=None):
     image = nova_path.image_name(cloud, w, guest)
     cloud.ensure_guest_image(image, guest)
     servers, observers, calls = [], {}, {}
+    # Each observer stops once: before the samples are read, or on the
+    # way out if the round fails first.
+    observing = contextlib.ExitStack()
     result = {'k': k, 'servers': [], 'error': None}
     try:
         for i in range(k):
@@ -150,6 +154,7 @@ def run_round(cloud, k, run_cap_s, progress=print, not_before=None):
             observers[server_id] = nova_path.Observer(
                 observer_mod.ServerObserver(cloud, server_id),
                 source).start()
+            observing.callback(observers[server_id].stop)
         progress('    %d servers up on %s; migrating them all at once ...'
                  % (k, nova_path.SOURCE_HOST))
         if not_before is not None and time.monotonic() < not_before:
@@ -186,8 +191,7 @@ def run_round(cloud, k, run_cap_s, progress=print, not_before=None):
             except TimeoutError as exc:
                 entry['error'] = str(exc)
             result['servers'].append(entry)
-        for obs in observers.values():
-            obs.stop()
+        observing.close()
         windows = job_windows({s: o.samples for s, o in observers.items()})
         for entry in result['servers']:
             server_id = entry['server_id']
@@ -215,8 +219,7 @@ def run_round(cloud, k, run_cap_s, progress=print, not_before=None):
         result['error'] = '%s: %s' % (type(exc).__name__, exc)
         progress('    failed: %s' % result['error'])
     finally:
-        for obs in observers.values():
-            obs.stop()
+        observing.close()
         for server_id in servers:
             cli.run('server', 'delete', '--wait', server_id, check=False)
     return result

@@ -486,9 +486,10 @@ scheduler filter ``MigTunerFilter`` does not choose a destination that
 already receives this many, and ``MigTunerDriver`` on the destination
 refuses more in nova's live-migration pre-check (nova's conductor then
 tries the next host the scheduler offers). The pre-check counts the
-migrations it admitted itself, under one lock: nova writes the destination
-into the migration record only after the pre-checks, so requests made
-together all pass the filter. 0 means no limit.
+migrations it admitted itself, under one lock, until their records name
+the destination: nova writes the destination into the migration record
+only after the pre-checks, so requests made together all pass the filter.
+0 means no limit.
 
 Nova's ``max_concurrent_live_migrations`` limits migrations *from* a host;
 this limits them into one, where they share the network link and the

@@ -225,20 +225,12 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
             block_migration, disk_over_commit)
         try:
             incoming.admit(self._migtuner_incoming, context, instance,
-                           CONF.host, CONF.migtuner.max_incoming_migrations,
-                           check=getattr(data, 'filename', None))
+                           CONF.host, CONF.migtuner.max_incoming_migrations)
         except Exception:
+            # nova's manager cleans up only after a pre-check that returned.
             super().cleanup_live_migration_destination_check(context, data)
             raise
         return data
-
-    def cleanup_live_migration_destination_check(self, context,
-                                                 dest_check_data):
-        # The source's pre-check failed: the migration will not come.
-        self._migtuner_incoming.release_check(
-            getattr(dest_check_data, 'filename', None))
-        super().cleanup_live_migration_destination_check(context,
-                                                         dest_check_data)
 
     def rollback_live_migration_at_destination(self, context, instance,
                                                *args, **kwargs):

@@ -36,32 +36,17 @@ from nova.virt.libvirt import config as vconfig
 import nova.conf
 from nova_migtuner.cpu import model as cpu_model
 from nova_migtuner import migration_statuses as statuses
+from nova_migtuner.nova import records
 from nova_migtuner.scheduler import stats as mt_stats
 
 LOG = logging.getLogger(__name__)
 CONF = nova.conf.CONF
 
 LIVE_MIGRATION = statuses.LIVE_MIGRATION
-IN_FLIGHT_STATUSES = statuses.IN_FLIGHT
 COMPLETED = statuses.COMPLETED
 # Finished migrations looked at to find the last incoming one.
 _RECENT_MIGRATIONS = 20
 _KEPT_FEATURE_POLICIES = (None, 'require', 'force')
-
-
-def incoming_in_flight(migrations, host):
-    """How many of *migrations* are live migrations in flight to *host*."""
-    return sum(1 for m in migrations
-               if m.migration_type == LIVE_MIGRATION and
-               m.dest_compute == host and m.status in IN_FLIGHT_STATUSES)
-
-
-def last_incoming_end(migrations, host):
-    """Epoch seconds of the latest completed live migration into *host*."""
-    ends = [m.updated_at.timestamp() for m in migrations
-            if m.dest_compute == host and m.status == COMPLETED and
-            m.updated_at is not None]
-    return max(ends) if ends else None
 
 
 class HostStatsMixin(object):
@@ -89,7 +74,9 @@ class HostStatsMixin(object):
             arch=caps.host.cpu.arch, vendor=caps.host.cpu.vendor,
             model=caps.host.cpu.model,
             features=frozenset(f.name for f in caps.host.cpu.features))
-        migrations = self._migtuner_migrations(nodename)
+        incoming = records.incoming_by_host(
+            self._migtuner_migrations(nodename)).get(
+                CONF.host, records.Incoming())
         topology = getattr(caps.host, 'topology', None)
         return mt_stats.HostFacts(
             updated_at=time.time(),
@@ -100,8 +87,8 @@ class HostStatsMixin(object):
             cpu_features_expanded=self._migtuner_expanded_cpu_features(
                 caps.host.cpu),
             cpu_load=self._migtuner_host_cpu_load(),
-            incoming_migrations=incoming_in_flight(migrations, CONF.host),
-            last_incoming_end=last_incoming_end(migrations, CONF.host),
+            incoming_migrations=incoming.in_flight,
+            last_incoming_end=incoming.last_end,
             numa_nodes=len(topology.cells) if topology else None)
 
     def _migtuner_migrations(self, nodename):

@@ -32,16 +32,16 @@ import threading
 import time
 
 from nova import exception as nova_exception
-from nova import objects
 from oslo_log import log as logging
 
 from nova_migtuner import migration_statuses as statuses
+from nova_migtuner.nova import records
 
 LOG = logging.getLogger(__name__)
 
-# How long an admitted migration counts without its end being seen: nova's
-# record names the destination well before (it is written right after the
-# pre-checks), and from then on the record counts.
+# How long an admitted migration counts while its record names no
+# destination: the conductor writes it right after the pre-checks, so only
+# a conductor that died in between leaves an admission this long.
 ADMISSION_TTL_S = 300.0
 
 
@@ -68,16 +68,14 @@ class IncomingLedger:
         self._clock = clock
         self._ttl_s = ttl_s
         self._admitted = {}         # instance uuid -> admitted at
-        self._checks = {}           # pre-check name -> instance uuid
         self._lock = threading.Lock()
 
-    def admit(self, instance_uuid, recorded, limit, check=None):
+    def admit(self, instance_uuid, recorded, limit):
         """Admit *instance_uuid*, or raise ``Refused``.
 
         :param recorded: instance uuids whose live migration to this host
             nova's records show in flight.
         :param limit: ``max_incoming_migrations``; 0 admits every one.
-        :param check: a name of the pre-check, for ``release_check``.
         """
         with self._lock:
             now = self._clock()
@@ -87,44 +85,49 @@ class IncomingLedger:
             if limit and len(others) >= limit:
                 raise Refused(instance_uuid, others, limit)
             self._admitted[instance_uuid] = now
-            self._checks = {name: uuid for name, uuid in self._checks.items()
-                            if uuid in self._admitted}
-            if check is not None:
-                self._checks[check] = instance_uuid
 
     def release(self, instance_uuid):
-        """The migration of *instance_uuid* ended here (either way)."""
-        with self._lock:
-            self._admitted.pop(instance_uuid, None)
-            self._checks = {name: uuid for name, uuid in self._checks.items()
-                            if uuid != instance_uuid}
-
-    def release_check(self, check):
-        """The migration whose pre-check was named *check* will not come
-        (the source's pre-check failed).
+        """The admission of *instance_uuid* no longer counts: its
+        migration ended here, or nova's record counts it.
         """
         with self._lock:
-            uuid = self._checks.pop(check, None)
-        if uuid is not None:
-            self.release(uuid)
+            self._admitted.pop(instance_uuid, None)
 
     def admitted(self):
         with self._lock:
             return frozenset(self._admitted)
 
 
+def awaits_its_record(migration):
+    """Whether an admitted migration still counts in the ledger (pure):
+    its newest record (*migration*, or None if there is none) is in flight
+    and names no destination yet. Once it names one, nova's records count
+    it there; once it is final, it no longer runs.
+    """
+    if migration is None:
+        return True
+    return (migration.status in statuses.IN_FLIGHT and
+            not migration.dest_compute)
+
+
+def handed_over(ledger, context, instance_uuid):
+    """The admissions, other than *instance_uuid*'s, whose records have
+    taken over (``awaits_its_record``).
+    """
+    return {uuid for uuid in ledger.admitted() - {instance_uuid}
+            if not awaits_its_record(
+                records.latest_live_migration(context, uuid))}
+
+
 def recorded_in_flight(context, host):
     """Instance uuids of the live migrations nova's records show in flight
     to *host*.
     """
-    migrations = objects.MigrationList.get_by_filters(
-        context, {'migration_type': statuses.LIVE_MIGRATION,
-                  'dest_compute': host,
-                  'status': sorted(statuses.IN_FLIGHT)})
-    return {m.instance_uuid for m in migrations}
+    return {m.instance_uuid
+            for m in records.live_migrations_in_flight(context, dest=host)}
 
 
-def admit(ledger, context, instance, host, limit, check=None):
+def admit(ledger, context, instance, host, limit):
     """Admit the live migration of *instance* to *host* or raise nova's
     ``MigrationPreCheckError`` naming the migrations already in flight.
     Any other failure here admits it (nova's own behaviour) and is logged.
@@ -132,7 +135,12 @@ def admit(ledger, context, instance, host, limit, check=None):
     if not limit:
         return
     try:
+        # Read before the in-flight records: a migration handed over is in
+        # them, unless it has ended. Released only once both were read.
+        handed = handed_over(ledger, context, instance.uuid)
         recorded = recorded_in_flight(context, host)
+        for uuid in handed:
+            ledger.release(uuid)
     except Exception as e:
         # The records only add what another process admitted; this one's
         # own admissions still count.
@@ -142,7 +150,7 @@ def admit(ledger, context, instance, host, limit, check=None):
                     instance=instance)
         recorded = set()
     try:
-        ledger.admit(instance.uuid, recorded, limit, check=check)
+        ledger.admit(instance.uuid, recorded, limit)
     except Refused as e:
         LOG.warning('nova_migtuner refuses the incoming live migration: '
                     '%(reason)s', {'reason': e}, instance=instance)

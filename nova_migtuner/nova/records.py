@@ -10,13 +10,17 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Queries of nova's database the planner needs: Migration and Aggregate.
+"""Queries of nova's Migration and Aggregate records, and what they say.
 
-``seconds_since_instance_migration`` for instance spacing, and the
-aggregates of the destination for its link class.
+``seconds_since_instance_migration`` for instance spacing, the aggregates
+of the destination for its link class, and the one reading of "live
+migrations incoming to a host" that the destination's admission, the
+compute's published stats and the scheduler filter all share.
 """
 
+import dataclasses
 import datetime
+from typing import Optional
 
 from nova import objects
 
@@ -46,3 +50,71 @@ def destination_aggregates(context, dest):
     """``links.AggregateView`` of every aggregate host *dest* is in."""
     return [links.AggregateView(tuple(a.hosts or ()), dict(a.metadata or {}))
             for a in objects.AggregateList.get_by_host(context, dest)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Incoming:
+    """What one destination is receiving."""
+    in_flight: int = 0
+    last_end: Optional[float] = None      # epoch seconds
+
+
+def is_incoming_live_migration(migration):
+    return (migration.migration_type == statuses.LIVE_MIGRATION and
+            bool(migration.dest_compute))
+
+
+def incoming_by_host(migrations):
+    """``{dest host: Incoming}`` of migration records (pure): live
+    migrations in a ``migration_statuses.IN_FLIGHT`` status, and the end
+    of the latest completed one.
+    """
+    found = {}
+    for m in migrations:
+        if not is_incoming_live_migration(m):
+            continue
+        now = found.get(m.dest_compute, Incoming())
+        if m.status in statuses.IN_FLIGHT:
+            now = dataclasses.replace(now, in_flight=now.in_flight + 1)
+        elif m.status == statuses.COMPLETED and m.updated_at is not None:
+            end = m.updated_at.timestamp()
+            if now.last_end is None or end > now.last_end:
+                now = dataclasses.replace(now, last_end=end)
+        found[m.dest_compute] = now
+    return found
+
+
+def live_migrations_in_flight(context, dest=None):
+    """The live-migration records in a ``migration_statuses.IN_FLIGHT``
+    status in *context*'s cell, only those to *dest* if given.
+    """
+    filters = {'migration_type': statuses.LIVE_MIGRATION,
+               'status': sorted(statuses.IN_FLIGHT)}
+    if dest is not None:
+        # nova's query has no destination filter: 'host' is source or
+        # destination, and the destination is picked out here.
+        filters['host'] = dest
+    found = objects.MigrationList.get_by_filters(context, filters)
+    return [m for m in found if dest is None or m.dest_compute == dest]
+
+
+def latest_live_migration(context, instance_uuid):
+    """The newest live-migration record of the instance, or None.
+
+    nova's conductor creates it before the pre-checks run, so during a
+    destination's pre-check it is the record of the migration checked.
+    """
+    found = objects.MigrationList.get_by_filters(
+        context, {'migration_type': statuses.LIVE_MIGRATION,
+                  'instance_uuid': instance_uuid},
+        sort_keys=['created_at', 'id'], sort_dirs=['desc', 'desc'], limit=1)
+    return found[0] if found else None
+
+
+def live_migrations_completed_since(context, since):
+    """The live-migration records completed (last updated) since the
+    datetime *since* in *context*'s cell.
+    """
+    return list(objects.MigrationList.get_by_filters(
+        context, {'migration_type': statuses.LIVE_MIGRATION,
+                  'status': statuses.COMPLETED, 'changes-since': since}))

@@ -31,6 +31,7 @@ import nova_migtuner.conf
 from nova_migtuner.conf import startup
 from nova_migtuner.cpu import compat
 from nova_migtuner.cpu import mode as cpu_mode
+from nova_migtuner.nova import records
 from nova_migtuner.scheduler import hosts
 from nova_migtuner.scheduler import in_flight
 from nova_migtuner.scheduler import request
@@ -102,7 +103,7 @@ class MigTunerFilter(filters.BaseHostFilter):
 
     @staticmethod
     def _incoming_now(spec_obj, limits, now):
-        """``{host: in_flight.Incoming}`` from nova's cells, or None.
+        """``{host: records.Incoming}`` from nova's cells, or None.
 
         None (the hosts' published stats are used) when no limit is set,
         the request carries no context, or a cell cannot be read.
@@ -131,7 +132,7 @@ class MigTunerFilter(filters.BaseHostFilter):
             if not verdict.passes:
                 return verdict
         if counted is not None:
-            now_in = counted.get(host_state.host, in_flight.Incoming())
+            now_in = counted.get(host_state.host, records.Incoming())
             return rules.admission(now_in.in_flight, now_in.last_end,
                                    limits, now)
         if facts is None:

@@ -20,58 +20,27 @@ cell's database, once per request, for the live migrations in flight and
 the ones that completed within ``destination_settle_s``.
 """
 
-import dataclasses
 import datetime
-from typing import Dict, Optional
+from typing import Dict
 
 from nova import context as nova_context
-from nova import objects
 
-from nova_migtuner import migration_statuses as statuses
-
-
-@dataclasses.dataclass(frozen=True)
-class Incoming:
-    """What one destination is receiving."""
-    in_flight: int = 0
-    last_end: Optional[float] = None      # epoch seconds
+from nova_migtuner.nova import records
 
 
 class CellsUnavailable(RuntimeError):
     """A cell did not answer: its hosts' counts are unknown."""
 
 
-def incoming_by_host(migrations):
-    """``{dest host: Incoming}`` of live-migration records (pure)."""
-    found = {}
-    for m in migrations:
-        if m.migration_type != statuses.LIVE_MIGRATION or not m.dest_compute:
-            continue
-        now = found.get(m.dest_compute, Incoming())
-        if m.status in statuses.IN_FLIGHT:
-            now = dataclasses.replace(now, in_flight=now.in_flight + 1)
-        elif m.status == statuses.COMPLETED and m.updated_at is not None:
-            end = m.updated_at.timestamp()
-            if now.last_end is None or end > now.last_end:
-                now = dataclasses.replace(now, last_end=end)
-        found[m.dest_compute] = now
-    return found
-
-
 def _cell_migrations(cctxt, since):
-    in_flight = objects.MigrationList.get_by_filters(
-        cctxt, {'migration_type': statuses.LIVE_MIGRATION,
-                'status': sorted(statuses.IN_FLIGHT)})
     ended = []
     if since is not None:
-        ended = objects.MigrationList.get_by_filters(
-            cctxt, {'migration_type': statuses.LIVE_MIGRATION,
-                    'status': statuses.COMPLETED, 'changes-since': since})
-    return list(in_flight) + list(ended)
+        ended = records.live_migrations_completed_since(cctxt, since)
+    return records.live_migrations_in_flight(cctxt) + ended
 
 
-def incoming(context, settle_s, now) -> Dict[str, Incoming]:
-    """``{dest host: Incoming}`` from every cell, now.
+def incoming(context, settle_s, now) -> Dict[str, records.Incoming]:
+    """``{dest host: records.Incoming}`` from every cell, now.
 
     :param settle_s: ``destination_settle_s``; completed migrations older
         than that are not read.
@@ -90,4 +59,4 @@ def incoming(context, settle_s, now) -> Dict[str, Incoming]:
             raise CellsUnavailable('cell %s did not answer: %s'
                                    % (cell, result))
         migrations.extend(result)
-    return incoming_by_host(migrations)
+    return records.incoming_by_host(migrations)

@@ -19,6 +19,7 @@ from nova import exception as nova_exception
 import pytest
 
 from nova_migtuner.nova import incoming
+from nova_migtuner.nova import records
 
 
 class Clock:
@@ -61,17 +62,14 @@ def test_an_admission_expires_once_nova_s_record_has_long_taken_over():
     assert ledger.admitted() == {'i2'}
 
 
-def test_a_failed_source_check_releases_its_admission():
+def test_a_released_admission_no_longer_counts():
     ledger = incoming.IncomingLedger(clock=Clock())
-    ledger.admit('i1', set(), 1, check='tmp-check-1')
-    ledger.release_check('tmp-check-1')
-    ledger.release_check('tmp-check-1')
-    ledger.release_check(None)
+    ledger.admit('i1', set(), 1)
+    ledger.release('i1')
+    ledger.release('i1')                    # already released: no error
     assert ledger.admitted() == frozenset()
-    ledger.admit('i2', set(), 1, check='tmp-check-2')
-    ledger.release('i2')
-    ledger.release_check('tmp-check-2')     # already released: no error
-    ledger.admit('i3', set(), 1)
+    ledger.admit('i2', set(), 1)
+    assert ledger.admitted() == {'i2'}
 
 
 def test_concurrent_pre_checks_admit_no_more_than_the_limit():
@@ -133,11 +131,90 @@ def test_the_records_read_are_live_migrations_in_flight_to_the_host(
 
     def get_by_filters(context, filters):
         seen.update(filters)
-        return [mock.Mock(instance_uuid='i1'), mock.Mock(instance_uuid='i1')]
-    monkeypatch.setattr(incoming.objects, 'MigrationList',
+        # nova's 'host' filter matches the source too.
+        return [mock.Mock(instance_uuid='i1', dest_compute='migtuner-b'),
+                mock.Mock(instance_uuid='i1', dest_compute='migtuner-b'),
+                mock.Mock(instance_uuid='i2', dest_compute='migtuner-c')]
+    monkeypatch.setattr(records.objects, 'MigrationList',
                         mock.Mock(get_by_filters=get_by_filters),
                         raising=False)
     assert incoming.recorded_in_flight(None, 'migtuner-b') == {'i1'}
-    assert seen['dest_compute'] == 'migtuner-b'
+    # Keys nova's migration_get_all_by_filters reads; it ignores others.
+    assert seen['host'] == 'migtuner-b'
+    assert 'dest_compute' not in seen
     assert seen['migration_type'] == 'live-migration'
     assert 'running (post-copy)' in seen['status']
+
+
+def _record(status, dest):
+    return mock.Mock(status=status, dest_compute=dest)
+
+
+def test_an_admission_counts_until_its_record_names_a_destination():
+    assert incoming.awaits_its_record(None)
+    assert incoming.awaits_its_record(_record('accepted', None))
+    assert not incoming.awaits_its_record(_record('queued', 'b'))
+    assert not incoming.awaits_its_record(_record('running', 'b'))
+    # cancelled from the source's queue: nova does not tell the
+    # destination, and the record is final.
+    assert not incoming.awaits_its_record(_record('cancelled', 'b'))
+    assert not incoming.awaits_its_record(_record('error', None))
+
+
+def _nova_records(monkeypatch, in_flight=(), latest=None):
+    """nova's records as ``incoming`` reads them: the instances in flight
+    to the host, and each instance's newest record.
+    """
+    monkeypatch.setattr(incoming, 'recorded_in_flight',
+                        lambda context, host: set(in_flight))
+    monkeypatch.setattr(records, 'latest_live_migration',
+                        lambda context, uuid: (latest or {}).get(uuid))
+
+
+def test_a_queued_migration_cancelled_on_the_source_frees_its_place(
+        monkeypatch):
+    ledger = incoming.IncomingLedger(clock=Clock())
+    _nova_records(monkeypatch)
+    incoming.admit(ledger, None, instance('i1'), 'b', 2)
+    incoming.admit(ledger, None, instance('i2'), 'b', 2)
+    with pytest.raises(nova_exception.MigrationPreCheckError):
+        incoming.admit(ledger, None, instance('i3'), 'b', 2)
+    # i1 runs to b (its record counts it), i2 was cancelled while queued.
+    _nova_records(monkeypatch, in_flight={'i1'}, latest={
+        'i1': _record('running', 'b'), 'i2': _record('cancelled', 'b')})
+    incoming.admit(ledger, None, instance('i3'), 'b', 2)
+    assert ledger.admitted() == {'i3'}
+    with pytest.raises(nova_exception.MigrationPreCheckError,
+                       match=r'\(i1, i3\)'):
+        incoming.admit(ledger, None, instance('i4'), 'b', 2)
+
+
+def test_nothing_is_handed_over_when_the_in_flight_records_are_unread(
+        monkeypatch):
+    ledger = incoming.IncomingLedger(clock=Clock())
+    _nova_records(monkeypatch)
+    incoming.admit(ledger, None, instance('i1'), 'b', 1)
+
+    def unreadable(context, host):
+        raise RuntimeError('database gone')
+    _nova_records(monkeypatch, latest={'i1': _record('running', 'b')})
+    monkeypatch.setattr(incoming, 'recorded_in_flight', unreadable)
+    with pytest.raises(nova_exception.MigrationPreCheckError):
+        incoming.admit(ledger, None, instance('i2'), 'b', 1)
+    assert ledger.admitted() == {'i1'}
+
+
+def test_the_newest_record_of_the_instance_is_read(monkeypatch):
+    seen = {}
+
+    def get_by_filters(context, filters, **kwargs):
+        seen.update(filters, **kwargs)
+        return ['newest']
+    monkeypatch.setattr(records.objects, 'MigrationList',
+                        mock.Mock(get_by_filters=get_by_filters),
+                        raising=False)
+    assert records.latest_live_migration(None, 'i1') == 'newest'
+    assert seen['instance_uuid'] == 'i1'
+    assert seen['migration_type'] == 'live-migration'
+    assert seen['sort_keys'][0] == 'created_at'
+    assert seen['sort_dirs'][0] == 'desc' and seen['limit'] == 1

@@ -20,7 +20,7 @@ from nova import context as nova_context
 import pytest
 
 from nova_migtuner import migration_statuses as statuses
-from nova_migtuner.nova import host_stats
+from nova_migtuner.nova import records
 from nova_migtuner.scheduler import in_flight
 from tests.unit.scheduler import fakes
 from tests.unit.scheduler.test_filters import passing
@@ -34,21 +34,21 @@ def _migration(status, dest, seconds_ago=0.0, kind='live-migration'):
 
 def test_post_copy_counts_as_in_flight():
     assert statuses.POST_COPY == 'running (post-copy)'
-    assert statuses.POST_COPY in host_stats.IN_FLIGHT_STATUSES
-    found = host_stats.incoming_in_flight(
+    assert statuses.POST_COPY in statuses.IN_FLIGHT
+    found = records.incoming_by_host(
         [_migration('running (post-copy)', 'd'), _migration('running', 'd'),
-         _migration('completed', 'd')], 'd')
-    assert found == 2
+         _migration('completed', 'd')])
+    assert found['d'].in_flight == 2
 
 
 def test_incoming_by_host():
-    found = in_flight.incoming_by_host([
+    found = records.incoming_by_host([
         _migration('running (post-copy)', 'a'),
         _migration('accepted', 'a'),
         _migration('completed', 'b', seconds_ago=5),
         _migration('completed', 'b', seconds_ago=50),
         _migration('running', 'c', kind='migration')])
-    assert found['a'] == in_flight.Incoming(in_flight=2)
+    assert found['a'] == records.Incoming(in_flight=2)
     assert found['b'].in_flight == 0
     assert found['b'].last_end == pytest.approx(time.time() - 5, abs=2)
     assert 'c' not in found
@@ -89,8 +89,8 @@ def test_filter_counts_at_filter_time_not_the_stale_stats(conf, live,
     hosts = [fakes.FakeHost('busy'), fakes.FakeHost('settling'),
              fakes.FakeHost('free')]
     now_counts = {
-        'busy': in_flight.Incoming(in_flight=1),
-        'settling': in_flight.Incoming(last_end=time.time() - 5)}
+        'busy': records.Incoming(in_flight=1),
+        'settling': records.Incoming(last_end=time.time() - 5)}
     monkeypatch.setattr(in_flight, 'incoming',
                         lambda ctxt, settle_s, now: now_counts)
     assert passing(hosts, _spec()) == ['free']
