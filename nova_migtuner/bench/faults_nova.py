@@ -59,6 +59,7 @@ from nova_migtuner.bench import nova_path
 from nova_migtuner.bench import workloads as wl_mod
 from nova_migtuner.cloud import layout as layout_mod
 from nova_migtuner.cloud import observer as observer_mod
+from nova_migtuner.engine import applier as applier_mod
 from nova_migtuner.testbed import processes
 
 LOG = logging.getLogger(__name__)
@@ -88,11 +89,16 @@ CUT_HOLD_S = faults_mod.CUT_HOLD_S
 DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED'
 
 
-def outage_s(fault):
+def outage_s(fault, phase=PRE_COPY):
     """How much longer than the run cap the migration may take because
-    of *fault*: a cut link holds it for ``CUT_HOLD_S``.
+    of *fault* in *phase*: a cut link holds it for ``CUT_HOLD_S``, and a
+    post-copy that failed is recovered for up to
+    ``applier.POST_COPY_RECOVERY_S`` before the migration ends.
     """
-    return CUT_HOLD_S if fault == faults_mod.CUT_LINK else 0.0
+    extra = CUT_HOLD_S if fault == faults_mod.CUT_LINK else 0.0
+    if phase == POST_COPY:
+        extra += applier_mod.POST_COPY_RECOVERY_S
+    return extra
 
 
 def workload(phase=PRE_COPY):
@@ -401,7 +407,8 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
             else:
                 case = nova_path.run_case(
                     cloud, w, method, run_cap_s, progress=progress,
-                    fault=fault, planning_s=outage_s(fault_name))
+                    fault=fault,
+                    planning_s=outage_s(fault_name, phase))
             if fault.error:
                 case['error'] = case['error'] or fault.error
             case.update(fault=fault_name, phase=phase, run=run,

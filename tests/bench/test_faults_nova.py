@@ -471,3 +471,18 @@ def test_run_faults_runs_every_fault_per_method_and_records_not_run(
         moments.setdefault(fault, set()).add(after_s)
     assert all(len(m) == 1 for m in moments.values())
     assert c.start_computes.call_count == 2
+
+
+def test_a_post_copy_fault_may_take_the_recovery_time_too():
+    # A failed post-copy is recovered for up to POST_COPY_RECOVERY_S: a
+    # run that stopped waiting before would call a recovering guest lost.
+    assert faults_nova.outage_s(faults_mod.KILL_DEST_QEMU) == 0
+    assert faults_nova.outage_s(faults_mod.KILL_DEST_QEMU,
+                                faults_nova.AUTO_CONVERGE) == 0
+    assert faults_nova.outage_s(
+        faults_mod.KILL_DEST_QEMU, faults_nova.POST_COPY) == (
+            faults_nova.applier_mod.POST_COPY_RECOVERY_S)
+    assert faults_nova.outage_s(
+        faults_mod.CUT_LINK, faults_nova.POST_COPY) == (
+            faults_nova.CUT_HOLD_S +
+            faults_nova.applier_mod.POST_COPY_RECOVERY_S)
