@@ -78,6 +78,17 @@ NovaCall = collections.namedtuple('NovaCall', (
     'block_migration', 'migrate_data'))
 
 
+class PostCopyNotRecovered(RuntimeError):
+    """A failed post-copy was not resumed within the bound.
+
+    Raised to nova's monitor instead of the job's state: nova's rollback of
+    a failed job would destroy the destination's domain, which holds the
+    guest's running state, and a job libvirt keeps open for a resume would
+    keep the monitor polling for ever. Raised, nova sets the migration to
+    ``error`` and the instance to ERROR without rolling back.
+    """
+
+
 class MigrationSession:
     """What the driver's hooks share about one migration.
 
@@ -359,12 +370,26 @@ class MigrationSession:
         While a failed post-copy is (or is about to be) resumed by the
         migration call's hook, nova must not see the job as failed: its
         rollback would leave the guest's record on the source while its
-        state is on the destination. It sees a job that still runs.
+        state is on the destination. It sees a job that still runs. Once
+        the hook gave up, the monitor gets ``PostCopyNotRecovered``
+        unless the job completed after all.
         """
         applier = self.applier
-        if (applier is None or not applier.post_copy or
-                self._post_copy_given_up):
+        if applier is None or not applier.post_copy:
             return raw
+        if self._post_copy_given_up:
+            if raw.get('type') == stats_mod.JOB_COMPLETED:
+                return raw
+            raise PostCopyNotRecovered(
+                'the post-copy migration to %s failed and was not resumed '
+                'within %.0f s: the guest is paused on %s and the rest of '
+                'its state is in the QEMU on %s (lost if that QEMU is '
+                'gone). Neither host was cleaned up. If it runs, resume '
+                'the migration once the link is back (virsh migrate --live '
+                '--p2p --postcopy --postcopy-resume), then reset the '
+                'instance state' % (self.call.dest,
+                                    applier_mod.POST_COPY_RECOVERY_S,
+                                    self.source_host, self.call.dest))
         if not self.recovering_post_copy:
             try:
                 if not applier.post_copy_failed():
