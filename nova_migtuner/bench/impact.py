@@ -138,9 +138,16 @@ def percentile(values, fraction):
     return ordered_values[min(rank, len(ordered_values)) - 1]
 
 
-def measure(samples, unit, start, end, after_s=AFTER_END_S):
+def measure(samples, unit, start, end, after_s=AFTER_END_S,
+            silent_until=None):
     """The application's view of a migration from ``start`` to ``end``
     (host monotonic times); a dict for results.json.
+
+    :param silent_until: for a guest known to run nowhere (lost), the time
+        up to which the console was read: the time after its last line
+        then counts as time without work, and the open gap since its last
+        request as a request gap. Without it a window the lines do not
+        reach is measured only as far as they go.
     """
     samples = ordered(samples)
     result = {'unit': unit, 'work_lost_s': None,
@@ -152,9 +159,14 @@ def measure(samples, unit, start, end, after_s=AFTER_END_S):
         return result
     stop = end + after_s
     last = samples[-1].time
+    if silent_until is not None:
+        stop = min(stop, max(silent_until, last))
+        silence = stop - last
+    else:
+        silence = 0.0
     # A window the lines do not reach is measured as far as they go.
-    result['window_covered'] = last >= stop - 2 * STEP_S
-    stop = min(stop, last)
+    result['window_covered'] = last + silence >= stop - 2 * STEP_S
+    stop = min(stop, last + silence)
     normal = normal_rate(samples, unit, start)
     result['normal_rate_per_s'] = normal and round(normal, 2)
     if stop <= start:
@@ -162,6 +174,8 @@ def measure(samples, unit, start, end, after_s=AFTER_END_S):
     window = stop - start
     result['window_s'] = round(window, 2)
     gaps = request_gaps(samples, start, stop)
+    if silence > 0:
+        gaps.append(silence)
     if gaps:
         result['p99_request_gap_ms'] = round(percentile(gaps, 0.99) * 1e3, 1)
         result['max_request_gap_ms'] = round(max(gaps) * 1e3, 1)
@@ -235,12 +249,15 @@ def switch_time(beats, source, dest):
     return before[-1] if before else None
 
 
-def application_impact(progress, beats, unit, start, end, source, dest):
+def application_impact(progress, beats, unit, start, end, source, dest,
+                       silent_until=None):
     """Everything the bench records of the application for one run:
-    ``impact`` (see ``measure``), ``throughput_series`` and ``markers``.
+    ``impact`` (see ``measure``, and its *silent_until*),
+    ``throughput_series`` and ``markers``.
     """
     switch_at = switch_time(beats, source, dest)
-    return {'impact': measure(progress, unit, start, end),
+    return {'impact': measure(progress, unit, start, end,
+                              silent_until=silent_until),
             'throughput_series': throughput_series(progress, unit, start,
                                                    end),
             'markers': markers(start, end, switch_at)}

@@ -224,13 +224,15 @@ def last_job_sample(samples):
     return best
 
 
-def application(probe, workload, job_start, job_end, source, target):
+def application(probe, workload, job_start, job_end, source, target,
+                silent_until=None):
     """The application impact from the progress lines the probe read in
-    nova's console.log on both hosts (see ``bench.impact``).
+    nova's console.log on both hosts (see ``bench.impact``; *silent_until*
+    for a guest that runs nowhere).
     """
     return impact_mod.application_impact(
         probe.progress(), probe.samples(), impact_mod.unit_for(workload),
-        job_start, job_end, source, target)
+        job_start, job_end, source, target, silent_until=silent_until)
 
 
 def job_window(samples, api_start, api_end):
@@ -345,6 +347,7 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
             probe, workload, job_start, job_end + impact_mod.AFTER_END_S +
             engine_runs.PROGRESS_WAIT_MARGIN_S)
         beat = probe.stop()
+        read_until = time.monotonic()
         # Whether the guest moved (``moved`` is the QEMUs' traffic).
         migrated = running == [dest_host] and dest_host != source
         completed = job_completed.stats(
@@ -356,8 +359,10 @@ def run_case(cloud, bench_workload, method, run_cap_s, progress=print,
         numbers = observed_numbers(observer.samples, completed,
                                    completed_source)
         hb = engine_runs.heartbeat_downtime(probe.samples(), source, target)
+        # A guest that runs nowhere did no work after its last line.
         app = application(probe, bench_workload.workload, job_start,
-                          job_end, source, target)
+                          job_end, source, target,
+                          silent_until=None if running else read_until)
         case.update(app)
         outcome = _outcome(migration, source, running, dest_host)
         case['observed'] = dict(
@@ -461,6 +466,12 @@ def settled_server(cli, server_id, timeout=SETTLE_TIMEOUT_S):
 
 
 def _outcome(migration, source, running, dest):
+    """What the run left, from nova's record and where the guest runs.
+
+    ``moved-unrecorded``: the guest runs whole on the destination, but
+    nova's record does not say completed; ``split``: it runs on more than
+    one host; ``lost``: it runs nowhere.
+    """
     status = migration and migration['Status']
     if status == 'completed' and running == [dest] and dest != source:
         return 'completed'
@@ -468,6 +479,8 @@ def _outcome(migration, source, running, dest):
         return 'aborted'
     if running == [source]:
         return 'failed'
+    if len(running) == 1 and running[0] != source:
+        return 'moved-unrecorded'
     return 'lost' if not running else 'split'
 
 

@@ -38,6 +38,17 @@ class ActionRefused(Exception):
     """libvirt did not take an action (the call failed or did nothing)."""
 
 
+class DestinationNotWaiting(ActionRefused):
+    """The destination has no QEMU waiting to resume a post-copy migration.
+
+    libvirt says so with ``VIR_ERR_OPERATION_INVALID`` ("domain ... is not
+    processing incoming migration") once the destination's QEMU is gone: a
+    resume can then never succeed. A destination libvirtd that is
+    reconnecting to its QEMU may say the same for a moment, so the caller
+    decides how many times in a row make it final.
+    """
+
+
 class DomainActuator:
     """The plan's calls on one ``virDomain``.
 
@@ -107,15 +118,22 @@ class DomainActuator:
 
         The same call as the migration's with ``VIR_MIGRATE_POSTCOPY_RESUME``
         (libvirt 8.5+); raises ``ActionRefused`` when libvirt fails it (the
-        link is still down) or lacks the flag.
+        link is still down) or lacks the flag, ``DestinationNotWaiting``
+        when the destination has no QEMU to resume into.
         """
         resume = getattr(self.libvirt, 'VIR_MIGRATE_POSTCOPY_RESUME', None)
         if resume is None:
             raise ActionRefused('this libvirt cannot resume a failed '
                                 'post-copy migration (libvirt 8.5+ can)')
         postcopy = getattr(self.libvirt, 'VIR_MIGRATE_POSTCOPY', 0)
-        self._call(self.domain.migrateToURI3, dest_uri, params,
-                   flags | postcopy | resume)
+        try:
+            self.domain.migrateToURI3(dest_uri, params,
+                                      flags | postcopy | resume)
+        except self.libvirt.libvirtError as e:
+            invalid = getattr(self.libvirt, 'VIR_ERR_OPERATION_INVALID', None)
+            if invalid is not None and e.get_error_code() == invalid:
+                raise DestinationNotWaiting(str(e)) from e
+            raise ActionRefused(str(e)) from e
 
     def is_active(self):
         try:

@@ -54,6 +54,12 @@ RESUME_INTERVAL_S = 0.2
 # often (s), before declaring the guest split between the hosts.
 POST_COPY_RECOVERY_S = 120.0
 POST_COPY_RECOVERY_INTERVAL_S = 1.0
+# Refusals in a row, each saying that the destination has no QEMU waiting
+# for the resume, after which the recovery gives up before its bound: the
+# destination's QEMU is gone and the guest with it. More than one, because
+# a destination libvirtd reconnecting to its QEMU says the same for a
+# moment.
+DESTINATION_GONE_REFUSALS = 10
 RECOVERY_RECOVERED = 'recovered'
 RECOVERY_SPLIT = 'split'
 
@@ -94,6 +100,8 @@ class PlanApplier:
         self.post_copy_recovery = None
         self.recovery_attempts = 0
         self.recovery_s = None
+        # The recovery gave up because the destination's QEMU is gone.
+        self.destination_gone = False
         # Set before abortJob is called: the migration call may fail on
         # the abort before abortJob has returned here.
         self.abort_requested = False
@@ -309,17 +317,33 @@ class PlanApplier:
         started = time.monotonic()
         LOG.warning('Post-copy migration failed; resuming it for up to '
                     '%.0f s', retry_s)
+        not_waiting = 0
         while True:
             self.recovery_attempts += 1
             try:
                 via.resume_post_copy(dest_uri, params, flags)
+            except actuator_mod.DestinationNotWaiting as e:
+                error = e
+                not_waiting += 1
             except actuator_mod.ActionRefused as e:
                 error = e
+                not_waiting = 0
             else:
                 if not self.actuator.postcopy_failed():
                     self.post_copy_recovery = RECOVERY_RECOVERED
                     break
                 error = 'still failed after the resume'
+                not_waiting = 0
+            if not_waiting >= DESTINATION_GONE_REFUSALS:
+                self.post_copy_recovery = RECOVERY_SPLIT
+                self.destination_gone = True
+                LOG.error('Post-copy not recovered: the destination has no '
+                          'QEMU to resume into (%(n)d refusals in a row); '
+                          'the guest\'s state on the destination is lost, '
+                          'and a stale copy is paused on the source; '
+                          'last error: %(error)s',
+                          {'n': not_waiting, 'error': error})
+                break
             if time.monotonic() - started >= retry_s:
                 self.post_copy_recovery = RECOVERY_SPLIT
                 LOG.error('Post-copy not recovered within %(s).0f s '

@@ -38,7 +38,7 @@ def seconds_since_instance_migration(context, instance_uuid, current_id):
     """
     migrations = objects.MigrationList.get_by_filters(
         context, {'instance_uuid': instance_uuid,
-                  'migration_type': 'live-migration',
+                  'migration_type': statuses.LIVE_MIGRATION,
                   'status': sorted(statuses.SPACING)})
     now = datetime.datetime.now(datetime.timezone.utc)
     return inputs.seconds_since_last(

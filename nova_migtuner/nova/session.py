@@ -380,6 +380,13 @@ class MigrationSession:
         if self._post_copy_given_up:
             if raw.get('type') == stats_mod.JOB_COMPLETED:
                 return raw
+            if applier.destination_gone:
+                raise PostCopyNotRecovered(
+                    'the post-copy migration to %s failed and cannot be '
+                    'resumed: %s has no QEMU left to resume into, so the '
+                    'guest\'s newest state is lost. A stale copy is paused '
+                    'on %s. Neither host was cleaned up'
+                    % (self.call.dest, self.call.dest, self.source_host))
             raise PostCopyNotRecovered(
                 'the post-copy migration to %s failed and was not resumed '
                 'within %.0f s: the guest is paused on %s and the rest of '
@@ -420,7 +427,9 @@ class MigrationSession:
             return False
         finally:
             self.recovering_post_copy = False
-        self._post_copy_given_up = result != applier_mod.RECOVERY_RECOVERED
+        # None: the post-copy was no longer failed when the applier looked
+        # again; only a real give-up ends nova's monitor.
+        self._post_copy_given_up = result == applier_mod.RECOVERY_SPLIT
         if result == applier_mod.RECOVERY_RECOVERED:
             LOG.warning('nova_migtuner resumed the failed post-copy '
                         'migration after %(s).1f s (%(n)d attempts)',
@@ -428,6 +437,14 @@ class MigrationSession:
                          'n': applier.recovery_attempts},
                         instance=self.instance)
             return True
+        if result is None:
+            return False
+        if applier.destination_gone:
+            LOG.error('nova_migtuner could not resume the failed post-copy '
+                      'migration: the destination %(dest)s has no QEMU left '
+                      'to resume into, so the guest\'s newest state is lost',
+                      {'dest': self.call.dest}, instance=self.instance)
+            return False
         LOG.error('nova_migtuner could not resume the failed post-copy '
                   'migration within %(s).0f s: the guest is paused on the '
                   'source and its state is on the destination; an '

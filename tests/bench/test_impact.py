@@ -95,6 +95,18 @@ def test_window_beyond_the_last_line_is_measured_as_far_as_it_goes():
     assert result['window_s'] == pytest.approx(6)
 
 
+def test_a_guest_that_runs_nowhere_lost_the_time_after_its_last_line():
+    # Killed 12 s in (its QEMU gone): the console was read until 40 s.
+    samples = lines(12)
+    result = impact.measure(samples, impact.PAGES, start=10, end=15,
+                            silent_until=40)
+    assert result['window_covered']
+    assert result['window_s'] == pytest.approx(10)
+    assert result['work_lost_s'] == pytest.approx(8, abs=0.05)
+    assert result['slowest_1s_fraction'] == pytest.approx(0, abs=0.01)
+    assert result['max_request_gap_ms'] == pytest.approx(8000, abs=15)
+
+
 def test_without_a_baseline_there_is_no_normal_rate():
     result = impact.measure(lines(30), impact.PAGES, start=0, end=5)
     assert result['normal_rate_per_s'] is None

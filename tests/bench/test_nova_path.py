@@ -163,6 +163,8 @@ def test_a_migration_past_its_time_is_aborted_with_the_cli(monkeypatch):
     ('error', ['a'], 'failed'),
     ('error', [], 'lost'),
     ('completed', ['a', 'b'], 'split'),
+    # A post-copy finished by QEMU while nova failed its last step.
+    ('error', ['b'], 'moved-unrecorded'),
 ])
 def test_outcome_from_nova_and_where_the_guest_runs(status, running,
                                                     outcome):

@@ -241,6 +241,47 @@ def test_failed_post_copy_not_recovered_within_the_bound_is_split():
     assert ('resume',) not in act.calls
 
 
+class DestinationGoneActuator(PostCopyActuator):
+    """Resumes refused: *answers* in order, then "not waiting" for ever."""
+
+    def __init__(self, answers):
+        super().__init__(failures=None)
+        self.answers = list(answers)
+
+    def resume_post_copy(self, dest_uri, params, flags):
+        self.calls.append(('resume-post-copy', dest_uri, flags))
+        error = self.answers.pop(0) if self.answers else 'gone'
+        if error == 'gone':
+            raise actuator_mod.DestinationNotWaiting(
+                "domain 'g' is not processing incoming migration")
+        raise actuator_mod.ActionRefused('Connection refused')
+
+
+def test_destination_without_its_qemu_ends_the_recovery_before_its_bound():
+    # Refusals that say "not waiting" count only in a row: a connection
+    # refused in between starts the count again.
+    answers = ['gone'] * 3 + ['refused']
+    act = DestinationGoneActuator(answers)
+    applier = switched_to_post_copy(act)
+    result = applier.recover_post_copy('qemu+tcp://b/system', {}, 7,
+                                       retry_s=600, interval_s=0)
+    assert result == applier_mod.RECOVERY_SPLIT
+    assert applier.destination_gone
+    assert applier.recovery_attempts == (
+        len(answers) + applier_mod.DESTINATION_GONE_REFUSALS)
+
+
+def test_link_still_down_is_not_taken_for_a_gone_destination():
+    failures = applier_mod.DESTINATION_GONE_REFUSALS + 5
+    act = PostCopyActuator(failures=failures)
+    applier = switched_to_post_copy(act)
+    result = applier.recover_post_copy('qemu+tcp://b/system', {}, 7,
+                                       retry_s=600, interval_s=0)
+    assert result == applier_mod.RECOVERY_RECOVERED
+    assert applier.recovery_attempts == failures + 1
+    assert not applier.destination_gone
+
+
 def test_no_recovery_without_a_failed_post_copy():
     act = PostCopyActuator(failures=0)
     act.failed = False

@@ -126,16 +126,18 @@ def test_refused_post_copy_switch_is_not_counted_as_started(
 class LinkCutInPostCopy(fakes.Domain):
     """The migration call fails in post-copy (paused, post-copy failed).
 
-    A post-copy resume fails *link_down_for* times, then completes.
+    A post-copy resume fails *link_down_for* times, then completes. With
+    *refusal* the resume fails with that libvirt error code.
     """
 
     RESUME = 1 << 19
 
-    def __init__(self, link_down_for):
+    def __init__(self, link_down_for, refusal=None):
         super().__init__()
         self.link_down_for = link_down_for
         self.failed = False
         self.resumes = 0
+        self.refusal = refusal
 
     def state(self, flags=0):
         return [3, 13] if self.failed else [self.run_state, 1]
@@ -143,6 +145,10 @@ class LinkCutInPostCopy(fakes.Domain):
     def migrateToURI3(self, uri, params=None, flags=0):
         if flags & self.RESUME:
             self.resumes += 1
+            if self.refusal is not None:
+                raise fakes.libvirt_error(
+                    "domain 'g' is not processing incoming migration",
+                    code=self.refusal)
             if self.link_down_for:
                 self.link_down_for -= 1
                 raise fakes.libvirt_error('Connection refused')
@@ -238,6 +244,43 @@ def test_failed_post_copy_not_resumed_in_time_raises_to_nova(
     # A job that completed after all is nova's to finish.
     domain.jobStats = lambda flags=0: {'type': 3}
     assert hooked.jobStats()['type'] == 3
+
+
+def test_resume_towards_a_destination_without_its_qemu_gives_up_early(
+        emitted, monkeypatch):
+    from nova_migtuner.engine import applier as applier_mod
+    # What libvirt 9.0 answers once the destination's QEMU was killed in
+    # post-copy: the destination has the domain, but nothing to resume.
+    domain = LinkCutInPostCopy(
+        link_down_for=0, refusal=fakes.libvirt.VIR_ERR_OPERATION_INVALID)
+    s = in_post_copy(monkeypatch, domain)
+    with pytest.raises(fakes.libvirt.libvirtError, match='post-copy failed'):
+        session_mod.TunedDomain(domain, s).migrateToURI3(
+            'qemu+tcp://dest/system', {}, 0)
+    # Not the 120 s bound's worth of attempts.
+    assert domain.resumes == applier_mod.DESTINATION_GONE_REFUSALS
+    assert s.applier.post_copy_recovery == 'split'
+    assert s.applier.destination_gone
+    assert end_of(s, emitted)['post_copy_recovery'] == 'split'
+    domain.jobStats = lambda flags=0: fakes.failed_job()
+    with pytest.raises(session_mod.PostCopyNotRecovered,
+                       match='dest has no QEMU left .* paused on src'):
+        session_mod.TunedDomain(domain, s).jobStats()
+
+
+def test_post_copy_no_longer_failed_at_the_resume_leaves_nova_s_monitor_be(
+        monkeypatch):
+    domain = LinkCutInPostCopy(link_down_for=0)
+    s = in_post_copy(monkeypatch, domain)
+    domain.failed = True
+    # Between the hook's check and the applier's, the job went on.
+    monkeypatch.setattr(s.applier, 'recover_post_copy',
+                        lambda *args, **kwargs: None)
+    assert s.recover_post_copy('qemu+tcp://dest/system', {}, 0) is False
+    domain.failed = False
+    running = fakes.job(processed=8 * MiB)
+    domain.jobStats = lambda flags=0: running
+    assert session_mod.TunedDomain(domain, s).jobStats() == running
 
 
 def test_the_longest_gap_between_monitor_polls_reaches_the_end(emitted):
