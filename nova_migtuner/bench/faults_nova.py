@@ -28,13 +28,15 @@ as the observer polls it, one fault is injected:
 ``restart-source-compute``
     the source nova-compute stopped and started again.
 
-A killed libvirtd is restarted once nova's record is final, as on a real
-host: its guests' QEMUs, disks and state are kept, and the new daemon
-reconnects to the QEMUs that still run.
+A killed libvirtd is restarted ``LIBVIRTD_DOWN_S`` later, as a service
+manager restarts it on a real host (Debian 12's ``libvirtd.service`` has
+``Restart=on-failure``; the test bed has no systemd), or once nova's record
+is final if sooner: its guests' QEMUs, disks and state are kept, and the
+new daemon reconnects to the QEMUs that still run.
 
-The fault stays until nova's migration record is final (a killed libvirtd
-is then restarted; a cut link comes back after ``CUT_HOLD_S``, or then if
-sooner), and both computes are given
+The other faults stay until nova's migration record is final (a cut link
+comes back after ``CUT_HOLD_S``, or then if sooner), and both computes are
+given
 ``SERVICE_WAIT_S`` to report themselves up and enabled before the next
 run (and placement, which the scheduler asks, to stop marking them
 disabled). What a run left behind (a domain of its server on either host) is
@@ -86,6 +88,9 @@ METHODS = (methods.STOCK, methods.MIGTUNER)
 SERVICE_WAIT_S = 120.0
 SOURCE_BED_HOST, DEST_BED_HOST = 'a', 'b'
 CUT_HOLD_S = faults_mod.CUT_HOLD_S
+# How long a killed libvirtd stays down: a service manager restarts it
+# within seconds, and the new daemon takes a second or two to start here.
+LIBVIRTD_DOWN_S = 5.0
 DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED'
 
 
@@ -161,7 +166,8 @@ def inject(cloud, fault):
 def _restart_libvirtd(cloud, host):
     def undo():
         cloud.bed.restart_daemon(host)
-    return undo
+        LOG.info('restarted the libvirtd of %s', host)
+    return faults_mod.restore_later(undo, LIBVIRTD_DOWN_S)
 
 
 class Fault:

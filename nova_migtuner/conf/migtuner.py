@@ -523,6 +523,25 @@ Related options:
 
 * ``max_incoming_migrations``
 """),
+    cfg.IntOpt(
+        'destination_libvirt_wait_s',
+        default=60,
+        min=0,
+        max=600,
+        help="""
+Seconds the destination compute waits for its own libvirtd to answer again
+before nova's last step of an incoming live migration
+(``post_live_migration_at_destination``). QEMU finishes a post-copy
+migration without libvirtd, so a guest may arrive while the destination's
+libvirtd restarts; without libvirt nova puts that running guest's server in
+ERROR and its migration record in ``error``. The attempts back off from 1 s
+to 8 s. 0 does not wait (nova's behaviour). nova's source compute waits for
+this step up to ``[DEFAULT] long_rpc_timeout``, so keep this well below it.
+
+Related options:
+
+* ``[DEFAULT] long_rpc_timeout``
+"""),
     cfg.BoolOpt(
         'filter_all_requests',
         default=False,

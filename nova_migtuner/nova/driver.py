@@ -41,6 +41,7 @@ from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
 from nova_migtuner.nova import host_stats
 from nova_migtuner.nova import incoming
+from nova_migtuner.nova import libvirt_return
 from nova_migtuner.nova import ops as ops_mod
 from nova_migtuner.nova import refused_plan
 from nova_migtuner.nova import session as session_mod
@@ -243,6 +244,9 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
                                            block_migration=False,
                                            block_device_info=None):
         self._migtuner_incoming.release(instance.uuid)
+        libvirt_return.wait_for_libvirt(
+            self._host, CONF.migtuner.destination_libvirt_wait_s,
+            instance=instance)
         super().post_live_migration_at_destination(
             context, instance, network_info, block_migration,
             block_device_info)

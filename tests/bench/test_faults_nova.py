@@ -139,6 +139,21 @@ def test_a_killed_libvirtd_is_restarted_and_its_connection_forgotten(
     assert not c.restart_compute.called
 
 
+def test_a_killed_libvirtd_comes_back_by_itself_as_under_a_service_manager(
+        monkeypatch):
+    c = cloud()
+    monkeypatch.setattr(faults_nova.processes, 'send_signal',
+                        lambda pid, sig: None)
+    monkeypatch.setattr(faults_nova, 'LIBVIRTD_DOWN_S', 0.01)
+    restarted = threading.Event()
+    c.bed.restart_daemon.side_effect = lambda host: restarted.set()
+    undo = faults_nova.inject(c, faults_mod.KILL_DEST_LIBVIRTD)
+    assert restarted.wait(10)
+    # The bench's own undo at the end of the run does not restart it again.
+    undo()
+    c.bed.restart_daemon.assert_called_once_with('b')
+
+
 def test_a_compute_restart_goes_through_the_cloud():
     c = cloud()
     faults_nova.inject(c, faults_nova.RESTART_SOURCE_COMPUTE)()

@@ -19,12 +19,14 @@ import os  # noqa: E402
 from unittest import mock  # noqa: E402
 
 import fixtures  # noqa: E402
+from nova import exception  # noqa: E402
 from nova.tests.fixtures import libvirt as fakelibvirt  # noqa: E402
 from nova.tests.functional.api import client  # noqa: E402
 from nova.virt import driver as virt_driver  # noqa: E402
 
 from nova_migtuner.nova import action_event  # noqa: E402
 from nova_migtuner.nova import driver as mt_driver  # noqa: E402
+from nova_migtuner.nova import libvirt_return  # noqa: E402
 from nova_migtuner import operator_marker  # noqa: E402
 from nova_migtuner.planning import compat  # noqa: E402
 from nova_migtuner.planning import handoff  # noqa: E402
@@ -343,6 +345,44 @@ class TestTunedMigration(base.MigTunerTestBase):
         end = self.notifications(notif.END)[-1]['payload']
         self.assertEqual('failed', end['outcome'])
         self.assertIn('client socket is closed', self.stdlog.logger.output)
+
+    def test_destination_libvirtd_restarting_at_the_end_is_waited_for(self):
+        # QEMU finishes a post-copy without libvirtd: with the destination's
+        # libvirtd killed after the switch the guest ran there, but nova's
+        # last step on the destination found no libvirt and put the server
+        # in ERROR, migration 'error' (measured by the bench's post-copy
+        # fault runs). The destination now waits for its libvirtd.
+        self.flags(destination_libvirt_wait_s=30, group='migtuner')
+        self.useFixture(fixtures.MockPatchObject(
+            libvirt_return, 'FIRST_WAIT_S', 0.05))
+        host = self.dest.driver._host
+        real_connection = host.get_connection
+        down = {'attempts': 0}
+
+        def get_connection():
+            if down['attempts']:
+                down['attempts'] -= 1
+                raise exception.HypervisorUnavailable()
+            return real_connection()
+        self.useFixture(fixtures.MockPatchObject(
+            host, 'get_connection', side_effect=get_connection))
+        manager = self.dest.manager
+        last_step = manager.post_live_migration_at_destination
+
+        def libvirtd_down_then_last_step(*args, **kwargs):
+            down['attempts'] = 3
+            return last_step(*args, **kwargs)
+        self.useFixture(fixtures.MockPatchObject(
+            manager, 'post_live_migration_at_destination',
+            side_effect=libvirtd_down_then_last_step))
+        script = base.ScriptedMigration(self, CONVERGING, COMPLETED)
+        server = self.create_server_on_src()
+        self.migrate(server, script)
+        server = self._wait_for_state_change(server, 'ACTIVE')
+        self.assertEqual('dest', self.host_of(server))
+        self.assertEqual(0, down['attempts'])
+        self.assertIn('libvirt on this host answered again',
+                      self.stdlog.logger.output)
 
     def test_a_destination_at_its_incoming_limit_refuses_in_its_pre_check(
             self):
