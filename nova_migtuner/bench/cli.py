@@ -210,8 +210,8 @@ def parse_args(argv, prog='nova-migtuner bench'):
     beyond = [p for p in args.fault_phase or () if p != faults_nova.PRE_COPY]
     if beyond and args.method != [methods.MIGTUNER]:
         parser.error('--fault-phase %s: only nova_migtuner\'s plans enter '
-                     'it here (stock nova\'s defaults never throttle or '
-                     'switch to post-copy within a fault run); add '
+                     'it here (stock nova\'s defaults never throttle, '
+                     'pause or switch to post-copy within a fault run); add '
                      '--method migtuner' % ', '.join(beyond))
     args.fault_phase = args.fault_phase or [faults_nova.PRE_COPY]
     if args.timing_post_copy and (args.engine or not args.timing_runs):

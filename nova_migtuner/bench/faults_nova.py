@@ -68,18 +68,36 @@ LOG = logging.getLogger(__name__)
 
 FAULT_MIN_S, FAULT_MAX_S = 2.0, 6.0
 PRE_COPY, AUTO_CONVERGE, POST_COPY = 'pre-copy', 'auto-converge', 'post-copy'
-PHASES = (PRE_COPY, AUTO_CONVERGE, POST_COPY)
+PAUSED = 'paused'
+PHASES = (PRE_COPY, AUTO_CONVERGE, PAUSED, POST_COPY)
 # The guest of each phase: several pre-copy rounds, which nova_migtuner's
 # plan throttles with auto-converge; a guest dirtying twice the link, which
-# its plan switches to post-copy.
+# its plan switches to post-copy, or pauses where the admin permits
+# nothing else.
 PHASE_WORKLOADS = {PRE_COPY: 'dirty-0.5x', AUTO_CONVERGE: 'dirty-0.5x',
-                   POST_COPY: 'dirty-2x'}
+                   PAUSED: 'dirty-2x', POST_COPY: 'dirty-2x'}
+# The computes' options for the runs of a phase, beyond the method's. A plan
+# pauses the guest only at its deadline, and only where neither post-copy
+# nor auto-converge is permitted and the predicted pause is within
+# max_pause_downtime_ms: the 2x guest's 128 MiB at the 32 MiB/s link is a
+# pause of about 4-6 s, and the deadline is the least a plan has (60 s).
+# Such a guest is predicted not to complete, so the plan would first wait
+# for a quieter moment: no deferral, to start at once.
+PHASE_COMPUTE_OPTIONS = {
+    PAUSED: (('libvirt', 'live_migration_permit_post_copy', 'false'),
+             ('libvirt', 'live_migration_permit_auto_converge', 'false'),
+             ('migtuner', 'permit_pause', 'true'),
+             ('migtuner', 'max_pause_downtime_ms', '10000'),
+             ('migtuner', 'completion_budget_per_gib_s', '60'),
+             ('migtuner', 'max_deferral_s', '0')),
+}
 # Beyond pre-copy the fault falls at a drawn moment this long after the
 # phase was first seen (the phases last a few seconds here).
 PHASE_DELAY_MAX_S = 1.0
 # libvirt's VIR_DOMAIN_PAUSED and VIR_DOMAIN_PAUSED_POSTCOPY: the source's
-# state once the job switched to post-copy.
-DOMAIN_PAUSED, PAUSED_POSTCOPY = 3, 12
+# state once the job switched to post-copy; VIR_DOMAIN_PAUSED_USER: once
+# the plan paused the guest (virDomainSuspend).
+DOMAIN_PAUSED, PAUSED_POSTCOPY, PAUSED_USER = 3, 12, 1
 KILL_SOURCE_LIBVIRTD = 'kill-source-libvirtd'
 RESTART_SOURCE_COMPUTE = 'restart-source-compute'
 FAULTS = faults_mod.FAULTS + (KILL_SOURCE_LIBVIRTD, RESTART_SOURCE_COMPUTE)
@@ -106,6 +124,16 @@ def outage_s(fault, phase=PRE_COPY):
     return extra
 
 
+def phase_options(method, phase):
+    """The computes' extra options for the runs of *method* in *phase*:
+    the permissions under which nova_migtuner's plan reaches the phase
+    (none for stock nova, whose own options stay its defaults).
+    """
+    if method != methods.MIGTUNER:
+        return ()
+    return PHASE_COMPUTE_OPTIONS.get(phase, ())
+
+
 def workload(phase=PRE_COPY):
     """The guest of the fault runs in *phase*."""
     return wl_mod.named(PHASE_WORKLOADS[phase])
@@ -123,6 +151,9 @@ def in_phase(phase, stats, domain):
         return (domain is not None and
                 tuple(domain.state()[:2]) == (DOMAIN_PAUSED,
                                               PAUSED_POSTCOPY))
+    if phase == PAUSED:
+        return (domain is not None and
+                tuple(domain.state()[:2]) == (DOMAIN_PAUSED, PAUSED_USER))
     raise ValueError('phase %r is invalid: expected one of %s'
                      % (phase, ', '.join(PHASES)))
 
@@ -388,13 +419,14 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
                          % (', '.join(unknown), ', '.join(PHASES)))
     results = [] if results is None else results
     total = len(chosen) * len(faults) * len(phases) * runs
-    for method in chosen:
+    for method, phase in [(m, p) for m in chosen for p in phases]:
         driver, options = nova_path.nova_options(method, run_cap_s)
+        options = list(options) + list(phase_options(method, phase))
+        # Restarted only when the options differ from the running ones.
         progress('computes: %s driver, %s' % (driver, ', '.join(
             '%s.%s=%s' % o for o in options) or 'no extra options'))
         cloud.start_computes(driver, options)
-        cells = [(p, f, r) for p in phases for f in faults
-                 for r in range(1, runs + 1)]
+        cells = [(phase, f, r) for f in faults for r in range(1, runs + 1)]
         for phase, fault_name, run in cells:
             w = workload(phase)
             after_s = moment(fault_name, phase, run)
@@ -434,9 +466,9 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
 def table(results):
     """k/N per phase, fault and method, with the checks that failed."""
     lines = ['faults through nova (in pre-copy of %s %.0f-%.0f s into the '
-             'job; in auto-converge of %s and post-copy of %s 0-%.0f s '
-             'after the phase began): runs that left the guest whole and '
-             'nova right, k/N' % (
+             'job; in auto-converge of %s, paused by the plan and '
+             'post-copy of %s 0-%.0f s after the phase began): runs that '
+             'left the guest whole and nova right, k/N' % (
                  PHASE_WORKLOADS[PRE_COPY], FAULT_MIN_S, FAULT_MAX_S,
                  PHASE_WORKLOADS[AUTO_CONVERGE], PHASE_WORKLOADS[POST_COPY],
                  PHASE_DELAY_MAX_S),

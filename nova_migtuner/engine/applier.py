@@ -102,6 +102,8 @@ class PlanApplier:
         self.recovery_s = None
         # The recovery gave up because the destination's QEMU is gone.
         self.destination_gone = False
+        # The failed post-copy ended on the destination without a resume.
+        self.completed_without_resume = False
         # Set before abortJob is called: the migration call may fail on
         # the abort before abortJob has returned here.
         self.abort_requested = False
@@ -334,6 +336,18 @@ class PlanApplier:
                     break
                 error = 'still failed after the resume'
                 not_waiting = 0
+            if not self.actuator.postcopy_failed():
+                # QEMU finished the post-copy while the source's libvirtd
+                # saw the job fail (the destination's libvirtd died):
+                # libvirt then undefined the source's domain. Retrying
+                # would only hold the migration call, and nova's .end.
+                self.post_copy_recovery = RECOVERY_RECOVERED
+                self.completed_without_resume = True
+                LOG.warning('The failed post-copy migration completed '
+                            'without a resume (the source\'s domain is '
+                            'gone or no longer failed); last resume '
+                            'error: %s', error)
+                break
             if not_waiting >= DESTINATION_GONE_REFUSALS:
                 self.post_copy_recovery = RECOVERY_SPLIT
                 self.destination_gone = True

@@ -89,8 +89,32 @@ def test_post_copy_is_the_source_domain_paused_for_post_copy():
     fault.observe({'time_elapsed': 5200}, switched)
     fault.restore()
     assert fault.injected_at_s == 5.2
-    with pytest.raises(ValueError, match="phase 'paused' is invalid"):
-        faults_nova.Fault(cloud(), faults_mod.CUT_LINK, 0.0, phase='paused')
+    with pytest.raises(ValueError, match="phase 'stopped' is invalid"):
+        faults_nova.Fault(cloud(), faults_mod.CUT_LINK, 0.0, phase='stopped')
+
+
+def test_paused_is_the_source_domain_suspended_by_the_plan():
+    running, suspended, switched = mock.Mock(), mock.Mock(), mock.Mock()
+    running.state.return_value = [1, 1]
+    suspended.state.return_value = [faults_nova.DOMAIN_PAUSED,
+                                    faults_nova.PAUSED_USER]
+    switched.state.return_value = [faults_nova.DOMAIN_PAUSED,
+                                   faults_nova.PAUSED_POSTCOPY]
+    assert not faults_nova.in_phase(faults_nova.PAUSED, {}, running)
+    assert not faults_nova.in_phase(faults_nova.PAUSED, {}, switched)
+    assert not faults_nova.in_phase(faults_nova.PAUSED, {}, None)
+    assert faults_nova.in_phase(faults_nova.PAUSED, {}, suspended)
+
+
+def test_the_paused_phase_runs_where_the_admin_permits_only_a_pause():
+    options = dict(((s, k), v) for s, k, v in faults_nova.phase_options(
+        'migtuner', faults_nova.PAUSED))
+    assert options[('migtuner', 'permit_pause')] == 'true'
+    assert options[('libvirt', 'live_migration_permit_post_copy')] == 'false'
+    assert options[(
+        'libvirt', 'live_migration_permit_auto_converge')] == 'false'
+    assert faults_nova.phase_options('migtuner', faults_nova.POST_COPY) == ()
+    assert faults_nova.phase_options('stock-nova', faults_nova.PAUSED) == ()
 
 
 def test_each_phase_has_its_guest_and_its_moments():
@@ -354,8 +378,30 @@ def test_every_phase_runs_its_own_guest(monkeypatch):
     assert [r['phase'] for r in results] == ['pre-copy', 'post-copy']
     text = faults_nova.table(results)
     assert 'post-copy      kill-dest-qemu' in text
-    with pytest.raises(ValueError, match='phases paused are invalid'):
-        faults_nova.run_faults(cloud(), 1, 30, phases=['paused'])
+    with pytest.raises(ValueError, match='phases stopped are invalid'):
+        faults_nova.run_faults(cloud(), 1, 30, phases=['stopped'])
+
+
+def test_the_computes_take_each_phase_s_options_before_its_runs(
+        monkeypatch):
+    monkeypatch.setattr(faults_nova, 'computes_not_back', lambda cloud_: {})
+    monkeypatch.setattr(faults_nova, 'remove_leftovers',
+                        lambda cloud_, server_id: [])
+    c = cloud()
+    events = []
+    c.start_computes.side_effect = lambda driver, options: events.append(
+        ('computes', ('migtuner', 'permit_pause', 'true') in options))
+
+    def run_case(cloud_, w, method, cap, progress, fault, planning_s):
+        events.append((w.name, fault.phase))
+        return stayed_home(method=method)
+    monkeypatch.setattr(nova_path, 'run_case', run_case)
+    faults_nova.run_faults(
+        c, 1, 30, chosen=['migtuner'], progress=lambda _: None,
+        faults=[faults_mod.KILL_DEST_QEMU],
+        phases=[faults_nova.PRE_COPY, faults_nova.PAUSED])
+    assert events == [('computes', False), ('dirty-0.5x', 'pre-copy'),
+                      ('computes', True), ('dirty-2x', 'paused')]
 
 
 def test_the_fault_choice_defaults_to_every_fault_of_the_path():
@@ -485,6 +531,7 @@ def test_run_faults_runs_every_fault_per_method_and_records_not_run(
         assert faults_nova.FAULT_MIN_S <= after_s <= faults_nova.FAULT_MAX_S
         moments.setdefault(fault, set()).add(after_s)
     assert all(len(m) == 1 for m in moments.values())
+    # Once per method (one phase).
     assert c.start_computes.call_count == 2
 
 

@@ -271,6 +271,36 @@ def test_destination_without_its_qemu_ends_the_recovery_before_its_bound():
         len(answers) + applier_mod.DESTINATION_GONE_REFUSALS)
 
 
+class FinishedByQemuActuator(PostCopyActuator):
+    """The source's libvirtd saw the post-copy fail, but QEMU finished it:
+    after *failures* refused resumes the source's domain is gone.
+    """
+
+    def __init__(self, failures):
+        super().__init__(failures=None)
+        self.left = failures
+
+    def resume_post_copy(self, dest_uri, params, flags):
+        self.calls.append(('resume-post-copy', dest_uri, flags))
+        self.left -= 1
+        if self.left <= 0:
+            self.failed = False     # libvirt undefined the source domain
+        raise actuator_mod.ActionRefused('Domain not found')
+
+
+def test_post_copy_finished_by_qemu_ends_the_recovery_at_once():
+    # Measured through nova with the destination's libvirtd killed after
+    # the switch: the guest ran on the destination, but the resumes went
+    # on for 120 s and held nova's .end back until the server was gone.
+    act = FinishedByQemuActuator(failures=2)
+    applier = switched_to_post_copy(act)
+    result = applier.recover_post_copy('qemu+tcp://b/system', {}, 7,
+                                       retry_s=600, interval_s=0)
+    assert result == applier_mod.RECOVERY_RECOVERED
+    assert applier.completed_without_resume
+    assert applier.recovery_attempts == 2
+
+
 def test_link_still_down_is_not_taken_for_a_gone_destination():
     failures = applier_mod.DESTINATION_GONE_REFUSALS + 5
     act = PostCopyActuator(failures=failures)
