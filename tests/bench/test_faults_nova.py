@@ -178,6 +178,27 @@ def test_a_killed_libvirtd_comes_back_by_itself_as_under_a_service_manager(
     c.bed.restart_daemon.assert_called_once_with('b')
 
 
+def test_a_link_cut_for_good_comes_back_only_when_the_run_ends(
+        monkeypatch):
+    cut = []
+    monkeypatch.setattr(faults_mod, 'inject', lambda bed, fault: (
+        cut.append(fault) or (lambda: cut.append('restored'))))
+    monkeypatch.setattr(faults_mod, 'restore_later', mock.Mock())
+    undo = faults_nova.inject(cloud(), faults_nova.CUT_LINK_FOR_GOOD)
+    assert cut == [faults_mod.CUT_LINK]
+    assert not faults_mod.restore_later.called
+    undo()
+    assert cut == [faults_mod.CUT_LINK, 'restored']
+    # The run may wait for the kernel to give up on the connection.
+    assert faults_nova.outage_s(faults_nova.CUT_LINK_FOR_GOOD) == (
+        faults_nova.LINK_GONE_WAIT_S)
+    # Never in the default list: a run takes about 15 minutes.
+    assert faults_nova.CUT_LINK_FOR_GOOD not in faults_nova.FAULTS
+    assert cli.parse_args(['--faults-only', '--fault',
+                           faults_nova.CUT_LINK_FOR_GOOD]).fault == [
+        faults_nova.CUT_LINK_FOR_GOOD]
+
+
 def test_a_compute_restart_goes_through_the_cloud():
     c = cloud()
     faults_nova.inject(c, faults_nova.RESTART_SOURCE_COMPUTE)()
