@@ -102,9 +102,12 @@ PHASE_COMPUTE_OPTIONS = {
 # phase was first seen (the phases last a few seconds here).
 PHASE_DELAY_MAX_S = 1.0
 # libvirt's VIR_DOMAIN_PAUSED and VIR_DOMAIN_PAUSED_POSTCOPY: the source's
-# state once the job switched to post-copy; VIR_DOMAIN_PAUSED_USER: once
-# the plan paused the guest (virDomainSuspend).
-DOMAIN_PAUSED, PAUSED_POSTCOPY, PAUSED_USER = 3, 12, 1
+# state once the job switched to post-copy; VIR_DOMAIN_PAUSED_MIGRATION:
+# once the plan paused the guest (libvirt 9.0 gives a virDomainSuspend
+# during an outgoing migration that reason, not VIR_DOMAIN_PAUSED_USER).
+# QEMU's own stop-and-copy pause has the same reason but lasts
+# milliseconds, and the 2x guest of this phase never gets there.
+DOMAIN_PAUSED, PAUSED_POSTCOPY, PAUSED_MIGRATION = 3, 12, 2
 KILL_SOURCE_LIBVIRTD = 'kill-source-libvirtd'
 RESTART_SOURCE_COMPUTE = 'restart-source-compute'
 # The migration link cut and never restored while the migration runs (only
@@ -168,7 +171,8 @@ def in_phase(phase, stats, domain):
                                               PAUSED_POSTCOPY))
     if phase == PAUSED:
         return (domain is not None and
-                tuple(domain.state()[:2]) == (DOMAIN_PAUSED, PAUSED_USER))
+                tuple(domain.state()[:2]) == (DOMAIN_PAUSED,
+                                              PAUSED_MIGRATION))
     raise ValueError('phase %r is invalid: expected one of %s'
                      % (phase, ', '.join(PHASES)))
 

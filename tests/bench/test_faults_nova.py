@@ -97,7 +97,7 @@ def test_paused_is_the_source_domain_suspended_by_the_plan():
     running, suspended, switched = mock.Mock(), mock.Mock(), mock.Mock()
     running.state.return_value = [1, 1]
     suspended.state.return_value = [faults_nova.DOMAIN_PAUSED,
-                                    faults_nova.PAUSED_USER]
+                                    faults_nova.PAUSED_MIGRATION]
     switched.state.return_value = [faults_nova.DOMAIN_PAUSED,
                                    faults_nova.PAUSED_POSTCOPY]
     assert not faults_nova.in_phase(faults_nova.PAUSED, {}, running)
