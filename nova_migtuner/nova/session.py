@@ -430,6 +430,15 @@ class MigrationSession:
         # None: the post-copy was no longer failed when the applier looked
         # again; only a real give-up ends nova's monitor.
         self._post_copy_given_up = result == applier_mod.RECOVERY_SPLIT
+        if result == applier_mod.RECOVERY_RECOVERED and \
+                applier.completed_without_resume:
+            LOG.warning('nova_migtuner: the post-copy migration that libvirt '
+                        'reported failed completed on the destination '
+                        'without a resume (%(s).1f s, %(n)d attempts)',
+                        {'s': applier.recovery_s,
+                         'n': applier.recovery_attempts},
+                        instance=self.instance)
+            return True
         if result == applier_mod.RECOVERY_RECOVERED:
             LOG.warning('nova_migtuner resumed the failed post-copy '
                         'migration after %(s).1f s (%(n)d attempts)',

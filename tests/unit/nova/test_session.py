@@ -268,6 +268,45 @@ def test_resume_towards_a_destination_without_its_qemu_gives_up_early(
         session_mod.TunedDomain(domain, s).jobStats()
 
 
+class FinishedByQemu(LinkCutInPostCopy):
+    """The destination's libvirtd died after the switch: the source's
+    libvirt fails the job, QEMU finishes it, and libvirt undefines the
+    source's domain; resumes then find no domain.
+    """
+
+    def __init__(self):
+        super().__init__(link_down_for=10 ** 6)
+        self.gone = False
+
+    def state(self, flags=0):
+        if self.gone:
+            raise fakes.libvirt_error('Domain not found',
+                                      code=fakes.libvirt.VIR_ERR_NO_DOMAIN)
+        return super().state(flags)
+
+    def migrateToURI3(self, uri, params=None, flags=0):
+        if flags & self.RESUME:
+            self.resumes += 1
+            self.gone = self.resumes >= 2
+            raise fakes.libvirt_error('Domain not found',
+                                      code=fakes.libvirt.VIR_ERR_NO_DOMAIN)
+        return super().migrateToURI3(uri, params, flags)
+
+
+def test_post_copy_that_qemu_finished_is_handed_to_nova_at_once(
+        emitted, monkeypatch):
+    domain = FinishedByQemu()
+    s = in_post_copy(monkeypatch, domain)
+    # nova sees the call succeed, after two resumes, not 120 s of them.
+    assert session_mod.TunedDomain(domain, s).migrateToURI3(
+        'qemu+tcp://dest/system', {}, 0) == 0
+    assert domain.resumes == 2
+    assert s.applier.completed_without_resume
+    end = end_of(s, emitted)
+    assert (end['post_copy_recovery'],
+            end['post_copy_recovery_attempts']) == ('recovered', 2)
+
+
 def test_post_copy_no_longer_failed_at_the_resume_leaves_nova_s_monitor_be(
         monkeypatch):
     domain = LinkCutInPostCopy(link_down_for=0)
