@@ -258,7 +258,11 @@ Related options:
 Whether a plan may pause the guest to finish a migration at its deadline.
 Pausing is allowed only when the predicted pause is at most
 ``max_pause_downtime_ms``; a guest is never paused for minutes (a paused
-32 GiB migration over 1 Gbit/s stops the guest for about 5 minutes).
+32 GiB migration over 1 Gbit/s stops the guest for about 5 minutes). If the
+migration link dies during the pause the guest stays paused until the link
+is back or the kernel gives up on the connection: libvirt resumes no guest
+while its migration job lasts, and QEMU carries out an abort only once the
+link is back.
 
 Related options:
 
