@@ -41,6 +41,7 @@ from nova_migtuner.nova import cpu_mode
 from nova_migtuner.nova import flow
 from nova_migtuner.nova import host_stats
 from nova_migtuner.nova import incoming
+from nova_migtuner.nova import libvirt_host
 from nova_migtuner.nova import libvirt_return
 from nova_migtuner.nova import ops as ops_mod
 from nova_migtuner.nova import refused_plan
@@ -84,6 +85,9 @@ class MigTunerDriver(cpu_mode.CPUModeMixin, host_stats.HostStatsMixin,
             message = compat.message(found)
             LOG.critical('%s', message)
             raise compat.UnsupportedNovaError(message)
+        # nova 34 can deadlock on its own connection lock when libvirtd
+        # dies (see libvirt_host).
+        libvirt_host.make_connection_lock_reentrant(self._host)
         self._migtuner_sessions = {}
         self._migtuner_local = threading.local()
         self._migtuner_ops = ops_mod.NovaOps(
