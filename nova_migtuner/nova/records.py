@@ -103,7 +103,14 @@ def latest_live_migration(context, instance_uuid):
 
     nova's conductor creates it before the pre-checks run, so during a
     destination's pre-check it is the record of the migration checked.
+    Deleted records are read too: deleting a server soft-deletes its
+    records, which still say whether its migration ended (measured: a
+    server deleted after a post-copy lost in its destination's QEMU left
+    that destination refusing migrations, its admission awaiting a record
+    nova no longer showed).
     """
+    if context is not None:
+        context = context.elevated(read_deleted='yes')
     found = objects.MigrationList.get_by_filters(
         context, {'migration_type': statuses.LIVE_MIGRATION,
                   'instance_uuid': instance_uuid},

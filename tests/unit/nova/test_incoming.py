@@ -218,3 +218,21 @@ def test_the_newest_record_of_the_instance_is_read(monkeypatch):
     assert seen['migration_type'] == 'live-migration'
     assert seen['sort_keys'][0] == 'created_at'
     assert seen['sort_dirs'][0] == 'desc' and seen['limit'] == 1
+
+
+def test_the_newest_record_of_a_deleted_server_is_read_too(monkeypatch):
+    contexts = []
+
+    def get_by_filters(context, filters, **kwargs):
+        contexts.append(context)
+        return [_record('error', 'b')]
+    monkeypatch.setattr(records.objects, 'MigrationList',
+                        mock.Mock(get_by_filters=get_by_filters),
+                        raising=False)
+    context = mock.Mock()
+    record = records.latest_live_migration(context, 'i1')
+    context.elevated.assert_called_once_with(read_deleted='yes')
+    assert contexts == [context.elevated.return_value]
+    # Final: the admission of the deleted server's migration is handed
+    # over instead of counting until its time-to-live.
+    assert not incoming.awaits_its_record(record)
