@@ -131,8 +131,9 @@ DISABLED_TRAIT = 'COMPUTE_STATUS_DISABLED'
 
 def outage_s(fault, phase=PRE_COPY):
     """How much longer than the run cap the migration may take because
-    of *fault* in *phase*: a cut link holds it for ``CUT_HOLD_S``, and a
-    post-copy that failed is recovered for up to
+    of *fault* in *phase*: a cut link holds it for ``CUT_HOLD_S`` (a link
+    cut for good for up to ``LINK_GONE_WAIT_S``), and a post-copy that
+    failed is recovered for up to
     ``applier.POST_COPY_RECOVERY_S`` before the migration ends.
     """
     extra = {faults_mod.CUT_LINK: CUT_HOLD_S,
@@ -447,8 +448,8 @@ def run_faults(cloud, runs, run_cap_s, chosen=METHODS, progress=print,
         progress('computes: %s driver, %s' % (driver, ', '.join(
             '%s.%s=%s' % o for o in options) or 'no extra options'))
         cloud.start_computes(driver, options)
-        cells = [(phase, f, r) for f in faults for r in range(1, runs + 1)]
-        for phase, fault_name, run in cells:
+        cells = [(f, r) for f in faults for r in range(1, runs + 1)]
+        for fault_name, run in cells:
             w = workload(phase)
             after_s = moment(fault_name, phase, run)
             progress('[fault %d/%d] %s at %.1f s into %s via %s through '

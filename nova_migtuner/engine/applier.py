@@ -322,32 +322,33 @@ class PlanApplier:
         not_waiting = 0
         while True:
             self.recovery_attempts += 1
+            resumed = False
             try:
                 via.resume_post_copy(dest_uri, params, flags)
+                resumed = True
             except actuator_mod.DestinationNotWaiting as e:
                 error = e
                 not_waiting += 1
             except actuator_mod.ActionRefused as e:
                 error = e
                 not_waiting = 0
-            else:
-                if not self.actuator.postcopy_failed():
-                    self.post_copy_recovery = RECOVERY_RECOVERED
-                    break
-                error = 'still failed after the resume'
-                not_waiting = 0
             if not self.actuator.postcopy_failed():
+                self.post_copy_recovery = RECOVERY_RECOVERED
+                if resumed:
+                    break
                 # QEMU finished the post-copy while the source's libvirtd
                 # saw the job fail (the destination's libvirtd died):
                 # libvirt then undefined the source's domain. Retrying
                 # would only hold the migration call, and nova's .end.
-                self.post_copy_recovery = RECOVERY_RECOVERED
                 self.completed_without_resume = True
                 LOG.warning('The failed post-copy migration completed '
                             'without a resume (the source\'s domain is '
                             'gone or no longer failed); last resume '
                             'error: %s', error)
                 break
+            if resumed:
+                error = 'still failed after the resume'
+                not_waiting = 0
             if not_waiting >= DESTINATION_GONE_REFUSALS:
                 self.post_copy_recovery = RECOVERY_SPLIT
                 self.destination_gone = True
